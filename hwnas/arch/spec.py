@@ -1,0 +1,226 @@
+"""Architecture values: one discrete network as frozen dataclasses (no torch).
+
+An :class:`ArchSpec` is a stem, a tuple of stages (each a tuple of :class:`BlockSpec`), and a head. The block
+vocabulary follows timm's EfficientNet/MobileNet block grammar (``ir``, ``ds``, ``dsa``, ``cn``), extended with
+what the hwnas spaces need:
+
+* ``g`` groups on both 1x1 convs of an ``ir`` block plus a channel shuffle (FBNet, Wu et al. 2019, Table 2),
+* ``skip`` (the FBNet "skip" candidate: identity, or a 1x1 projection when the shape changes),
+* ``shuffle`` and ``xception`` ShuffleNetV2 choice blocks with a mid-channel scale ``w`` (SPOS, Guo et al. 2019),
+* an explicit mid width ``m`` (TF-NAS elasticity-scaled widths, Hu et al. 2020) and explicit SE width ``sec``.
+
+Every field is checked when a spec is made, so an invalid network cannot exist as a value: the constructors raise
+``ValueError`` naming the field, the bad value and what is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ACTIVATIONS = ("re", "r6", "hs", "sw")
+"""ReLU, ReLU6, hard-swish, swish/SiLU (timm's short names)."""
+
+SE_MODES = ("in", "exp")
+"""How an ``se<ratio>`` is turned into a width and which gate it uses (see :mod:`hwnas.arch.resolve`).
+
+``in``: MnasNet/EfficientNet convention: reduced width ``round(block_in * ratio)``, block activation, sigmoid gate.
+``exp``: MobileNetV3/HardCoRe convention: reduced width ``make_divisible(mid * ratio, 8)``, ReLU, hard-sigmoid gate.
+"""
+
+BLOCK_TYPES = ("ir", "ds", "dsa", "cn", "skip", "shuffle", "xception")
+
+# Which optional fields each block type may carry. Required fields are checked separately (see _REQUIRED).
+_ALLOWED = {
+    "ir": {"exp", "mid", "groups", "se", "se_channels", "act", "noskip"},
+    "ds": {"exp", "se", "se_channels", "act", "noskip"},
+    "dsa": {"exp", "se", "se_channels", "act", "noskip"},
+    "cn": {"act"},
+    "skip": {"act"},
+    "shuffle": {"scale"},
+    "xception": {"scale"},
+}
+_SHUFFLE_KERNELS = (3, 5, 7)
+
+
+def _fail(where: str, msg: str) -> None:
+    raise ValueError(f"{where}: {msg}")
+
+
+# Upper bounds keep a typo such as r1000000 from building a network that exhausts memory.
+MAX_CHANNELS = 65536
+MAX_REPEATS = 64
+MAX_KERNEL = 31
+
+
+def _check_int(where: str, name: str, value: object, minimum: int = 1, maximum: int = MAX_CHANNELS) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        _fail(where, f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
+
+
+def _check_positive(where: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        _fail(where, f"{name} must be a positive number, got {value!r}")
+
+
+def _check_act(where: str, act: str | None, allow_none: bool = True) -> None:
+    if act is None and allow_none:
+        return
+    if act not in ACTIVATIONS:
+        _fail(where, f"activation {act!r} is not one of {', '.join(ACTIVATIONS)}")
+
+
+def _check_kernel(where: str, kernel: object) -> None:
+    _check_int(where, "kernel (k)", kernel, maximum=MAX_KERNEL)
+    if kernel % 2 == 0:  # type: ignore[operator]
+        _fail(where, f"kernel (k) must be odd (1, 3, 5, 7, ...) so padding keeps the grid aligned, got k{kernel}")
+
+
+def _check_stride(where: str, stride: object) -> None:
+    if stride not in (1, 2) or isinstance(stride, bool):
+        _fail(where, f"stride (s) must be 1 or 2, got s{stride!r}")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block (or ``repeats`` identical blocks, the first carrying ``stride``) of a stage.
+
+    Only ``type`` and ``out`` have no default. Fields a type does not use must keep their defaults.
+    """
+
+    type: str
+    out: int  # output channels (c)
+    kernel: int = 3  # depthwise / conv kernel (k)
+    stride: int = 1  # stride of the first repeat (s)
+    repeats: int = 1  # r
+    exp: float = 1.0  # expansion ratio (e): mid = round(in * exp) unless `mid` is given
+    mid: int | None = None  # explicit mid width (m), TF-NAS elastic widths
+    groups: int = 1  # groups of both 1x1 convs + channel shuffle (g), FBNet g2 candidates
+    se: float = 0.0  # squeeze-excite ratio (se); interpretation set by ArchSpec.se_mode
+    se_channels: int | None = None  # explicit squeeze-excite width (sec), TF-NAS
+    act: str | None = None  # None: the architecture's default activation
+    scale: float | None = None  # SPOS mid-channel scale (w): mid = int(out // 2 * scale)
+    noskip: bool = False  # disable the residual even where shapes allow it
+
+    def __post_init__(self) -> None:
+        where = f"block {self.type!r}"
+        if self.type not in BLOCK_TYPES:
+            _fail(where, f"unknown block type; valid types are {', '.join(BLOCK_TYPES)}")
+        _check_int(where, "out channels (c)", self.out)
+        _check_int(where, "repeats (r)", self.repeats, maximum=MAX_REPEATS)
+        _check_stride(where, self.stride)
+        _check_kernel(where, self.kernel)
+        _check_positive(where, "expansion (e)", self.exp)
+        _check_int(where, "groups (g)", self.groups, maximum=1024)
+        _check_act(where, self.act)
+        self._check_type_fields(where)
+
+    def _check_type_fields(self, where: str) -> None:
+        used = {
+            "exp": self.exp != 1.0,
+            "mid": self.mid is not None,
+            "groups": self.groups != 1,
+            "se": self.se != 0.0,
+            "se_channels": self.se_channels is not None,
+            "act": self.act is not None,
+            "scale": self.scale is not None,
+            "noskip": self.noskip,
+        }
+        extra = sorted(k for k, on in used.items() if on and k not in _ALLOWED[self.type])
+        if extra:
+            _fail(where, f"fields {extra} are not valid for this type; it takes {sorted(_ALLOWED[self.type])}")
+        if self.mid is not None:
+            _check_int(where, "mid width (m)", self.mid)
+        if self.se_channels is not None:
+            _check_int(where, "SE width (sec)", self.se_channels)
+            if self.se:
+                _fail(where, "give either an SE ratio (se) or an SE width (sec), not both")
+        if self.se and not (0 < self.se <= 1):
+            _fail(where, f"SE ratio must be in (0, 1], got {self.se!r}")
+        if self.type in ("ds", "dsa") and self.exp != 1.0:
+            _fail(where, f"depthwise-separable blocks have expansion 1, got {self.exp!r}")
+        if self.type == "shuffle" and self.kernel not in _SHUFFLE_KERNELS:
+            _fail(where, f"ShuffleNetV2 choice kernels are {_SHUFFLE_KERNELS}, got {self.kernel}")
+        if self.type == "xception" and self.kernel != 3:
+            _fail(where, f"the SPOS Xception block uses 3x3 depthwise convs only, got kernel {self.kernel}")
+        if self.type in ("shuffle", "xception"):
+            if self.scale is None:
+                _fail(where, "ShuffleNetV2 blocks need a mid-channel scale (w), e.g. w1.0")
+            _check_positive(where, "mid-channel scale (w)", self.scale)
+        if self.type == "skip" and self.kernel != 3:
+            _fail(where, "a skip block has no kernel")
+
+    @property
+    def has_se(self) -> bool:
+        return bool(self.se) or self.se_channels is not None
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    """The first conv-BN-act of the network."""
+
+    out: int
+    kernel: int = 3
+    stride: int = 2
+    act: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("stem", "out channels (c)", self.out)
+        _check_kernel("stem", self.kernel)
+        _check_stride("stem", self.stride)
+        _check_act("stem", self.act)
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Global average pool, an optional 1x1 conv with bias and no BN (MobileNetV3 style), dropout, classifier.
+
+    A pre-pool 1x1 conv-BN-act (MobileNetV2, FBNet, MnasNet heads) is written as a ``cn`` block in the last stage,
+    so that it is counted and timed like any other block.
+    """
+
+    features: int | None = None  # width of the post-pool 1x1 conv; None = no such conv
+    act: str | None = None  # activation after the post-pool conv; None = architecture default
+    dropout: float = 0.0
+    fc_bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.features is not None:
+            _check_int("head", "features (c)", self.features)
+        _check_act("head", self.act)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            _fail("head", f"dropout (d) must be in [0, 1), got {self.dropout!r}")
+        if self.act is not None and self.features is None:
+            _fail("head", "an activation needs a post-pool conv width (c)")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A whole network: stem, stages of blocks, head, default activation and SE convention."""
+
+    stem: StemSpec
+    stages: tuple[tuple[BlockSpec, ...], ...]
+    head: HeadSpec = field(default_factory=HeadSpec)
+    act: str = "re"
+    se_mode: str = "in"
+
+    def __post_init__(self) -> None:
+        _check_act("arch", self.act, allow_none=False)
+        if self.se_mode not in SE_MODES:
+            _fail("arch", f"se mode {self.se_mode!r} is not one of {', '.join(SE_MODES)}")
+        if not isinstance(self.stages, tuple) or not self.stages:
+            _fail("arch", "needs a non-empty tuple of stages")
+        for i, stage in enumerate(self.stages):
+            if not isinstance(stage, tuple) or not stage:
+                _fail("arch", f"stage {i} must be a non-empty tuple of blocks")
+            for block in stage:
+                if not isinstance(block, BlockSpec):
+                    _fail("arch", f"stage {i} holds {type(block).__name__}, expected BlockSpec")
+        # Channel compatibility (groups, shuffle splits) is a property of the whole chain: check it here so
+        # that an ArchSpec value is always buildable.
+        from hwnas.arch.resolve import resolve_layers  # local import: resolve depends on this module
+
+        resolve_layers(self)
+
+    def blocks(self) -> tuple[BlockSpec, ...]:
+        """All blocks of all stages in order (repeats not expanded)."""
+        return tuple(b for stage in self.stages for b in stage)
