@@ -1,0 +1,123 @@
+"""Small layers shared by every block: activation and gate factories, conv-BN-act, squeeze-excite, channel shuffle.
+
+Activations are named as in the arch grammar (:data:`hwnas.arch.ACTIVATIONS`): ``re`` ReLU, ``r6`` ReLU6,
+``hs`` hard-swish (Howard et al. 2019), ``sw`` swish/SiLU. SE gates are ``sigmoid`` (Hu et al. 2018) or
+``hard_sigmoid`` (MobileNetV3, Howard et al. 2019; torch's ``Hardsigmoid`` = relu6(x + 3) / 6).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACT_LAYERS: dict[str, type[nn.Module]] = {
+    "re": nn.ReLU,
+    "r6": nn.ReLU6,
+    "hs": nn.Hardswish,
+    "sw": nn.SiLU,
+}
+GATE_LAYERS: dict[str, type[nn.Module]] = {
+    "sigmoid": nn.Sigmoid,
+    "hard_sigmoid": nn.Hardsigmoid,
+}
+
+
+def create_act(name: str | None) -> nn.Module:
+    """The activation called ``name``; ``None`` means no activation (identity).
+
+    Activations run in place: each follows a BatchNorm (or a biased conv) whose output nobody else reads, so
+    overwriting it is safe and saves one feature map of memory.
+    """
+    if name is None:
+        return nn.Identity()
+    if name not in ACT_LAYERS:
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACT_LAYERS)} (or None for identity)")
+    return ACT_LAYERS[name](inplace=True)
+
+
+def create_gate(name: str) -> nn.Module:
+    """The squeeze-excite gate called ``name`` (``sigmoid`` or ``hard_sigmoid``)."""
+    if name not in GATE_LAYERS:
+        raise ValueError(f"unknown SE gate {name!r}; valid: {', '.join(GATE_LAYERS)}")
+    return GATE_LAYERS[name]()
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave the channels of ``groups`` equal groups (ShuffleNet, Zhang et al. 2018; Ma et al. 2018).
+
+    Channel ``g * (C // groups) + i`` moves to position ``i * groups + g``: the (groups, C/groups) channel grid is
+    transposed, so the next grouped conv sees channels from every group of the previous one.
+    """
+    batch, channels, height, width = x.shape
+    if channels % groups:
+        raise ValueError(f"channel shuffle needs channels ({channels}) divisible by groups ({groups})")
+    x = x.view(batch, groups, channels // groups, height, width)
+    return x.transpose(1, 2).reshape(batch, channels, height, width)
+
+
+class ChannelShuffle(nn.Module):
+    """:func:`channel_shuffle` as a module, so that it shows up in a printed network and in exported graphs."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class ConvBnAct(nn.Module):
+    """k x k conv (no bias, 'same' padding k // 2) -> BatchNorm -> activation (``act=None``: none).
+
+    The conv has no bias because the BatchNorm that follows has its own shift.
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+        act: str | None = "re",
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(out_ch)
+        self.act = create_act(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+def depthwise(channels: int, kernel: int, stride: int = 1, act: str | None = None) -> ConvBnAct:
+    """A depthwise k x k conv-BN(-act): one filter per channel (MobileNet, Howard et al. 2017)."""
+    return ConvBnAct(channels, channels, kernel, stride, groups=channels, act=act)
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): x * gate(W2 act(W1 avgpool(x) + b1) + b2).
+
+    Both 1x1 convs have a bias and no BatchNorm, as in the SE paper, MnasNet, MobileNetV3 and TF-NAS.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        se_channels: int,
+        act: str = "re",
+        gate: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.reduce = nn.Conv2d(channels, se_channels, 1, bias=True)
+        self.act = create_act(act)
+        self.expand = nn.Conv2d(se_channels, channels, 1, bias=True)
+        self.gate = create_gate(gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
+        return x * scale
