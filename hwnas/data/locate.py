@@ -1,0 +1,46 @@
+"""Where datasets are looked for, in order, and the error when they are not found."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hwnas.data.fileio import default_cache_dir
+
+ENV_DATA = "HWNAS_DATA"
+# Where OS packages (e.g. `apt-get install dataset-fashion-mnist`) put datasets.
+# A module constant so tests and unusual installs can point it elsewhere.
+SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
+
+
+def candidate_dirs(subdir: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Directories to search for dataset ``subdir``, most specific first.
+
+    Order: ``data_dir`` (and ``data_dir/subdir``), ``$HWNAS_DATA`` (and
+    ``$HWNAS_DATA/subdir``), ``SYSTEM_DATA_ROOT/subdir``, ``<cache>/subdir``.
+    """
+    dirs: list[Path] = []
+    for root in (data_dir, os.environ.get(ENV_DATA) or None):
+        if root is not None:
+            root = Path(root).expanduser()
+            dirs += [root, root / subdir]
+    dirs += [SYSTEM_DATA_ROOT / subdir, default_cache_dir() / subdir]
+    unique: list[Path] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def download_dir(subdir: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where downloads go: the explicit ``data_dir`` if given, else ``<cache>/subdir``."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    return default_cache_dir() / subdir
+
+
+def not_found(what: str, looked_in: list[Path], hint: str = "") -> FileNotFoundError:
+    """A FileNotFoundError listing every place searched and how to fix it."""
+    places = ", ".join(str(p) for p in looked_in)
+    fixes = f"{hint + ', ' if hint else ''}pass --data-dir / data_dir, set {ENV_DATA}, or pass download=True"
+    return FileNotFoundError(f"{what} not found; looked in: {places}. {fixes[0].upper()}{fixes[1:]}.")
