@@ -1,0 +1,265 @@
+"""The ``hwnas`` command line. Each subcommand parses its arguments and makes one call into the library.
+
+User errors (bad arch text, unknown names, missing files) print one line ``hwnas: error: ...`` and exit 2;
+nothing a user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+
+
+# ---------------------------------------------------------------------------------------------------------- zoo
+def cmd_zoo_list(args: argparse.Namespace) -> None:
+    from hwnas import zoo
+
+    rows = [{"name": n, "input_size": zoo.get(n).input_size, "source": zoo.get(n).source} for n in zoo.names()]
+    _print(args, rows, "\n".join(f"{r['name']:24s} {r['input_size']:4d}px  {r['source']}" for r in rows))
+
+
+def zoo_summary(name: str) -> dict[str, Any]:
+    from hwnas import zoo
+    from hwnas.cost import count_macs, count_params
+
+    e = zoo.get(name)
+    return {"name": e.name, "arch": e.arch, "input_size": e.input_size, "params": count_params(e.spec),
+            "macs": count_macs(e.spec, e.input_size), "published": {"macs_m": e.macs_m, "params_m": e.params_m,
+                                                                     "top1": e.top1}, "source": e.source,
+            "note": e.note}
+
+
+def cmd_zoo_show(args: argparse.Namespace) -> None:
+    d = zoo_summary(args.name)
+    pub = d["published"]
+    text = (f"{d['name']} ({d['input_size']}px)\n  arch: {d['arch']}\n"
+            f"  params: {d['params'] / 1e6:.3f}M (published {pub['params_m']}M)\n"
+            f"  MACs:   {d['macs'] / 1e6:.1f}M (published {pub['macs_m']}M)\n  source: {d['source']}"
+            + (f"\n  note: {d['note']}" if d["note"] else ""))
+    _print(args, d, text)
+
+
+# ------------------------------------------------------------------------------------------------------ profile
+def cmd_profile(args: argparse.Namespace) -> None:
+    from hwnas.archref import load_arch
+    from hwnas.cost import count_macs, count_params, peak_activation_bytes
+
+    ref = load_arch(args.arch)
+    size = args.input_size or ref.input_size or 224
+    spec = ref.spec
+    d = {"arch": ref.name, "input_size": size,
+         "params": count_params(spec, num_classes=args.num_classes, in_channels=args.in_channels),
+         "macs": count_macs(spec, size, num_classes=args.num_classes, in_channels=args.in_channels),
+         "peak_activation_bytes": peak_activation_bytes(spec, size, in_channels=args.in_channels)}
+    _print(args, d, f"{ref.name} at {size}px: {d['params'] / 1e6:.3f}M params, {d['macs'] / 1e6:.1f}M MACs, "
+                    f"peak activations {d['peak_activation_bytes'] / 2**20:.2f} MiB (batch 1, fp32)")
+
+
+# -------------------------------------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> None:
+    from hwnas.archref import load_arch
+    from hwnas.pipeline import train_arch
+
+    ref = load_arch(args.arch)
+    extra = {k: v for k, v in (("weight_decay", args.weight_decay), ("label_smoothing", args.label_smoothing),
+                               ("warmup_epochs", args.warmup_epochs), ("ema_decay", args.ema_decay))
+             if v is not None}
+    metrics = train_arch(ref.spec, args.dataset, Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
+                         lr=args.lr, optimizer=args.optimizer, seed=args.seed, device=args.device,
+                         data_dir=args.data_dir, download=args.download, limit=args.limit,
+                         val_fraction=args.val_fraction, resume=args.resume, adapt=not args.no_adapt,
+                         progress=not args.quiet, **extra)
+    _print(args, metrics, f"test top-1 {metrics['top1']:.2f}%  top-5 {metrics['top5']:.2f}%  "
+                          f"({metrics['epochs']} epochs, {metrics['wall_time_s']:.0f} s) -> {args.out}")
+
+
+def _run_inputs(args: argparse.Namespace):
+    """Spec and geometry for eval/export: from a run directory, or from ARCH plus explicit geometry flags."""
+    from hwnas.archref import load_arch
+    from hwnas.pipeline import RunGeometry, adapt_spec, read_run
+
+    run_dir = Path(args.checkpoint).parent if args.checkpoint else None
+    if run_dir is not None and (run_dir / "run.json").is_file() and args.arch in (None, "run"):
+        return read_run(run_dir)
+    if args.arch is None:
+        raise ValueError("give ARCH, or a --checkpoint inside a training run directory (it holds run.json)")
+    ref = load_arch(args.arch)
+    size = args.input_size or ref.input_size or 224
+    geometry = RunGeometry(getattr(args, "dataset", None) or "none", size, args.in_channels, args.num_classes)
+    return adapt_spec(ref.spec, size, not args.no_adapt), geometry
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from hwnas.pipeline import evaluate_arch
+
+    spec, geometry = _run_inputs(args)
+    metrics = evaluate_arch(spec, geometry, Path(args.checkpoint), data_dir=args.data_dir, device=args.device,
+                            limit=args.limit)
+    _print(args, metrics, f"test top-1 {metrics['top1']:.2f}%  top-5 {metrics['top5']:.2f}%")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from hwnas.pipeline import export_arch
+
+    spec, geometry = _run_inputs(args)
+    report = export_arch(spec, geometry, Path(args.checkpoint) if args.checkpoint else None, Path(args.out),
+                         args.format)
+    _print(args, report.__dict__, f"wrote {report.path} ({report.format}), max |diff| vs PyTorch "
+                                  f"{report.max_abs_diff:.2e}; arch {report.arch_path}, weights {report.weights_path}")
+
+
+# --------------------------------------------------------------------------------------------------------- data
+def cmd_data_where(args: argparse.Namespace) -> None:
+    from hwnas.data import find_fashion_mnist
+    from hwnas.data.cifar import SPECS, find_cifar
+
+    if args.name == "fashion-mnist":
+        print(find_fashion_mnist(args.data_dir)[0].parent)
+    elif args.name in SPECS:
+        print(find_cifar(SPECS[args.name], args.data_dir))
+    else:
+        raise ValueError(f"unknown dataset {args.name!r}; valid: fashion-mnist, {', '.join(SPECS)}")
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> None:
+    from hwnas.data import load_dataset
+
+    info = load_dataset(args.name, data_dir=args.data_dir, download=True)
+    print(f"{args.name}: {len(info)} training images, {info.num_classes} classes")
+
+
+# --------------------------------------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> None:
+    from hwnas.demo import run_demo
+
+    run_demo(Path(args.out), epochs=args.epochs, limit=args.limit, progress=not args.quiet)
+
+
+# ------------------------------------------------------------------------------------------------------- parser
+def _geometry_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-size", type=int, help="input resolution (default: the network's own, else 224)")
+    p.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--num-classes", type=int, default=1000, help="classifier width (default 1000)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware neural architecture search.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    zoo = sub.add_parser("zoo", help="reference architectures").add_subparsers(dest="zoo_cmd", required=True)
+    p = zoo.add_parser("list", help="list the reference networks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_zoo_list)
+    p = zoo.add_parser("show", help="arch text, params and MACs of one network vs its published figures")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_zoo_show)
+
+    p = sub.add_parser("profile", help="params, MACs and peak activation memory of an architecture")
+    p.add_argument("arch", help="zoo name, one-line arch text, or arch JSON file")
+    _geometry_flags(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("train", help="train an architecture from scratch")
+    p.add_argument("arch", help="zoo name, one-line arch text, or arch JSON file")
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist | cifar10 | cifar100 | imagefolder:PATH")
+    p.add_argument("--epochs", type=_positive_int, default=3)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--lr", type=float, help="peak learning rate (default: 0.1 x batch/256 for SGD, 2e-3 for AdamW)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights with this decay (e.g. 0.999)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="training data held out for validation")
+    p.add_argument("--limit", type=_positive_int, help="use only N images per split (quick runs)")
+    p.add_argument("--out", default="runs/train", help="run directory (checkpoints, metrics, arch.json)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-adapt", action="store_true", help="keep ImageNet strides on small inputs")
+    _common_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="test accuracy of a trained network")
+    p.add_argument("arch", nargs="?", help="ARCH (optional when the checkpoint sits in its run directory)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--dataset", help="dataset, when ARCH is given explicitly")
+    p.add_argument("--limit", type=_positive_int)
+    p.add_argument("--no-adapt", action="store_true")
+    _geometry_flags(p)
+    _common_flags(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="export to ONNX or TorchScript and check it against PyTorch")
+    p.add_argument("arch", nargs="?", help="ARCH (optional when the checkpoint sits in its run directory)")
+    p.add_argument("--checkpoint", help="trained weights (omit to export a freshly initialised network)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
+    p.add_argument("--no-adapt", action="store_true")
+    _geometry_flags(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+    data = sub.add_parser("data", help="find or fetch datasets").add_subparsers(dest="data_cmd", required=True)
+    p = data.add_parser("where", help="print where a dataset was found")
+    p.add_argument("name")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_data_where)
+    p = data.add_parser("fetch", help="find a dataset, downloading it (with checksums) if needed")
+    p.add_argument("name")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("demo", help="the quick end-to-end run that `make demo` starts")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--epochs", type=_positive_int, default=1)
+    p.add_argument("--limit", type=_positive_int, help="use only N images per split (smoke test)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _common_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="where the dataset lives (else $HWNAS_DATA, system dirs, the cache)")
+    p.add_argument("--download", action="store_true", help="download the dataset if it is not found")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"hwnas: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hwnas: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Export a trained network to ONNX and TorchScript, and check the export against PyTorch.
+
+Every export writes, beside the model file, ``arch.json`` (the ArchSpec) and ``weights.pt`` (a plain state dict,
+loadable with ``torch.load(weights_only=True)``), so the network can be rebuilt without the exported graph.
+The ONNX file is checked by running it in a real ONNX Runtime session on random inputs and comparing with the
+PyTorch output; the maximum absolute difference is returned and stored next to the file.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hwnas.arch import ArchSpec, dumps
+from hwnas.fileio import atomic_path, write_text_atomic
+
+FORMATS = ("onnx", "torchscript")
+DEFAULT_OPSET = 17
+PARITY_ATOL = 1e-4  # float32 ORT vs eager: kernels differ in summation order; 1e-4 on logits is well inside that
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: str
+    format: str
+    input_shape: tuple[int, ...]
+    max_abs_diff: float  # exported vs eager PyTorch on random inputs
+    arch_path: str | None
+    weights_path: str | None
+
+
+def _save_weights(model: nn.Module, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+
+
+def export_onnx(model: nn.Module, path: Path, input_shape: tuple[int, ...], opset: int = DEFAULT_OPSET,
+                dynamic_batch: bool = True) -> None:
+    """Write ``model`` (in eval mode) as ONNX with input ``input`` and output ``logits``.
+
+    The TorchScript-based exporter is used: for these static conv nets it gives the same graph as the
+    torch.export-based one and is about 10x faster, which matters when a latency table exports hundreds of ops.
+    """
+    model = model.eval()
+    example = torch.randn(*input_shape)
+    with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (example,), str(tmp), dynamo=False, opset_version=opset,
+            input_names=["input"], output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
+        )
+
+
+def export_torchscript(model: nn.Module, path: Path, input_shape: tuple[int, ...]) -> None:
+    """Write ``model`` (in eval mode) as a traced TorchScript module."""
+    model = model.eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(model, torch.randn(*input_shape))
+    with atomic_path(path) as tmp:
+        traced.save(str(tmp))
+
+
+def onnx_max_abs_diff(model: nn.Module, path: Path, input_shape: tuple[int, ...], trials: int = 3,
+                      seed: int = 0) -> float:
+    """Largest |ORT - PyTorch| over ``trials`` random inputs, in a real ONNX Runtime CPU session."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(seed)
+    worst = 0.0
+    model = model.eval()
+    for _ in range(trials):
+        x = torch.randn(*input_shape, generator=gen)
+        with torch.no_grad():
+            ref = model(x).numpy()
+        out = session.run(["logits"], {"input": x.numpy()})[0]
+        worst = max(worst, float(abs(out - ref).max()))
+    return worst
+
+
+def torchscript_max_abs_diff(model: nn.Module, path: Path, input_shape: tuple[int, ...], seed: int = 0) -> float:
+    loaded = torch.jit.load(str(path))
+    x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return float((loaded(x) - model.eval()(x)).abs().max())
+
+
+def export_model(model: nn.Module, spec: ArchSpec | None, out: Path, fmt: str, input_size: int,
+                 in_channels: int = 3, batch: int = 1, opset: int = DEFAULT_OPSET) -> ExportReport:
+    """Export in ``fmt`` ("onnx" or "torchscript"), verify it, and write arch.json and weights.pt beside it."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
+    out = Path(out)
+    shape = (batch, in_channels, input_size, input_size)
+    model = model.cpu().eval()
+    if fmt == "onnx":
+        export_onnx(model, out, shape, opset=opset)
+        diff = onnx_max_abs_diff(model, out, shape)
+    else:
+        export_torchscript(model, out, shape)
+        diff = torchscript_max_abs_diff(model, out, shape)
+    arch_path = weights_path = None
+    if spec is not None:
+        arch_path = out.parent / "arch.json"
+        write_text_atomic(arch_path, dumps(spec))
+    weights_path = out.parent / "weights.pt"
+    _save_weights(model, weights_path)
+    report = ExportReport(str(out), fmt, shape, diff, str(arch_path) if arch_path else None, str(weights_path))
+    write_text_atomic(out.with_name(out.name + ".json"), json.dumps(asdict(report), indent=2) + "\n")
+    return report

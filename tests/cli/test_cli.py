@@ -1,0 +1,73 @@
+"""The CLI: machine output is JSON with the documented keys, and user errors are one line with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwnas.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_zoo_list_and_show(capsys):
+    code, out, _ = run(capsys, "zoo", "list", "--json")
+    assert code == 0
+    names = [r["name"] for r in json.loads(out)]
+    assert "fbnet_a" in names and "hardcorenas_f" in names
+    code, out, _ = run(capsys, "zoo", "show", "mobilenetv2_100", "--json")
+    d = json.loads(out)
+    assert code == 0 and {"name", "arch", "input_size", "params", "macs"} <= set(d)
+    assert d["input_size"] == 224 and abs(d["macs"] / 300e6 - 1) < 0.01
+
+
+def test_profile_accepts_zoo_text_and_json_file(capsys, tmp_path):
+    from hwnas import zoo
+    from hwnas.arch import dumps
+
+    code, out, _ = run(capsys, "profile", "fbnet_a", "--json")
+    by_name = json.loads(out)
+    assert code == 0 and {"params", "macs", "peak_activation_bytes"} <= set(by_name)
+    code, out, _ = run(capsys, "profile", zoo.get("fbnet_a").arch, "--json")
+    assert json.loads(out)["macs"] == by_name["macs"]
+    path = tmp_path / "a.json"
+    path.write_text(dumps(zoo.get("fbnet_a").spec))
+    code, out, _ = run(capsys, "profile", str(path), "--json", "--input-size", "224")
+    assert json.loads(out)["params"] == by_name["params"]
+    code, out, _ = run(capsys, "profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
+                       "--num-classes", "10")
+    small = json.loads(out)
+    assert small["params"] < by_name["params"] and small["macs"] < by_name["macs"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["zoo", "show", "nope"], "unknown zoo network 'nope'"),
+    (["profile", "ir_r1_k4"], "not a zoo name"),
+    (["profile", "act=re se=in | stem_k3_s2_c16 | ir_r1_k4_s1_e1_c16 | head"], "k4"),
+    (["profile", "missing.json"], "does not exist"),
+    (["export", "fbnet_a", "--checkpoint", "nope.pt", "--out", "x.onnx"], "does not exist"),
+])
+def test_user_errors_are_one_line(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("hwnas: error:") and needle in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_console_script_runs_as_a_module():
+    proc = subprocess.run([sys.executable, "-m", "hwnas", "profile", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_export_onnx_from_cli(capsys, tmp_path):
+    out = tmp_path / "m.onnx"
+    code, stdout, _ = run(capsys, "export", "fbnet_96_035_1", "--format", "onnx", "--out", str(out),
+                          "--input-size", "32", "--num-classes", "10", "--json")
+    report = json.loads(stdout)
+    assert code == 0 and out.is_file() and report["max_abs_diff"] < 1e-4
+    assert (tmp_path / "arch.json").is_file() and (tmp_path / "weights.pt").is_file()
