@@ -1,36 +1,95 @@
-"""Atomic file writes: a reader (or a crash) never sees a half-written file.
+"""Atomic file writes: a reader (or a crash, even SIGKILL or power loss) never sees a half-written file.
 
-Each write goes to a temporary file in the destination's directory (same filesystem, so ``os.replace`` is an
-atomic rename), is flushed and fsynced, then replaces the target. On any failure the temporary file is removed
-and the previous version of the target is left untouched.
+Every writer here follows one recipe: write to a temporary file in the destination's directory (same file
+system, so ``os.replace`` is an atomic rename), flush and fsync it, rename it over the target, then fsync the
+directory so the rename itself is durable. On any failure the temporary file is removed and the previous version
+of the target is left untouched. Temporary names match :data:`TEMP_NAME`, so a directory can be swept of the
+leftovers of a killed writer (:func:`remove_stale_temp_files`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
+
+TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+"""Names of our temporary files: ``.<target name>.<pid>.<8 hex>.tmp``."""
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on normal exit it atomically becomes ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+def _temp_beside(dest: Path) -> Iterator[tuple[Path, int]]:
+    """Yield ``(temp path, open fd)`` beside ``dest``; on a clean exit fsync it and rename it onto ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    # O_EXCL: never clobber another writer's file. 0o666 lets the umask decide permissions, as for a file
+    # opened normally (mkstemp would force 0600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
+        yield tmp, fd
+        _fsync_path(tmp)  # data must be on disk before the rename makes it visible
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_path(dest.parent)  # make the rename itself durable
+
+
+def _fsync_path(path: Path) -> None:
+    # Some platforms and file systems cannot open a directory for fsync; durability is best effort there.
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file for writing; on a clean exit of the block it atomically becomes ``path``."""
+    if "w" not in mode or "+" in mode:
+        raise ValueError(f"atomic_open needs a plain write mode ('wb' or 'w'), got {mode!r}")
+    with _temp_beside(Path(path)) as (_, fd), os.fdopen(fd, mode) as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for libraries that write by file name (ONNX, TorchScript).
+
+    On a clean exit the file at the yielded path is fsynced and atomically renamed to ``path``.
+    """
+    with _temp_beside(Path(path)) as (tmp, fd):
+        os.close(fd)
         yield tmp
-        with open(tmp, "rb+") as f:  # data written by other libraries (torch.save, onnx) may still be in caches
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically replace ``path`` with ``data``; returns the path."""
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Atomically replace ``path`` with UTF-8 ``text``; returns the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def remove_stale_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporary files a killed writer left in ``directory``; returns what was removed.
+
+    Only call this when no other process writes to ``directory``.
+    """
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        if TEMP_NAME.match(tmp.name) and tmp.is_file():
+            tmp.unlink()
+            removed.append(tmp)
+    return removed

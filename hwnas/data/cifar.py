@@ -12,7 +12,7 @@ import torch
 
 from hwnas.data.archive import safe_extract
 from hwnas.data.download import download, join_url
-from hwnas.data.fileio import default_cache_dir
+from hwnas.data.locate import default_cache_dir
 from hwnas.data.locate import candidate_dirs, download_dir, not_found
 from hwnas.data.safe_pickle import safe_load
 

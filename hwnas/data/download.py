@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from hwnas.data.fileio import atomic_open, default_cache_dir
+from hwnas.data.locate import default_cache_dir
+from hwnas.fileio import atomic_open
 
 __all__ = ["DownloadError", "default_cache_dir", "download", "file_digest", "join_url"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.data.fileio import atomic_write_bytes
+from hwnas.fileio import write_bytes_atomic
 
 # IDX dtype code -> big-endian numpy dtype.
 _CODE_TO_DTYPE: dict[int, np.dtype] = {
@@ -109,4 +109,4 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool
     if compress if compress is not None else path.suffix == ".gz":
         # mtime=0 keeps the bytes (and so checksums) reproducible.
         data = gzip.compress(data, mtime=0)
-    return atomic_write_bytes(path, data)
+    return write_bytes_atomic(path, data)

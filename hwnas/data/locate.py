@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hwnas.data.fileio import default_cache_dir
-
 ENV_DATA = "HWNAS_DATA"
+ENV_CACHE = "HWNAS_CACHE"
 # Where OS packages (e.g. `apt-get install dataset-fashion-mnist`) put datasets.
 # A module constant so tests and unusual installs can point it elsewhere.
 SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
+
+
+def default_cache_dir() -> Path:
+    """Where downloads are cached: ``$HWNAS_CACHE`` if set, else ``~/.cache/hwnas``."""
+    env = os.environ.get(ENV_CACHE)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "hwnas"
 
 
 def candidate_dirs(subdir: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:

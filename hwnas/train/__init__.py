@@ -9,8 +9,6 @@ Typical use::
 from hwnas.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
-    atomic_write,
-    atomic_write_text,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -32,8 +30,6 @@ __all__ = [
     "ModelEma",
     "NonFiniteLossError",
     "TrainConfig",
-    "atomic_write",
-    "atomic_write_text",
     "build_optimizer",
     "evaluate",
     "kd_loss",

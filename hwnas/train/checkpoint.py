@@ -1,8 +1,7 @@
 """Atomic, safe checkpoint files.
 
-Writes go to a temporary file in the same directory, are fsynced, then
-``os.replace``d over the target, so a crash (even SIGKILL or power loss) leaves
-either the old or the new file, never a torn one. Loads use
+Writes go through :func:`hwnas.fileio.atomic_open`, so a crash (even SIGKILL or
+power loss) leaves either the old or the new file, never a torn one. Loads use
 ``torch.load(weights_only=True)``, which refuses pickles that would run code.
 
 A training checkpoint (written by ``hwnas.train.state.capture_state``) is a
@@ -15,53 +14,24 @@ that were evaluated: ``ckpt["ema"] or ckpt["model"]``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
+from hwnas.fileio import atomic_open, remove_stale_temp_files
+
 LAST_NAME = "last.pt"  # most recent state; what resume loads
 BEST_NAME = "best.pt"  # state at the epoch with the best val top-1
-_TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")  # what atomic_write names its temp files
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call ``write(f)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
-    path = Path(path)
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"directory {directory} for {path.name} does not exist")
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL: never clobber someone else's temp file; 0o666 lets the umask decide permissions.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # data must be on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)  # make the rename itself durable
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Atomically replace ``path`` with UTF-8 ``text``."""
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Atomically write ``state`` (tensors and builtins only) to ``path``."""
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint state must be a dict, got {type(state).__name__}")
-    atomic_write(path, lambda f: torch.save(state, f))
+    with atomic_open(path, "wb") as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -93,19 +63,6 @@ def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
     return path if path.is_file() else None
 
 
-def remove_stale_temp_files(directory: str | os.PathLike) -> list[Path]:
-    """Delete temp files left by a writer that was killed mid-save; returns what was removed.
-
-    Only call this when no other process writes to ``directory``.
-    """
-    removed = []
-    for tmp in Path(directory).glob(".*.tmp"):
-        if _TEMP_NAME.match(tmp.name) and tmp.is_file():
-            tmp.unlink()
-            removed.append(tmp)
-    return removed
-
-
 def capture_rng_state(device: torch.device) -> dict[str, torch.Tensor | None]:
     """Torch CPU RNG state, plus the CUDA one for ``device`` when it is a CUDA device."""
     cuda = torch.cuda.get_rng_state(_cuda_index(device)) if device.type == "cuda" else None
@@ -121,13 +78,3 @@ def restore_rng_state(state: dict[str, torch.Tensor | None], device: torch.devic
 
 def _cuda_index(device: torch.device) -> int:
     return device.index if device.index is not None else torch.cuda.current_device()
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Not every platform/file system lets you open a directory; durability is best effort there.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

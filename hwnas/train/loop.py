@@ -20,12 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from hwnas.fileio import remove_stale_temp_files
 from hwnas.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
     latest_checkpoint,
     load_checkpoint,
-    remove_stale_temp_files,
     save_checkpoint,
 )
 from hwnas.train.config import TrainConfig

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from hwnas.train.checkpoint import atomic_write_text
+from hwnas.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class MetricsLogger:
 
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     """Atomically write ``data`` as pretty JSON."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def _truncate_jsonl(path: Path, keep_lines: int) -> int:
@@ -100,7 +100,7 @@ def _truncate_jsonl(path: Path, keep_lines: int) -> int:
         return 0
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [ln for ln in lines[:keep_lines] if ln.endswith("\n")]  # a torn last line is dropped
-    atomic_write_text(path, "".join(kept))
+    write_text_atomic(path, "".join(kept))
     return len(kept)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hwnas.train import latest_checkpoint, load_checkpoint, save_checkpoint
-from hwnas.train.checkpoint import remove_stale_temp_files
+from hwnas.fileio import remove_stale_temp_files
 
 
 def _state(value: float) -> dict:
@@ -108,8 +108,8 @@ def test_weights_only_refuses_code_execution(tmp_path: Path, fmt: str) -> None:
     assert not marker.exists()
 
 
-def test_save_rejects_bad_inputs(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no_such_dir"):
-        save_checkpoint(tmp_path / "no_such_dir" / "last.pt", _state(1.0))
+def test_save_creates_missing_directories_and_rejects_non_dicts(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "new_dir" / "last.pt", _state(1.0))
+    assert load_checkpoint(tmp_path / "new_dir" / "last.pt")["step"] == _state(1.0)["step"]
     with pytest.raises(ValueError, match="dict"):
         save_checkpoint(tmp_path / "x.pt", [1, 2])  # type: ignore[arg-type]
