@@ -1,6 +1,7 @@
 """The ``hwnas`` command line. Each subcommand parses its arguments and makes one call into the library.
 
-User errors (bad arch text, unknown names, missing files) print one line ``hwnas: error: ...`` and exit 2;
+User errors (bad arch text, unknown names, missing files) print one line ``hwnas: error: ...`` and exit 2, work
+that fails (a download, a diverged training run) prints one line and exits 1;
 nothing a user can cause prints a traceback.
 """
 
@@ -12,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # the user asked for something that cannot be done (bad arch, unknown name, missing file)
+EXIT_FAILED = 1  # the request was valid but the work failed (download error, diverged training)
 
 
 def _print(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -247,14 +249,28 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"hwnas: error: {msg}", file=sys.stderr)
+        print(f"hwnas: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:  # DownloadError and other I/O failures: worth a retry, not a usage mistake
+        print(f"hwnas: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except RuntimeError as e:
+        from hwnas.train import NonFiniteLossError
+
+        if not isinstance(e, NonFiniteLossError):
+            raise  # a bug: keep the traceback
+        print(f"hwnas: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("hwnas: interrupted", file=sys.stderr)
         return 130
