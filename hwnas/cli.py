@@ -55,10 +55,12 @@ def cmd_profile(args: argparse.Namespace) -> None:
     from hwnas.archref import load_arch
     from hwnas.cost import count_macs, count_params, peak_activation_bytes
 
+    from hwnas.pipeline import adapt_spec
+
     ref = load_arch(args.arch)
     size = args.input_size or ref.input_size or 224
-    spec = ref.spec
-    d = {"arch": ref.name, "input_size": size,
+    spec = adapt_spec(ref.spec, size, args.adapt)
+    d = {"arch": ref.name, "input_size": size, "adapted": spec != ref.spec,
          "params": count_params(spec, num_classes=args.num_classes, in_channels=args.in_channels),
          "macs": count_macs(spec, size, num_classes=args.num_classes, in_channels=args.in_channels),
          "peak_activation_bytes": peak_activation_bytes(spec, size, in_channels=args.in_channels)}
@@ -179,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile", help="params, MACs and peak activation memory of an architecture")
     p.add_argument("arch", help="zoo name, one-line arch text, or arch JSON file")
     _geometry_flags(p)
+    p.add_argument("--adapt", action="store_true",
+                   help="apply the small-input transform first, as `hwnas train` does on small images")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_profile)
 

@@ -42,7 +42,12 @@ def test_profile_accepts_zoo_text_and_json_file(capsys, tmp_path):
     code, out, _ = run(capsys, "profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
                        "--num-classes", "10")
     small = json.loads(out)
-    assert small["params"] < by_name["params"] and small["macs"] < by_name["macs"]
+    assert small["params"] < by_name["params"] and small["macs"] < by_name["macs"] and not small["adapted"]
+    code, out, _ = run(capsys, "profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
+                       "--num-classes", "10", "--adapt")
+    adapted = json.loads(out)
+    # The stem runs at stride 1 on 28 px, so maps are 2x2 larger: 4x the conv MACs, same params.
+    assert adapted["adapted"] and adapted["params"] == small["params"] and adapted["macs"] > 3 * small["macs"]
 
 
 @pytest.mark.parametrize("argv, needle", [
