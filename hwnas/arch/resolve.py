@@ -87,10 +87,12 @@ def _check_channels(block: BlockSpec, where: str, in_ch: int, mid: int, stride: 
                 f"{where}: a stride-1 ShuffleNetV2 block splits channels in half, so it needs input == output "
                 f"and an even width; got {in_ch} -> {block.out}"
             )
-        if stride == 2 and block.out <= in_ch:
+        if stride == 2 and (block.out <= in_ch or block.out % 2):
+            # The output channel shuffle interleaves two equal halves, so the concatenation must be even.
             raise ValueError(
                 f"{where}: a stride-2 ShuffleNetV2 block concatenates a projection of its input ({in_ch}) with its "
-                f"main branch, so output ({block.out}) must exceed input"
+                f"main branch and shuffles the result in two halves, so output ({block.out}) must exceed input and "
+                f"be even"
             )
 
 

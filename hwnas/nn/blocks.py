@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from hwnas.arch.resolve import Layer
-from hwnas.nn.layers import ChannelShuffle, ConvBnAct, SqueezeExcite, channel_shuffle, depthwise
+from hwnas.nn.layers import ChannelShuffle, ConvBnAct, SqueezeExcite, depthwise
 
 BLOCKS: dict[str, type[nn.Module]] = {}
 """Block type name (as in :data:`hwnas.arch.BLOCK_TYPES`) -> block class with a ``from_layer`` constructor."""
@@ -74,7 +74,7 @@ class InvertedResidual(nn.Module):
         self.has_residual = residual
         self.conv_pw = ConvBnAct(in_ch, mid_ch, 1, groups=groups, act=act)
         # FBNet shuffles after the grouped expansion so the grouped projection mixes both groups.
-        self.shuffle = ChannelShuffle(groups) if groups > 1 else nn.Identity()
+        self.shuffle = ChannelShuffle(groups, mid_ch) if groups > 1 else nn.Identity()
         self.conv_dw = depthwise(mid_ch, kernel, stride, act=act)
         self.se = _se_or_identity(mid_ch, se_ch, se_act, se_gate)
         self.conv_pwl = ConvBnAct(mid_ch, out_ch, 1, groups=groups, act=None)  # linear bottleneck: no act
@@ -199,6 +199,7 @@ class ShuffleUnit(nn.Module):
     def __init__(
         self,
         in_ch: int,
+        out_ch: int,
         stride: int,
         proj_kernel: int,
         main: nn.Module,
@@ -211,10 +212,12 @@ class ShuffleUnit(nn.Module):
             self.proj = nn.Sequential(depthwise(in_ch, proj_kernel, stride), ConvBnAct(in_ch, in_ch, 1, act="re"))
             self.main_input = nn.Identity()
         self.main = main
+        # Built with the output width so that an odd one (e.g. a stride-2 unit 8 -> 17, which resolve_layers lets
+        # through) is rejected when the network is built, not on the first forward pass.
+        self.shuffle = ChannelShuffle(2, out_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.cat([self.proj(x), self.main(self.main_input(x))], dim=1)
-        return channel_shuffle(out, 2)
+        return self.shuffle(torch.cat([self.proj(x), self.main(self.main_input(x))], dim=1))
 
 
 def _main_widths(layer_in: int, out_ch: int, stride: int) -> tuple[int, int]:
@@ -241,7 +244,7 @@ class ShuffleBlock(ShuffleUnit):
             depthwise(mid_ch, kernel, stride),
             ConvBnAct(mid_ch, main_out, 1, act="re"),
         )
-        super().__init__(in_ch, stride, kernel, main)
+        super().__init__(in_ch, out_ch, stride, kernel, main)
 
     @classmethod
     def from_layer(cls, layer: Layer) -> ShuffleBlock:
@@ -268,7 +271,7 @@ class ShuffleXception(ShuffleUnit):
             depthwise(mid_ch, 3),
             ConvBnAct(mid_ch, main_out, 1, act="re"),
         )
-        super().__init__(in_ch, stride, 3, main)
+        super().__init__(in_ch, out_ch, stride, 3, main)
 
     @classmethod
     def from_layer(cls, layer: Layer) -> ShuffleXception:

@@ -49,17 +49,28 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     transposed, so the next grouped conv sees channels from every group of the previous one.
     """
     batch, channels, height, width = x.shape
-    if channels % groups:
+    # Under torch.jit.trace the shape entries are traced values: a Python ``if`` on them emits a TracerWarning and
+    # freezes the branch into the graph. So the check runs only eagerly; :class:`ChannelShuffle` (what the blocks
+    # use) validates its channel count once, at construction, and a traced graph never re-checks it.
+    if not torch.jit.is_tracing() and channels % groups:
         raise ValueError(f"channel shuffle needs channels ({channels}) divisible by groups ({groups})")
     x = x.view(batch, groups, channels // groups, height, width)
     return x.transpose(1, 2).reshape(batch, channels, height, width)
 
 
 class ChannelShuffle(nn.Module):
-    """:func:`channel_shuffle` as a module, so that it shows up in a printed network and in exported graphs."""
+    """:func:`channel_shuffle` as a module, so that it shows up in a printed network and in exported graphs.
 
-    def __init__(self, groups: int) -> None:
+    ``channels``, when given, is checked against ``groups`` here, at build time, so that a bad width fails when the
+    network is made rather than in the middle of a forward pass (or silently in a traced one).
+    """
+
+    def __init__(self, groups: int, channels: int | None = None) -> None:
         super().__init__()
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"channel shuffle groups must be a positive integer, got {groups!r}")
+        if channels is not None and channels % groups:
+            raise ValueError(f"channel shuffle needs channels ({channels}) divisible by groups ({groups})")
         self.groups = groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
