@@ -77,6 +77,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     extra = {k: v for k, v in (("weight_decay", args.weight_decay), ("label_smoothing", args.label_smoothing),
                                ("warmup_epochs", args.warmup_epochs), ("ema_decay", args.ema_decay))
              if v is not None}
+    if args.amp:
+        extra.update(amp=True, amp_dtype=args.amp)
+    if args.channels_last:
+        extra["channels_last"] = True
     metrics = train_arch(ref.spec, args.dataset, Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, optimizer=args.optimizer, seed=args.seed, device=args.device,
                          data_dir=args.data_dir, download=args.download, limit=args.limit,
@@ -198,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float)
     p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights with this decay (e.g. 0.999)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="training data held out for validation")
+    p.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (CUDA only; ignored with a note on CPU)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format (CUDA only)")
     p.add_argument("--limit", type=_positive_int, help="use only N images per split (quick runs)")
     p.add_argument("--out", default="runs/train", help="run directory (checkpoints, metrics, arch.json)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
