@@ -202,6 +202,16 @@ class SearchSpace:
         return ArchSpec(stem=self.stem, stages=tuple(tuple(st) for st in stages), head=self.head, act=self.act,
                         se_mode=self.se_mode)
 
+    def choice_for(self, spec: ArchSpec) -> Choice:
+        """The choice whose :meth:`to_spec` is ``spec``; ``ValueError`` naming the first mismatch if none is.
+
+        Exact and structural (see :mod:`hwnas.space.inverse`); dimensions that do not affect the network take
+        their first value, so the result is canonical. Repeats (``r2``) may be written out or not.
+        """
+        from hwnas.space.inverse import choice_for  # local import: inverse depends on this module's types
+
+        return choice_for(self, spec)
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready summary (``hwnas space show``)."""
         return {

@@ -6,44 +6,38 @@ import sys
 
 import pytest
 
-from hwnas.cli import main
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def test_zoo_list_and_show(capsys):
-    code, out, _ = run(capsys, "zoo", "list", "--json")
+def test_zoo_list_and_show(cli):
+    code, out, _ = cli("zoo", "list", "--json")
     assert code == 0
     names = [r["name"] for r in json.loads(out)]
     assert "fbnet_a" in names and "hardcorenas_f" in names
-    code, out, _ = run(capsys, "zoo", "show", "mobilenetv2_100", "--json")
+    code, out, _ = cli("zoo", "show", "mobilenetv2_100", "--json")
     d = json.loads(out)
     assert code == 0 and {"name", "arch", "input_size", "params", "macs"} <= set(d)
     assert d["input_size"] == 224 and abs(d["macs"] / 300e6 - 1) < 0.01
 
 
-def test_profile_accepts_zoo_text_and_json_file(capsys, tmp_path):
+def test_profile_accepts_zoo_text_and_json_file(cli, tmp_path):
     from hwnas import zoo
     from hwnas.arch import dumps
 
-    code, out, _ = run(capsys, "profile", "fbnet_a", "--json")
+    code, out, _ = cli("profile", "fbnet_a", "--json")
     by_name = json.loads(out)
     assert code == 0 and {"params", "macs", "peak_activation_bytes"} <= set(by_name)
-    code, out, _ = run(capsys, "profile", zoo.get("fbnet_a").arch, "--json")
+    code, out, _ = cli("profile", zoo.get("fbnet_a").arch, "--json")
     assert json.loads(out)["macs"] == by_name["macs"]
     path = tmp_path / "a.json"
     path.write_text(dumps(zoo.get("fbnet_a").spec))
-    code, out, _ = run(capsys, "profile", str(path), "--json", "--input-size", "224")
+    code, out, _ = cli("profile", str(path), "--json", "--input-size", "224")
     assert json.loads(out)["params"] == by_name["params"]
-    code, out, _ = run(capsys, "profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
+    code, out, _ = cli("profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
                        "--num-classes", "10")
     small = json.loads(out)
     assert small["params"] < by_name["params"] and small["macs"] < by_name["macs"] and not small["adapted"]
-    code, out, _ = run(capsys, "profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
+    code, out, _ = cli("profile", "fbnet_a", "--json", "--input-size", "28", "--in-channels", "1",
                        "--num-classes", "10", "--adapt")
     adapted = json.loads(out)
     # The stem runs at stride 1 on 28 px, so maps are 2x2 larger: 4x the conv MACs, same params.
@@ -57,8 +51,8 @@ def test_profile_accepts_zoo_text_and_json_file(capsys, tmp_path):
     (["profile", "missing.json"], "does not exist"),
     (["export", "fbnet_a", "--checkpoint", "nope.pt", "--out", "x.onnx"], "does not exist"),
 ])
-def test_user_errors_are_one_line(capsys, argv, needle):
-    code, out, err = run(capsys, *argv)
+def test_user_errors_are_one_line(cli, argv, needle):
+    code, out, err = cli(*argv)
     assert code == 2
     assert err.startswith("hwnas: error:") and needle in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
@@ -69,9 +63,9 @@ def test_console_script_runs_as_a_module():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_export_onnx_from_cli(capsys, tmp_path):
+def test_export_onnx_from_cli(cli, tmp_path):
     out = tmp_path / "m.onnx"
-    code, stdout, _ = run(capsys, "export", "fbnet_96_035_1", "--format", "onnx", "--out", str(out),
+    code, stdout, _ = cli("export", "fbnet_96_035_1", "--format", "onnx", "--out", str(out),
                           "--input-size", "32", "--num-classes", "10", "--json")
     report = json.loads(stdout)
     assert code == 0 and out.is_file() and report["max_abs_diff"] < 1e-4

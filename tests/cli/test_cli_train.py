@@ -10,7 +10,6 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from hwnas.cli import main
 from hwnas.data.idx import write_idx
 
 TINY = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e2_c16 | ir_r1_k3_s1_e2_c16_g2 | cn_r1_k1_s1_c32 | head"
@@ -34,15 +33,10 @@ def fake_fashion(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def test_train_eval_export_resume(capsys, tmp_path, fake_fashion):
+def test_train_eval_export_resume(cli, tmp_path, fake_fashion):
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "train", TINY, "--dataset", "fashion-mnist", "--epochs", 2, "--batch-size",
+    code, stdout, err = cli("train", TINY, "--dataset", "fashion-mnist", "--epochs", 2, "--batch-size",
                             32, "--lr", 0.05, "--out", out, "--quiet", "--json")
     assert code == 0, err
     metrics = json.loads(stdout)
@@ -50,13 +44,13 @@ def test_train_eval_export_resume(capsys, tmp_path, fake_fashion):
     assert json.loads((out / "metrics.json").read_text())["top1"] == metrics["top1"]
     assert (out / "arch.json").is_file() and (out / "last.pt").is_file() and (out / "best.pt").is_file()
 
-    code, stdout, err = run(capsys, "eval", "--checkpoint", out / "best.pt", "--json")
+    code, stdout, err = cli("eval", "--checkpoint", out / "best.pt", "--json")
     assert code == 0, err
     evaluated = json.loads(stdout)
     assert 0 <= evaluated["top1"] <= 100 and evaluated["top5"] >= evaluated["top1"]
 
     onnx_path = tmp_path / "exp" / "m.onnx"
-    code, stdout, err = run(capsys, "export", "--checkpoint", out / "best.pt", "--format", "onnx", "--out",
+    code, stdout, err = cli("export", "--checkpoint", out / "best.pt", "--format", "onnx", "--out",
                             onnx_path, "--json")
     assert code == 0, err
     assert json.loads(stdout)["max_abs_diff"] < 1e-4
@@ -65,43 +59,43 @@ def test_train_eval_export_resume(capsys, tmp_path, fake_fashion):
     assert logits.shape == (2, 10)
 
     ts_path = tmp_path / "exp" / "m.ts"
-    code, _, err = run(capsys, "export", "--checkpoint", out / "best.pt", "--format", "torchscript", "--out",
+    code, _, err = cli("export", "--checkpoint", out / "best.pt", "--format", "torchscript", "--out",
                        ts_path)
     assert code == 0, err
     assert torch.jit.load(str(ts_path))(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
     # Resuming a finished run is a no-op that reports the same result; changing the schedule is refused,
     # since a cosine schedule stretched mid-run is not the run the user asked for.
-    code, stdout, err = run(capsys, "train", TINY, "--epochs", 2, "--batch-size", 32, "--lr", 0.05, "--out", out,
+    code, stdout, err = cli("train", TINY, "--epochs", 2, "--batch-size", 32, "--lr", 0.05, "--out", out,
                             "--resume", "--quiet", "--json")
     assert code == 0, err
     assert json.loads(stdout)["top1"] == metrics["top1"]
-    code, _, err = run(capsys, "train", TINY, "--epochs", 3, "--batch-size", 32, "--lr", 0.05, "--out", out,
+    code, _, err = cli("train", TINY, "--epochs", 3, "--batch-size", 32, "--lr", 0.05, "--out", out,
                        "--resume", "--quiet")
     assert code == 2 and "config differs" in err
 
 
-def test_resume_refuses_a_different_architecture(capsys, tmp_path, fake_fashion):
+def test_resume_refuses_a_different_architecture(cli, tmp_path, fake_fashion):
     out = tmp_path / "run"
-    assert run(capsys, "train", TINY, "--epochs", 1, "--limit", 64, "--out", out, "--quiet")[0] == 0
+    assert cli("train", TINY, "--epochs", 1, "--limit", 64, "--out", out, "--quiet")[0] == 0
     other = TINY.replace("c32", "c48")
-    code, _, err = run(capsys, "train", other, "--epochs", 1, "--limit", 64, "--out", out, "--resume", "--quiet")
+    code, _, err = cli("train", other, "--epochs", 1, "--limit", 64, "--out", out, "--resume", "--quiet")
     assert code == 2 and "cannot resume" in err
 
 
-def test_missing_dataset_error_says_where_it_looked(capsys, tmp_path, monkeypatch):
+def test_missing_dataset_error_says_where_it_looked(cli, tmp_path, monkeypatch):
     from hwnas.data import locate
 
     monkeypatch.setattr(locate, "SYSTEM_DATA_ROOT", tmp_path / "none")
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HWNAS_DATA", raising=False)
-    code, _, err = run(capsys, "train", TINY, "--data-dir", tmp_path / "empty", "--out", tmp_path / "r", "--quiet")
+    code, _, err = cli("train", TINY, "--data-dir", tmp_path / "empty", "--out", tmp_path / "r", "--quiet")
     assert code == 2 and "looked in" in err and str(tmp_path / "empty") in err and "Traceback" not in err
 
 
-def test_demo_trains_exports_and_checks(capsys, tmp_path, fake_fashion):
+def test_demo_trains_exports_and_checks(cli, tmp_path, fake_fashion):
     out = tmp_path / "demo"
-    code, stdout, err = run(capsys, "demo", "--out", out, "--limit", 64, "--quiet")
+    code, stdout, err = cli("demo", "--out", out, "--limit", 64, "--quiet")
     assert code == 0, err
     summary = json.loads((out / "demo.json").read_text())
     assert summary["arch"] == "fbnet_a" and summary["input_size"] == 28
