@@ -62,14 +62,15 @@ def train_arch(spec: ArchSpec, dataset: str, out_dir: Path, *, epochs: int = 3, 
                lr: float | None = None, optimizer: str = "sgd", seed: int = 0, device: str = "cpu",
                data_dir: str | None = None, download: bool = False, limit: int | None = None,
                val_fraction: float = 0.1, resume: bool = False, adapt: bool = True, progress: bool = True,
-               **config: Any) -> dict[str, Any]:
+               augment: bool = True, **config: Any) -> dict[str, Any]:
     """Train ``spec`` on ``dataset`` from scratch; returns the metrics written to ``out_dir/metrics.json``."""
     from hwnas.data import make_loaders
     from hwnas.train import TrainConfig, train
 
     out_dir = Path(out_dir)
     loaders = make_loaders(dataset, batch_size, seed=seed, device=device, val_fraction=val_fraction,
-                           data_dir=data_dir, download=download, limit=limit, progress=progress)
+                           data_dir=data_dir, download=download, limit=limit, progress=progress,
+                           augment=augment)
     info = loaders.info
     geometry = RunGeometry(dataset, info.input_size, info.in_channels, info.num_classes)
     spec = adapt_spec(spec, info.input_size, adapt)
