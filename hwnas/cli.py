@@ -85,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                          lr=args.lr, optimizer=args.optimizer, seed=args.seed, device=args.device,
                          data_dir=args.data_dir, download=args.download, limit=args.limit,
                          val_fraction=args.val_fraction, resume=args.resume, adapt=not args.no_adapt,
-                         progress=not args.quiet, **extra)
+                         progress=not args.quiet, augment=not args.no_augment, **extra)
     _print(args, metrics, f"test top-1 {metrics['top1']:.2f}%  top-5 {metrics['top5']:.2f}%  "
                           f"({metrics['epochs']} epochs, {metrics['wall_time_s']:.0f} s) -> {args.out}")
 
@@ -269,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1, help="training data held out for validation")
     p.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (CUDA only; ignored with a note on CPU)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format (CUDA only)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train without the dataset's default random crop + flip (short schedules fit faster)")
     p.add_argument("--limit", type=_positive_int, help="use only N images per split (quick runs)")
     p.add_argument("--out", default="runs/train", help="run directory (checkpoints, metrics, arch.json)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -312,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="use only N images per split (smoke test)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    from hwnas.cli_cost import add_commands  # lut build, latency: kept in their own module
+
+    add_commands(sub)
     return parser
 
 

@@ -32,6 +32,7 @@ from torch import nn
 from hwnas.arch.resolve import Layer, resolve_layers
 from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec
 from hwnas.cost.counting import count_params
+from hwnas.cost.expected import probs_for
 from hwnas.nn.blocks import create_block
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import ConvBnAct
@@ -85,13 +86,7 @@ def sample_candidates(probs: torch.Tensor, k: int, generator: torch.Generator) -
 
 
 def _weights_for(weights: Weights, label: str, count: int) -> torch.Tensor:
-    if label not in weights:
-        raise ValueError(f"no architecture weights for {label!r}: pass a 1-D tensor of {count} values for it")
-    w = weights[label]
-    if not isinstance(w, torch.Tensor) or tuple(w.shape) != (count,):
-        shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
-        raise ValueError(f"architecture weights for {label!r} must be a tensor of shape ({count},), got {shape}")
-    return w
+    return probs_for(weights, label, count)  # one check for every consumer of architecture weights
 
 
 def _indices_for(paths: Mapping[str, list[int]], slot: Slot) -> list[int]:

@@ -1,0 +1,249 @@
+"""Latency measurement backends: ONNX Runtime on CPU (the default), PyTorch eager on CPU, PyTorch on CUDA.
+
+A backend turns a model into a zero-argument callable that runs one inference (:meth:`Backend.prepare`), times
+``number`` calls of it (:meth:`Backend.time_call`), and says how it is configured (:meth:`Backend.info`) so that
+a latency table can record it. :func:`hwnas.cost.measure.time_models` is the only caller; everything that times
+anything goes through it.
+
+Settings are pinned, because they change latency more than most architecture choices do:
+
+* ``onnxruntime``: CPU execution provider, ``intra_op_num_threads = threads``, one inter-op thread, sequential
+  execution, every graph optimisation (``ORT_ENABLE_ALL``). With more than one thread, thread spinning is turned
+  off: a table keeps hundreds of sessions alive and interleaves them, and each session's pool would otherwise spin
+  on the cores while the next session runs.
+* ``torch``: eager CPU PyTorch, ``torch.set_num_threads(threads)`` for the duration (then restored), eval mode,
+  ``torch.no_grad()``.
+* ``cuda``: PyTorch on the current GPU, timed with CUDA events around the calls, then a synchronize. Models are
+  not compiled. Without a GPU it raises :class:`BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("onnxruntime", "torch", "cuda")
+ONNX_OPSET = 17
+DTYPE = "float32"
+
+
+class BackendUnavailable(ValueError):
+    """The backend cannot run on this machine (no GPU for ``cuda``, onnxruntime not installed)."""
+
+
+class Backend:
+    """Base class: CPU wall-clock timing with ``time.perf_counter_ns`` and no global state to set."""
+
+    name = "base"
+
+    def __init__(self, threads: int = 1) -> None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        self.threads = threads
+
+    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
+        """A callable that runs one inference of ``model`` on a fixed random input of ``input_shape``."""
+        raise NotImplementedError
+
+    def time_call(self, run: Callable[[], Any], number: int = 1) -> float:
+        """Mean milliseconds of one call over ``number`` back-to-back calls."""
+        start = time.perf_counter_ns()
+        for _ in range(number):
+            run()
+        return (time.perf_counter_ns() - start) / 1e6 / number
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Set (and afterwards restore) whatever global state timing needs."""
+        yield
+
+    def version(self) -> str:
+        return "unknown"
+
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def info(self) -> dict[str, Any]:
+        """What a table records about this backend."""
+        return {"backend": self.name, "backend_version": self.version(), "threads": self.threads,
+                "backend_options": self.options()}
+
+
+def _random_input(shape: tuple[int, ...]):
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+
+
+def onnx_bytes(model: Any, input_shape: tuple[int, ...], opset: int = ONNX_OPSET) -> bytes:
+    """``model`` in eval mode as an ONNX graph with a static input shape, in memory.
+
+    The TorchScript-based exporter (``dynamo=False``) is used, as in :mod:`hwnas.export`: for these static conv
+    nets it gives the same graph and is about 10x faster, which matters when a table exports hundreds of ops.
+    Static shapes let ONNX Runtime specialise every kernel, as a deployed model would.
+    """
+    import torch
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.randn(*input_shape),), buffer, dynamo=False, opset_version=opset,
+                          input_names=["input"])
+    return buffer.getvalue()
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime, CPU execution provider (see the module docstring for the pinned settings)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads)
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise BackendUnavailable("backend 'onnxruntime' needs the onnxruntime package (pip install "
+                                     "onnxruntime)") from None
+
+    def session_options(self):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
+        if self.threads > 1:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return so
+
+    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
+        """``model`` is an ``nn.Module`` (exported in memory) or the path of an ONNX file."""
+        import onnxruntime as ort
+
+        source = str(model) if isinstance(model, (str, os.PathLike)) else onnx_bytes(model, input_shape)
+        if isinstance(source, str) and not Path(source).is_file():
+            raise FileNotFoundError(f"ONNX model {source} does not exist")
+        session = ort.InferenceSession(source, self.session_options(), providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: _random_input(input_shape)}
+        return lambda: session.run(None, feed)
+
+    def version(self) -> str:
+        import onnxruntime as ort
+
+        return ort.__version__
+
+    def options(self) -> dict[str, Any]:
+        return {"execution_provider": "CPUExecutionProvider", "inter_op_threads": 1, "execution_mode": "sequential",
+                "graph_optimization": "ORT_ENABLE_ALL", "allow_spinning": self.threads == 1, "opset": ONNX_OPSET}
+
+
+class TorchBackend(Backend):
+    """Eager PyTorch on the CPU, ``threads`` intra-op threads while timing."""
+
+    name = "torch"
+    device = "cpu"
+
+    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
+        import torch
+
+        if isinstance(model, (str, os.PathLike)):
+            raise ValueError(f"backend {self.name!r} times nn.Modules; {model} is a file (use onnxruntime)")
+        model = model.to(self.device).eval()
+        x = torch.from_numpy(_random_input(input_shape)).to(self.device)
+        return lambda: model(x)
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            torch.set_num_threads(before)
+
+    def version(self) -> str:
+        import torch
+
+        return torch.__version__
+
+    def options(self) -> dict[str, Any]:
+        import torch
+
+        return {"device": self.device, "interop_threads": torch.get_num_interop_threads(), "grad": False}
+
+
+class CudaBackend(TorchBackend):
+    """PyTorch on the current CUDA device, timed with CUDA events (GPU time, not host time)."""
+
+    name = "cuda"
+    device = "cuda"
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__(threads)
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailable("backend 'cuda' needs a CUDA GPU, and torch.cuda.is_available() is False on "
+                                     "this machine; use --backend onnxruntime or torch")
+
+    def time_call(self, run: Callable[[], Any], number: int = 1) -> float:
+        import torch
+
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()  # nothing queued earlier may land inside this measurement
+        start.record()
+        for _ in range(number):
+            run()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / number
+
+    def version(self) -> str:
+        import torch
+
+        return f"{torch.__version__} (CUDA {torch.version.cuda})"
+
+    def options(self) -> dict[str, Any]:
+        import torch
+
+        return {"device": torch.cuda.get_device_name(), "cudnn_benchmark": torch.backends.cudnn.benchmark,
+                "grad": False}
+
+
+_CLASSES: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend, "cuda": CudaBackend}
+
+
+def get_backend(backend: str | Backend, threads: int = 1) -> Backend:
+    """A backend by name (``onnxruntime``, ``torch``, ``cuda``); an instance is returned as it is."""
+    if isinstance(backend, Backend):
+        return backend
+    if backend not in _CLASSES:
+        raise ValueError(f"unknown latency backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    return _CLASSES[backend](threads)
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def device_info() -> dict[str, Any]:
+    """The machine a measurement ran on (no host names: tables get shared)."""
+    return {"cpu_model": cpu_model(), "machine": platform.machine(), "system": platform.system(),
+            "logical_cpus": os.cpu_count(), "python": platform.python_version()}

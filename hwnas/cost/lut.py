@@ -1,0 +1,317 @@
+"""Latency lookup tables: per-op times with provenance, prediction by summation, differentiable expected latency.
+
+FBNet (Wu et al. 2019, Eq. 2-3) predicts a network's latency as the sum of its ops' latencies, each measured once
+in isolation: ``LAT(a) = sum_l LAT(b_l^(a))``. With per-slot candidate probabilities the sum becomes an
+expectation that is differentiable in them (FBNet Eq. 2-3 with Eq. 5-6; TF-NAS, Hu et al. 2020, Sec. 3.4, adds
+depth through sink-connecting). :class:`LatencyTable` does both, from a JSON file (never pickle) holding
+
+* ``provenance``: where and how every number was measured (device and CPU model, backend and version, threads,
+  batch size, dtype, input size and channels, classes, the space and its options, timing settings);
+* ``entries``: op key (:mod:`hwnas.cost.lut_keys`) -> ``{"median_ms", "iqr_ms", "rounds"}``;
+* ``families``: width family -> ``[[width, key], ...]`` for elastic widths timed on a grid (linear
+  interpolation in the width between the two nearest grid points);
+* ``calibration``: ``null``, or a correction fitted on measured whole networks (see :func:`apply_calibration`).
+
+Safety: a file that is not a table, is truncated or has the wrong schema is a ``ValueError`` naming the file;
+using a table for another space, input size, backend or batch size is a ``ValueError`` naming the field and both
+values (:meth:`LatencyTable.check`, :meth:`LatencyTable.check_space`). Units are milliseconds throughout. torch is
+imported only by :meth:`LatencyTable.expected` and :meth:`LatencyTable.measure`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hwnas.arch.spec import ArchSpec
+from hwnas.cost.lut_keys import (
+    OpSpec, candidate_op, fixed_ops, parse_key, space_digest, space_layout, spec_ops,
+)
+from hwnas.fileio import write_text_atomic
+from hwnas.space.base import SearchSpace
+
+FORMAT = "hwnas-latency-table"
+SCHEMA_VERSION = 1
+UNITS = "ms"
+REQUIRED_PROVENANCE = ("space", "input_size", "in_channels", "num_classes", "backend", "backend_version", "threads",
+                       "batch_size", "dtype", "timing", "device")
+CHECKABLE = ("space", "space_digest", "width_mult", "input_size", "in_channels", "num_classes", "backend",
+             "backend_version", "threads", "batch_size", "dtype")
+"""Provenance fields :meth:`LatencyTable.check` compares."""
+CALIBRATION_KINDS = ("affine",)
+
+
+def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
+    """Corrected latency from the raw LUT sum (a float or a tensor; stays differentiable).
+
+    ``affine``: ``scale * raw + offset_ms``: whole networks lose the per-call overhead each op paid when timed
+    alone and gain fusion across blocks; to first order both are a scale and an offset. New kinds go here.
+    """
+    if calibration is None:
+        return raw
+    return calibration["scale"] * raw + calibration["offset_ms"]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_calibration(calibration: Any, where: str) -> None:
+    if calibration is None:
+        return
+    if not isinstance(calibration, dict) or calibration.get("kind") not in CALIBRATION_KINDS:
+        raise ValueError(f"{where}: calibration must be null or an object with kind in {CALIBRATION_KINDS}")
+    for field in ("scale", "offset_ms"):
+        if not _finite(calibration.get(field)):
+            raise ValueError(f"{where}: calibration {field!r} must be a finite number")
+
+
+def _check_provenance(prov: Any, where: str) -> None:
+    if not isinstance(prov, dict):
+        raise ValueError(f"{where}: 'provenance' must be an object")
+    missing = [f for f in REQUIRED_PROVENANCE if f not in prov]
+    if missing:
+        raise ValueError(f"{where}: provenance lacks {', '.join(missing)}")
+    for field in ("timing", "device"):
+        if not isinstance(prov[field], dict):
+            raise ValueError(f"{where}: provenance {field!r} must be an object")
+    for field in ("input_size", "in_channels", "num_classes", "threads", "batch_size"):
+        value = prov[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{where}: provenance {field!r} must be a positive integer, got {value!r}")
+
+
+def _check_entries(entries: Any, where: str) -> None:
+    if not isinstance(entries, dict):
+        raise ValueError(f"{where}: 'entries' must be an object of op key -> timing")
+    for key, entry in entries.items():
+        parse_key(key)
+        if not isinstance(entry, dict) or not all(_finite(entry.get(f)) and entry[f] >= 0
+                                                  for f in ("median_ms", "iqr_ms")):
+            raise ValueError(f"{where}: entry {key!r} needs non-negative finite 'median_ms' and 'iqr_ms'")
+
+
+def _check_families(families: Any, entries: dict, complete: bool, where: str) -> None:
+    if not isinstance(families, dict):
+        raise ValueError(f"{where}: 'families' must be an object")
+    for family, points in families.items():
+        ok = isinstance(points, list) and len(points) >= 2 and all(
+            isinstance(p, list) and len(p) == 2 and _finite(p[0]) and isinstance(p[1], str) for p in points)
+        if not ok or [p[0] for p in points] != sorted({p[0] for p in points}):
+            raise ValueError(f"{where}: family {family!r} must list 2+ [width, key] pairs by increasing width")
+        missing = [p[1] for p in points if p[1] not in entries]
+        if complete and missing:
+            raise ValueError(f"{where}: family {family!r} refers to op {missing[0]!r}, which has no entry")
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    """JSON with one line per entry and per family: a thousand-op table stays readable and diffable."""
+    parts = []
+    for key, value in data.items():
+        if key in ("entries", "families") and value:
+            inner = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items())
+            parts.append(f" {json.dumps(key)}: {{\n{inner}\n }}")
+        else:
+            parts.append(f" {json.dumps(key)}: " + json.dumps(value, indent=1).replace("\n", "\n "))
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+class LatencyTable:
+    """A measured latency table; a :class:`hwnas.cost.models.CostModel` with ``name="latency"``, units ms."""
+
+    name = "latency"
+    units = UNITS
+
+    def __init__(self, provenance: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]],
+                 families: Mapping[str, list] | None = None, calibration: Mapping[str, Any] | None = None,
+                 complete: bool = True, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        where = self.where
+        self.provenance = dict(provenance)
+        self.entries = {k: dict(v) for k, v in entries.items()}
+        self.families = {k: [list(p) for p in v] for k, v in (families or {}).items()}
+        self.complete = bool(complete)
+        _check_provenance(self.provenance, where)
+        _check_entries(self.entries, where)
+        _check_families(self.families, self.entries, self.complete, where)
+        self.calibration = calibration
+        self._space: SearchSpace | None = None
+        self._slot_cache: dict[tuple[str, Any], list[float]] = {}
+        self._sizes: dict[str, int] = {}
+        self._fixed_ms = 0.0
+
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """The correction :meth:`predict` and :meth:`expected` apply (``None``: raw LUT sums)."""
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, value: Mapping[str, Any] | None) -> None:
+        check_calibration(value, self.where)
+        self._calibration = dict(value) if value is not None else None
+
+    @property
+    def where(self) -> str:
+        return f"latency table {self.path}" if self.path else "latency table"
+
+    # ------------------------------------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "schema_version": SCHEMA_VERSION, "units": UNITS, "complete": self.complete,
+                "provenance": self.provenance, "calibration": self.calibration, "entries": self.entries,
+                "families": self.families}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str | Path | None = None) -> LatencyTable:
+        where = f"latency table {path}" if path else "latency table"
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{where} is not an hwnas latency table (format {FORMAT!r} expected)")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"{where} has schema version {data.get('schema_version')!r}; this hwnas reads "
+                             f"version {SCHEMA_VERSION} (rebuild it with `hwnas lut build`)")
+        if data.get("units") != UNITS:
+            raise ValueError(f"{where} is in units {data.get('units')!r}; hwnas tables are in {UNITS!r}")
+        if not isinstance(data.get("complete"), bool):
+            raise ValueError(f"{where}: 'complete' must be true or false")
+        return cls(data.get("provenance"), data.get("entries"), data.get("families", {}), data.get("calibration"),
+                   data["complete"], path)
+
+    @classmethod
+    def load(cls, path: str | Path, **expect: Any) -> LatencyTable:
+        """Read a table; ``expect`` (e.g. ``backend="onnxruntime", batch_size=1``) is passed to :meth:`check`."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"latency table {path} does not exist")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"latency table {path} is corrupt or truncated (not valid JSON: {e})") from None
+        table = cls.from_dict(data, path)
+        table.check(**expect)
+        return table
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the table atomically (a reader never sees half a file); returns the path."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("save() needs a path for a table that was not loaded from a file")
+        write_text_atomic(target, _dumps(self.to_dict()))
+        self.path = target
+        return target
+
+    # ------------------------------------------------------------------------------------------------ safety
+    def check(self, **expected: Any) -> None:
+        """``ValueError`` naming the first provenance field (of :data:`CHECKABLE`) whose value differs."""
+        for field, want in expected.items():
+            if field not in CHECKABLE:
+                raise ValueError(f"unknown provenance field {field!r}; checkable: {', '.join(CHECKABLE)}")
+            have = self.provenance.get(field)
+            if want is not None and have != want:
+                raise ValueError(f"{self.where} was built for {field}={have!r}, but {field}={want!r} was asked "
+                                 f"for; build a table for these settings with `hwnas lut build`")
+
+    def check_space(self, space: SearchSpace) -> None:
+        """The table must have been built for this space, at this geometry, as the space is defined now."""
+        g = space.geometry
+        self.check(space=space.name, input_size=g.input_size, in_channels=g.in_channels, num_classes=g.num_classes,
+                   width_mult=g.width_mult, space_digest=space_digest(space))
+
+    def _require_complete(self) -> None:
+        if not self.complete:
+            raise ValueError(f"{self.where} is incomplete ({len(self.entries)} ops so far): rerun the same "
+                             "`hwnas lut build` command to finish it")
+
+    # ------------------------------------------------------------------------------------------------ predict
+    def lookup(self, op: OpSpec) -> float:
+        """Median ms of one op: its entry, or linear interpolation within its width family."""
+        entry = self.entries.get(op.key)
+        if entry is not None:
+            return float(entry["median_ms"])
+        points = self.families.get(op.family) if op.family else None
+        if points and points[0][0] <= op.width <= points[-1][0]:
+            widths = [p[0] for p in points]
+            i = min(max(bisect.bisect_right(widths, op.width) - 1, 0), len(points) - 2)
+            (w0, k0), (w1, k1) = points[i], points[i + 1]
+            t = (op.width - w0) / (w1 - w0)
+            return (1 - t) * self.entries[k0]["median_ms"] + t * self.entries[k1]["median_ms"]
+        space = self.provenance.get("space") or "the given networks"
+        raise ValueError(f"{self.where} has no entry for op {op.key!r} (it was built for {space} at "
+                         f"{self.provenance['input_size']} px); build one that covers it, e.g. `hwnas lut build "
+                         "--arch ARCH`")
+
+    def spec_ops(self, spec: ArchSpec) -> list[OpSpec]:
+        p = self.provenance
+        return spec_ops(spec, p["input_size"], p["in_channels"], p["num_classes"])
+
+    def breakdown(self, spec: ArchSpec) -> list[tuple[str, float]]:
+        """(op key, ms) of every op of ``spec`` in execution order (uncalibrated)."""
+        self._require_complete()
+        return [(op.key, self.lookup(op)) for op in self.spec_ops(spec)]
+
+    def predict(self, spec: ArchSpec, calibrated: bool = True) -> float:
+        """Predicted latency of ``spec`` in ms: the sum over its ops (FBNet Eq. 2-3), then the calibration."""
+        raw = sum(ms for _, ms in self.breakdown(spec))
+        return apply_calibration(raw, self.calibration) if calibrated else raw
+
+    def cost(self, spec: ArchSpec) -> float:
+        return self.predict(spec)
+
+    # ------------------------------------------------------------------------------------------------ expected
+    def _bind(self, space: SearchSpace) -> None:
+        """Check ``space`` against the provenance once and cache its fixed part; per-slot costs cache lazily."""
+        if space is self._space:
+            return
+        self._require_complete()
+        self.check_space(space)
+        self._fixed_ms = sum(self.lookup(op) for op in fixed_ops(space))
+        self._sizes = space_layout(space).slot_sizes
+        self._slot_cache = {}
+        self._space = space
+
+    def slot_latencies(self, space: SearchSpace, slot: Any, width: Any) -> list[float]:
+        """Median ms of every candidate of ``slot`` at ``width``, in candidate order."""
+        self._bind(space)
+        key = (slot.label, width)
+        if key not in self._slot_cache:
+            size = self._sizes[slot.label]
+            self._slot_cache[key] = [self.lookup(candidate_op(space, slot, name, width, size))
+                                     for name in slot.candidates]
+        return self._slot_cache[key]
+
+    def expected(self, space: SearchSpace, op_probs: Mapping[str, Any], depth_probs: Mapping[str, Any] | None = None,
+                 widths: Mapping[str, Any] | None = None, calibrated: bool = True):
+        """Expected latency (ms, 0-d tensor) under per-slot candidate and per-stage depth probabilities.
+
+        FBNet Eq. 2-3 in expectation; depth by TF-NAS sink-connecting (see :mod:`hwnas.cost.expected`).
+        Equals :meth:`predict` for one-hot probabilities; gradients reach every probability.
+        """
+        from hwnas.cost.expected import expected_cost
+
+        self._bind(space)
+        raw = expected_cost(space, lambda slot, w: self.slot_latencies(space, slot, w), self._fixed_ms, op_probs,
+                            depth_probs, widths)
+        return apply_calibration(raw, self.calibration) if calibrated else raw
+
+    # ------------------------------------------------------------------------------------------------ measure
+    def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None) -> list:
+        """Time whole networks exactly as the table's ops were timed (its backend, threads, batch, geometry)."""
+        from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, measure_specs
+
+        p, timing = self.provenance, self.provenance["timing"]
+        warmup = timing.get("warmup", DEFAULT_WARMUP) if warmup is None else warmup
+        rounds = timing.get("rounds", DEFAULT_ROUNDS) if rounds is None else rounds
+        return measure_specs(specs, p["input_size"], p["in_channels"], p["num_classes"], p["backend"], p["threads"],
+                             p["batch_size"], warmup, rounds)
+
+    @property
+    def description(self) -> str:
+        p = self.provenance
+        what = p["space"] or "given networks"
+        return (f"latency ({p['backend']} {p['backend_version']}, {p['threads']} thread(s), batch {p['batch_size']}, "
+                f"{what} at {p['input_size']} px{', calibrated' if self.calibration else ''})")
+
+    def __repr__(self) -> str:
+        return f"LatencyTable({len(self.entries)} ops, {self.description})"
