@@ -10,7 +10,8 @@ is trained five ways, each a full step (forward, cross-entropy, backward, SGD st
 * ``two-path sample``: ``forward_sampled(k=2)`` on softmax probabilities (TF-NAS bi-sampling / ProxylessNAS);
 * ``full mixture``: ``forward_mixture`` on softmax weights, every candidate (FBNet).
 
-The mixture modes use the choice's widths and sink-connecting depth weights where the space has depth.
+The choice is sampled, then set to full depth: the mixture modes use the choice's widths and sink-connecting depth
+weights, which run every block of a stage, so the child runs every block too.
 Modes run in interleaved rounds (A B C D E A B C D E ...) after warm-up, and the table shows medians. Memory is the
 bytes autograd saves for backward (unique tensor storages seen by ``torch.autograd.graph.saved_tensors_hooks``
 during one forward, parameters excluded): the activation memory a training step holds at its peak, which is what
@@ -59,6 +60,9 @@ def make_forwards(space: SearchSpace, x: torch.Tensor, seed: int) -> tuple[dict[
     """Mode -> zero-argument forward returning logits; mode -> the module its SGD step updates; the arch logits."""
     net = Supernet(space).train()
     choice = space.sample(random.Random(seed))
+    # Full depth: the mixture modes run every block of a stage (sink-connecting), so the child must too, or the
+    # ratios would mix the cost of the op mixture with that of the extra blocks.
+    choice.update({f"s{s}_depth": len(stage) for s, stage in enumerate(space.slots_by_stage) if s in space.min_depth})
     net.set_active(choice)
     child = net.extract(choice).train()
     ops, depths = _arch_probs(space, torch.Generator().manual_seed(seed))
