@@ -80,6 +80,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from hwnas.cost.lut_build import DEFAULT_CHUNK, DEFAULT_WIDTH_GRID
     from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP
 
+    from hwnas.cli_lut import add_lut_commands
+
     lut = sub.add_parser("lut", help="latency lookup tables").add_subparsers(dest="lut_cmd", required=True)
     p = lut.add_parser("build", help="time every op of a space (or of given networks) and write a latency table")
     p.add_argument("--space", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
@@ -107,6 +109,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lut_build)
+    add_lut_commands(lut)
 
     p = sub.add_parser("latency", help="predicted latency of an architecture from a table; --measure times it")
     p.add_argument("arch", help="zoo name, one-line arch text, or arch JSON file")

@@ -4,39 +4,41 @@
 * :mod:`~hwnas.cost.backends` and :mod:`~hwnas.cost.measure`: timing on ONNX Runtime, PyTorch CPU or CUDA
   (:func:`time_models` is the one timing function);
 * :mod:`~hwnas.cost.lut_keys`, :mod:`~hwnas.cost.lut`, :mod:`~hwnas.cost.lut_build`: latency lookup tables;
+* :mod:`~hwnas.cost.calibrate`, :mod:`~hwnas.cost.validate`: correcting a table with measured whole networks,
+  and checking it on other ones;
+* :mod:`~hwnas.cost.bundle` and :mod:`~hwnas.cost.runner`: measuring on another device (ONNX bundles, a runner
+  that needs only onnxruntime and numpy, importing its results);
 * :mod:`~hwnas.cost.models`: the :class:`CostModel` interface, analytic cost models and :class:`Constraint`.
 
-``count_with_hooks`` (the module-based cross-check) imports torch, so it is loaded only when first used.
+Names are loaded on first use (PEP 562): ``python -m hwnas.cost.runner`` on a device without torch runs this file
+first, and must not pull in the rest of hwnas.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from hwnas.cost.counting import (
-    BLOCK_COSTS,
-    BlockCost,
-    ConvOp,
-    block_cost,
-    count_macs,
-    count_params,
-    peak_activation_bytes,
-    per_layer_costs,
-)
-from hwnas.cost.lut import LatencyTable, apply_calibration
-from hwnas.cost.measure import Timing, measure_specs, time_models
-from hwnas.cost.models import AnalyticCost, Constraint, CostModel, macs_cost, params_cost, peak_memory_cost
+_EXPORTS = {
+    "hwnas.cost.counting": ("BLOCK_COSTS", "BlockCost", "ConvOp", "block_cost", "count_macs", "count_params",
+                            "peak_activation_bytes", "per_layer_costs"),
+    "hwnas.cost.lut": ("LatencyTable", "apply_calibration"),
+    "hwnas.cost.measure": ("Timing", "measure_specs", "time_models"),
+    "hwnas.cost.models": ("AnalyticCost", "Constraint", "CostModel", "macs_cost", "params_cost", "peak_memory_cost"),
+    "hwnas.cost.hooks": ("count_with_hooks",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [
-    "BLOCK_COSTS", "AnalyticCost", "BlockCost", "Constraint", "ConvOp", "CostModel", "LatencyTable", "Timing",
-    "apply_calibration", "block_cost", "count_macs", "count_params", "count_with_hooks", "macs_cost",
-    "measure_specs", "params_cost", "peak_activation_bytes", "peak_memory_cost", "per_layer_costs", "time_models",
-]
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "count_with_hooks":
-        from hwnas.cost.hooks import count_with_hooks
+    if name not in _WHERE:
+        raise AttributeError(f"module 'hwnas.cost' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return count_with_hooks
-    raise AttributeError(f"module 'hwnas.cost' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

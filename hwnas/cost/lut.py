@@ -10,7 +10,8 @@ depth through sink-connecting). :class:`LatencyTable` does both, from a JSON fil
 * ``entries``: op key (:mod:`hwnas.cost.lut_keys`) -> ``{"median_ms", "iqr_ms", "rounds"}``;
 * ``families``: width family -> ``[[width, key], ...]`` for elastic widths timed on a grid (linear
   interpolation in the width between the two nearest grid points);
-* ``calibration``: ``null``, or a correction fitted on measured whole networks (see :func:`apply_calibration`).
+* ``calibration``: ``null``, or a correction fitted on measured whole networks (see :func:`apply_calibration` and
+  :mod:`hwnas.cost.calibrate`).
 
 Safety: a file that is not a table, is truncated or has the wrong schema is a ``ValueError`` naming the file;
 using a table for another space, input size, backend or batch size is a ``ValueError`` naming the field and both
@@ -31,6 +32,7 @@ from hwnas.arch.spec import ArchSpec
 from hwnas.cost.lut_keys import (
     OpSpec, candidate_op, fixed_ops, parse_key, space_digest, space_layout, spec_ops,
 )
+from hwnas.cost.overhead import io_key
 from hwnas.fileio import write_text_atomic
 from hwnas.space.base import SearchSpace
 
@@ -42,14 +44,16 @@ REQUIRED_PROVENANCE = ("space", "input_size", "in_channels", "num_classes", "bac
 CHECKABLE = ("space", "space_digest", "width_mult", "input_size", "in_channels", "num_classes", "backend",
              "backend_version", "threads", "batch_size", "dtype")
 """Provenance fields :meth:`LatencyTable.check` compares."""
-CALIBRATION_KINDS = ("affine",)
+CALIBRATION_KINDS = ("affine", "overhead")
 
 
 def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     """Corrected latency from the raw LUT sum (a float or a tensor; stays differentiable).
 
     ``affine``: ``scale * raw + offset_ms``: whole networks lose the per-call overhead each op paid when timed
-    alone and gain fusion across blocks; to first order both are a scale and an offset. New kinds go here.
+    alone and gain fusion across blocks; to first order both are a scale and an offset. ``overhead``: the same,
+    applied to a sum from which every op's measured null-model overhead (``overhead_ms``, by the op's
+    :func:`~hwnas.cost.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
     """
     if calibration is None:
         return raw
@@ -68,6 +72,10 @@ def check_calibration(calibration: Any, where: str) -> None:
     for field in ("scale", "offset_ms"):
         if not _finite(calibration.get(field)):
             raise ValueError(f"{where}: calibration {field!r} must be a finite number")
+    overheads = calibration.get("overhead_ms")
+    if calibration["kind"] == "overhead" and not (isinstance(overheads, dict) and all(
+            isinstance(k, str) and _finite(v) and v >= 0 for k, v in overheads.items())):
+        raise ValueError(f"{where}: an 'overhead' calibration needs 'overhead_ms': shape key -> non-negative ms")
 
 
 def _check_provenance(prov: Any, where: str) -> None:
@@ -142,7 +150,7 @@ class LatencyTable:
         self._space: SearchSpace | None = None
         self._slot_cache: dict[tuple[str, Any], list[float]] = {}
         self._sizes: dict[str, int] = {}
-        self._fixed_ms = 0.0
+        self._fixed_ms = self._fixed_overhead = 0.0
 
     @property
     def calibration(self) -> dict[str, Any] | None:
@@ -153,6 +161,7 @@ class LatencyTable:
     def calibration(self, value: Mapping[str, Any] | None) -> None:
         check_calibration(value, self.where)
         self._calibration = dict(value) if value is not None else None
+        self._space = None  # the per-slot caches may hold overhead-corrected times: rebuild them
 
     @property
     def where(self) -> str:
@@ -251,10 +260,23 @@ class LatencyTable:
         self._require_complete()
         return [(op.key, self.lookup(op)) for op in self.spec_ops(spec)]
 
+    def overhead(self, op: OpSpec) -> float:
+        """The per-call overhead the calibration subtracts from ``op`` (0 unless its kind is ``overhead``)."""
+        cal = self.calibration
+        if cal is None or cal["kind"] != "overhead":
+            return 0.0
+        key = io_key(op)
+        if key not in cal["overhead_ms"]:
+            raise ValueError(f"{self.where}: its calibration has no null-model overhead for shape {key} (op "
+                             f"{op.key!r}); recalibrate with `hwnas lut calibrate`")
+        return float(cal["overhead_ms"][key])
+
     def predict(self, spec: ArchSpec, calibrated: bool = True) -> float:
         """Predicted latency of ``spec`` in ms: the sum over its ops (FBNet Eq. 2-3), then the calibration."""
         raw = sum(ms for _, ms in self.breakdown(spec))
-        return apply_calibration(raw, self.calibration) if calibrated else raw
+        if not calibrated or self.calibration is None:
+            return raw
+        return apply_calibration(raw - sum(self.overhead(op) for op in self.spec_ops(spec)), self.calibration)
 
     def cost(self, spec: ArchSpec) -> float:
         return self.predict(spec)
@@ -266,19 +288,22 @@ class LatencyTable:
             return
         self._require_complete()
         self.check_space(space)
-        self._fixed_ms = sum(self.lookup(op) for op in fixed_ops(space))
+        fixed = fixed_ops(space)
+        self._fixed_ms = sum(self.lookup(op) for op in fixed)
+        self._fixed_overhead = sum(self.overhead(op) for op in fixed)
         self._sizes = space_layout(space).slot_sizes
         self._slot_cache = {}
         self._space = space
 
-    def slot_latencies(self, space: SearchSpace, slot: Any, width: Any) -> list[float]:
-        """Median ms of every candidate of ``slot`` at ``width``, in candidate order."""
+    def slot_latencies(self, space: SearchSpace, slot: Any, width: Any, corrected: bool = False) -> list[float]:
+        """Median ms of every candidate of ``slot`` at ``width``, in candidate order (``corrected``: less the
+        calibration's per-op overhead)."""
         self._bind(space)
-        key = (slot.label, width)
+        key = (slot.label, width, corrected)
         if key not in self._slot_cache:
             size = self._sizes[slot.label]
-            self._slot_cache[key] = [self.lookup(candidate_op(space, slot, name, width, size))
-                                     for name in slot.candidates]
+            ops = [candidate_op(space, slot, name, width, size) for name in slot.candidates]
+            self._slot_cache[key] = [self.lookup(op) - (self.overhead(op) if corrected else 0.0) for op in ops]
         return self._slot_cache[key]
 
     def expected(self, space: SearchSpace, op_probs: Mapping[str, Any], depth_probs: Mapping[str, Any] | None = None,
@@ -291,9 +316,11 @@ class LatencyTable:
         from hwnas.cost.expected import expected_cost
 
         self._bind(space)
-        raw = expected_cost(space, lambda slot, w: self.slot_latencies(space, slot, w), self._fixed_ms, op_probs,
+        corrected = calibrated and self.calibration is not None
+        fixed = self._fixed_ms - (self._fixed_overhead if corrected else 0.0)
+        raw = expected_cost(space, lambda slot, w: self.slot_latencies(space, slot, w, corrected), fixed, op_probs,
                             depth_probs, widths)
-        return apply_calibration(raw, self.calibration) if calibrated else raw
+        return apply_calibration(raw, self.calibration) if corrected else raw
 
     # ------------------------------------------------------------------------------------------------ measure
     def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None) -> list:
@@ -301,6 +328,9 @@ class LatencyTable:
         from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, measure_specs
 
         p, timing = self.provenance, self.provenance["timing"]
+        if p.get("source") == "imported":  # timing here would compare this CPU with the device's table
+            raise ValueError(f"{self.where} was measured on another device ({p['device'].get('cpu_model')}); time "
+                             "networks there: `hwnas lut export-nets`, the runner, then --imported-results")
         warmup = timing.get("warmup", DEFAULT_WARMUP) if warmup is None else warmup
         rounds = timing.get("rounds", DEFAULT_ROUNDS) if rounds is None else rounds
         return measure_specs(specs, p["input_size"], p["in_channels"], p["num_classes"], p["backend"], p["threads"],

@@ -1,0 +1,221 @@
+"""Latency-table accuracy: predicted vs measured whole networks, before and after calibration (issue 4).
+
+For each (input size, backend), on one thread and batch 1:
+
+1. build the FBNet table (every op of the space; build time and op count reported);
+2. calibrate it on ``--fit`` networks sampled uniformly from the space (seed 0);
+3. validate it on ``--val`` *other* sampled networks (seed 1, the fitted ones excluded): MAPE, share within
+   +-5 % and +-10 %, Spearman's rho, uncalibrated and calibrated;
+4. measure the validation networks a second time, as a separate run: the measured-vs-measured-again error is the
+   machine's own noise floor, the best any predictor could score against one measurement.
+
+Then the zoo at 224 px: a table of just the zoo networks' ops (``build_arch_table``), the FBNet-224 calibration of
+the same backend carried over (same device, backend and settings), and predicted vs measured per network.
+Everything is timed with :func:`hwnas.cost.measure.time_models` (warm-up, interleaved rounds, medians).
+
+    .venv/bin/python benchmarks/lut_accuracy.py                   # ORT and torch, 224 and 32 px, the zoo
+    .venv/bin/python benchmarks/lut_accuracy.py --quick           # smoke run: 32 px, few networks and rounds
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from hwnas.cost.calibrate import (
+    Measured, calibrate_table, fitted_networks, measure_here, sample_specs, validate_table,
+)
+from hwnas.cost.lut import LatencyTable
+from hwnas.cost.lut_build import build_arch_table, build_space_table
+from hwnas.cost.validate import metrics, scatter_plot
+from hwnas.space import SearchSpace, get_space
+
+ZOO_SKIP = ("fbnet_96_035_1",)  # a 96 px network: the zoo table is at 224 px
+
+
+@dataclass
+class SpaceResult:
+    label: str
+    backend: str
+    ops: int
+    build_s: float
+    raw: dict[str, Any]  # metrics of the uncalibrated table on the validation networks
+    calibrations: dict[str, dict[str, Any]]  # kind -> the fitted calibration
+    validated: dict[str, dict[str, Any]]  # kind -> metrics of the calibrated table on the validation networks
+    noise: dict[str, Any]  # metrics of the second measurement against the first
+    points: dict[str, list[float]] = field(default_factory=dict)  # of the best kind
+
+
+def fit_kinds(table: LatencyTable, measured: Measured, space: SearchSpace | None) -> dict[str, dict[str, Any]]:
+    """Every calibration kind fitted to the same measured networks (``overhead`` only with null models)."""
+    kinds = {"affine": calibrate_table(table, replace(measured, overheads=None), space, seed=0)}
+    if measured.overheads is not None:
+        kinds["overhead"] = calibrate_table(table, measured, space, seed=0)
+    return kinds
+
+
+def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
+                   label: str = "", progress: bool = False) -> tuple[SpaceResult, LatencyTable]:
+    """Build, calibrate on ``fit`` networks (seed 0), validate on ``val`` others (seed 1), measure them again."""
+    started = time.perf_counter()
+    path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
+    built = build_space_table(space, path, backend=backend, warmup=warmup, rounds=rounds, progress=progress,
+                              overwrite=True)
+    build_s, table = time.perf_counter() - started, built.table
+    measured = measure_here(table, sample_specs(space, fit, 0), overheads=backend == "onnxruntime")
+    calibrations = fit_kinds(table, measured, space)
+    specs = sample_specs(space, val, 1, exclude=fitted_networks(table))
+    first = measure_here(table, specs)
+    again = measure_here(table, specs)
+    validated, points = {}, {}
+    for kind, calibration in calibrations.items():
+        table.calibration = calibration
+        validated[kind] = validate_table(table, first)
+        points[kind] = validated[kind].pop("points")
+    best = min(validated, key=lambda k: validated[k]["mape"])
+    table.calibration = calibrations[best]
+    table.save()
+    raw = validated[best].pop("uncalibrated")
+    label = label or f"{space.name} {space.geometry.input_size} px"
+    return SpaceResult(label, backend, built.ops, build_s, raw, calibrations, validated,
+                       metrics(again.median_ms, first.median_ms), points[best]), table
+
+
+def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dict[str, Any]], workdir: Path,
+                 rounds: int, warmup: int, size: int = 224, progress: bool = False):
+    """Per zoo network: raw prediction, prediction with each calibration kind, measured median and IQR; and the
+    zoo table's op count and build time. ``calibrations`` come from an FBNet table of the same backend and
+    timing settings, on this machine: whole networks of other families test whether they carry over."""
+    from hwnas.archref import load_arch
+    from hwnas.pipeline import adapt_spec
+
+    archs = [(n, adapt_spec(load_arch(n).spec, size)) for n in names]
+    started = time.perf_counter()
+    built = build_arch_table(archs, workdir / f"zoo{size}_{backend}.json", size, backend=backend, warmup=warmup,
+                             rounds=rounds, progress=progress, overwrite=True)
+    build_s, table = time.perf_counter() - started, built.table
+    timings = table.measure([spec for _, spec in archs])
+    rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": t.median_ms,
+             "iqr_ms": t.iqr_ms} for (name, spec), t in zip(archs, timings)]
+    for kind, calibration in calibrations.items():
+        if kind == "overhead":  # the zoo's op shapes: measure their null models too
+            from hwnas.cost.overhead import measure_overheads, table_io_keys
+
+            calibration = dict(calibration, overhead_ms=measure_overheads(table_io_keys(table.entries),
+                                                                          table.provenance))
+        table.calibration = calibration
+        for row, (_, spec) in zip(rows, archs):
+            row[kind] = table.predict(spec)
+    return rows, built.ops, build_s
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+def _pct(v: float) -> str:
+    return f"{v:.1f} %"
+
+
+def _row(label: str, backend: str, name: str, m: dict[str, Any]) -> str:
+    return (f"| {label} | {backend} | {name} | {_pct(m['mape'])} | {_pct(m['within_5pct'])} | "
+            f"{_pct(m['within_10pct'])} | {m['spearman']:.3f} | {m['bias_pct']:+.1f} % | {_pct(m['max_abs_pct'])} |")
+
+
+def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int) -> str:
+    lines = [f"Tables (1 thread, batch 1, {rounds} interleaved rounds per op):", "",
+             "| table | backend | ops | build time |", "|---|---|--:|--:|"]
+    lines += [f"| {r.label} | {r.backend} | {r.ops} | {r.build_s:.0f} s |" for r in results]
+    lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit}); noise floor = the "
+                  "same networks measured again, against the first measurement:", "",
+              "| table | backend | prediction | MAPE | within ±5 % | within ±10 % | Spearman | bias | max error |",
+              "|---|---|---|--:|--:|--:|--:|--:|--:|"]
+    for r in results:
+        lines.append(_row(r.label, r.backend, "uncalibrated", r.raw))
+        lines += [_row(r.label, r.backend, f"calibrated ({kind})", m) for kind, m in r.validated.items()]
+        lines.append(_row(r.label, r.backend, "noise floor", r.noise))
+    lines += ["", "| table | backend | calibration | scale | offset | in-sample MAPE | median IQR of a network |",
+              "|---|---|---|--:|--:|--:|--:|"]
+    for r in results:
+        for kind, c in r.calibrations.items():
+            lines.append(f"| {r.label} | {r.backend} | {kind} | {c['scale']:.4f} | {c['offset_ms']:+.3f} ms | "
+                         f"{_pct(c['in_sample']['mape'])} | {_pct(r.validated[kind]['median_iqr_pct'])} |")
+    return "\n".join(lines)
+
+
+def format_zoo(rows: Sequence[dict[str, Any]], backend: str, ops: int, build_s: float, kinds: Sequence[str],
+               size: int = 224) -> str:
+    lines = [f"Zoo at {size} px ({backend}, 1 thread, batch 1): a table of the zoo's {ops} ops (built in "
+             f"{build_s:.0f} s), with the FBNet calibrations carried over; error = predicted / measured - 1:", "",
+             "| network | measured ms (IQR) | uncalibrated ms (error) | "
+             + " | ".join(f"{k} ms (error)" for k in kinds) + " |", "|---|--:|--:|" + "--:|" * len(kinds)]
+
+    def cell(ms: float, measured: float) -> str:
+        return f"{ms:.2f} ({100 * (ms - measured) / measured:+.1f} %)"
+
+    for r in rows:
+        m = r["measured_ms"]
+        lines.append(f"| {r['name']} | {m:.2f} ({r['iqr_ms']:.2f}) | {cell(r['raw_ms'], m)} | "
+                     + " | ".join(cell(r[k], m) for k in kinds) + " |")
+    lines.append("")
+    for name in ("raw_ms", *kinds):
+        s = metrics([r[name] for r in rows], [r["measured_ms"] for r in rows])
+        lines.append(f"Zoo, {'uncalibrated' if name == 'raw_ms' else name}: MAPE {s['mape']:.1f} %, "
+                     f"{s['within_5pct']:.0f} % within ±5 %, {s['within_10pct']:.0f} % within ±10 %, "
+                     f"Spearman {s['spearman']:.3f}.")
+    return "\n".join(lines)
+
+
+def run_spaces(args: argparse.Namespace, workdir: Path) -> list[SpaceResult]:
+    results = []
+    for backend in args.backends:
+        for size in args.sizes:
+            result, _ = evaluate_space(get_space("fbnet", size), backend, workdir, args.fit, args.val, args.rounds,
+                                       args.warmup)
+            results.append(result)
+            if args.plots:
+                scatter_plot(result.points["predicted_ms"], result.points["measured_ms"],
+                             Path(args.plots) / f"lut_fbnet{size}_{backend}.png",
+                             f"FBNet {size} px, {backend}: {args.val} validation networks",
+                             raw=result.points["raw_ms"])
+            print(f"[{backend} {size} px: done]", flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    from hwnas import zoo
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: 32 px, ORT only, 4 + 6 networks")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[224, 32])
+    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
+    parser.add_argument("--fit", type=int, default=20, help="calibration networks")
+    parser.add_argument("--val", type=int, default=50, help="validation networks (others)")
+    parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds (ops and networks)")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--no-zoo", action="store_true")
+    parser.add_argument("--zoo", nargs="+", help="zoo networks (default: every 224 px one)")
+    parser.add_argument("--workdir", help="keep the tables here (default: a temporary folder)")
+    parser.add_argument("--plots", help="write a predicted-vs-measured PNG per table into this folder")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 4, 6, 5, 2
+        args.zoo = args.zoo or ["fbnet_a", "mobilenetv2_100"]
+    names = args.zoo or [n for n in zoo.names() if n not in ZOO_SKIP]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(args.workdir or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        results = run_spaces(args, workdir)
+        print(format_spaces(results, args.fit, args.val, args.rounds))
+        if not args.no_zoo:
+            source = results[0]  # the first backend's first size (224 px unless --sizes says otherwise)
+            rows, ops, build_s = evaluate_zoo(names, source.backend, source.calibrations, workdir, args.rounds,
+                                              args.warmup)
+            print(f"\n(zoo: calibrations of {source.label}, {source.backend})\n")
+            print(format_zoo(rows, source.backend, ops, build_s, list(source.calibrations)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""``hwnas lut calibrate | validate | export-ops | export-nets | import`` (thin CLI layer over hwnas.cost).
+
+Registered by :func:`hwnas.cli_cost.add_commands`; errors are ``ValueError``/``FileNotFoundError``, printed by
+:func:`hwnas.cli.main` as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hwnas.cli import _positive_int, _print
+
+
+def _table(args: argparse.Namespace):
+    from hwnas.cost.lut import LatencyTable
+
+    table = LatencyTable.load(Path(args.lut))
+    if not table.complete:
+        raise ValueError(f"{table.where} is incomplete: rerun its `hwnas lut build` command to finish it first")
+    return table
+
+
+def _space(table, name: str | None):
+    """The space to sample networks from: ``--space``, else the one the table was built for (checked)."""
+    from hwnas.space import get_space
+
+    p = table.provenance
+    name = name or p.get("space")
+    if not name:
+        raise ValueError(f"{table.where} was built for given networks (--arch), not a space: give --space SPACE "
+                         "to sample the networks from")
+    try:
+        space = get_space(name, p["input_size"], p["in_channels"], p["num_classes"], p.get("width_mult") or 1.0)
+    except ValueError as e:
+        raise ValueError(f"{e} (for a YAML space, give its file with --space)") from None
+    table.check_space(space)
+    return space
+
+
+def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any, dict[str, Any]]:
+    """Whole networks and their times: from runner results (--imported-results), or sampled and timed here."""
+    from hwnas.cost.bundle import imported_networks
+    from hwnas.cost.calibrate import measure_here, sample_specs
+
+    overheads = getattr(args, "kind", "affine") == "overhead"
+    if args.imported_results:
+        manifest = Path(args.manifest) if args.manifest else Path(args.imported_results).parent
+        measured, sampling = imported_networks(manifest, args.imported_results, table)
+        if not overheads:
+            measured = replace(measured, overheads=None)
+        elif measured.overheads is None:
+            raise ValueError(f"{manifest} has no null models; use --kind affine or export the networks again")
+        return measured, {"seed": sampling.get("seed"), "space": sampling.get("space")}
+    space = _space(table, args.space)
+    specs = sample_specs(space, args.samples, args.seed, exclude)
+    return measure_here(table, specs, args.rounds, overheads), {"seed": args.seed, "space": space.name}
+
+
+def cmd_lut_calibrate(args: argparse.Namespace) -> None:
+    from hwnas.cost.calibrate import calibrate_table
+
+    table = _table(args)
+    measured, sampling = _measured(args, table, [])
+    cal = calibrate_table(table, measured, seed=sampling["seed"])
+    cal["fit"]["space"] = sampling["space"]
+    out = table.save(args.out or args.lut)
+    fit = cal["in_sample"]
+    data = {"lut": str(out), "kind": cal["kind"], "scale": cal["scale"], "offset_ms": cal["offset_ms"],
+            "samples": fit["n"], "seed": sampling["seed"], "source": measured.source,
+            "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
+    _print(args, data, f"calibrated {out} on {fit['n']} networks ({measured.source}): measured = "
+                       f"{cal['scale']:.4f} x raw {cal['offset_ms']:+.4f} ms; in-sample MAPE {fit['mape']:.2f} %, "
+                       f"max {fit['max_abs_pct']:.2f} %")
+
+
+def cmd_lut_validate(args: argparse.Namespace) -> None:
+    from hwnas.cost.calibrate import fitted_networks, validate_table
+    from hwnas.cost.validate import scatter_plot
+
+    table = _table(args)
+    used = fitted_networks(table)
+    measured, sampling = _measured(args, table, used)
+    result = validate_table(table, measured)
+    points = result.pop("points")
+    result.update(seed=sampling["seed"], excluded=len(used), lut=str(args.lut))
+    if args.plot:
+        title = f"{table.provenance.get('space') or 'networks'} at {table.provenance['input_size']} px, n={result['n']}"
+        raw = points["raw_ms"] if table.calibration is not None else None
+        result["plot"] = str(scatter_plot(points["predicted_ms"], points["measured_ms"], args.plot, title, raw))
+    raw = result["uncalibrated"]
+    text = (f"{result['n']} networks ({measured.source}, not used for calibration): MAPE {result['mape']:.2f} %, "
+            f"{result['within_5pct']:.0f} % within 5 %, {result['within_10pct']:.0f} % within 10 %, Spearman "
+            f"{result['spearman']:.3f}" + (f"; uncalibrated MAPE {raw['mape']:.2f} %" if result["calibrated"] else
+                                           " (table not calibrated)"))
+    _print(args, result, text)
+
+
+def cmd_lut_export_ops(args: argparse.Namespace) -> None:
+    from hwnas.cost.bundle import export_ops
+
+    manifest = export_ops(_table(args), args.out, args.overwrite, progress=not args.quiet)
+    data = {"out": str(args.out), "kind": "ops", "models": len(manifest["items"]),
+            "bundle_id": manifest["bundle_id"]}
+    _print(args, data, f"wrote {len(manifest['items'])} ONNX ops and manifest.json to {args.out}; on the device: "
+                       f"python runner.py {args.out}")
+
+
+def cmd_lut_export_nets(args: argparse.Namespace) -> None:
+    from hwnas.cost.bundle import export_nets
+    from hwnas.cost.calibrate import fitted_networks, sample_specs
+
+    table = _table(args)
+    space = _space(table, args.space)
+    specs = sample_specs(space, args.samples, args.seed, fitted_networks(table))
+    manifest = export_nets(table, specs, args.out, {"space": space.name, "samples": args.samples,
+                                                    "seed": args.seed}, args.overwrite)
+    data = {"out": str(args.out), "kind": "nets", "models": len(specs), "bundle_id": manifest["bundle_id"]}
+    _print(args, data, f"wrote {len(specs)} ONNX networks and manifest.json to {args.out}; on the device: "
+                       f"python runner.py {args.out}")
+
+
+def cmd_lut_import(args: argparse.Namespace) -> None:
+    from hwnas.cost.bundle import import_table
+
+    table = import_table(args.manifest, args.results, args.out)
+    data = {"out": str(args.out), "ops": len(table.entries), "device": table.provenance["device"]["cpu_model"],
+            "source": "imported"}
+    _print(args, data, f"wrote {args.out}: {len(table.entries)} ops measured on "
+                       f"{table.provenance['device']['cpu_model']}; {table.description}")
+
+
+def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_seed: int, what: str) -> None:
+    p.add_argument("--samples", type=_positive_int, default=default_samples,
+                   help=f"networks sampled from the space {what} (default {default_samples})")
+    p.add_argument("--seed", type=int, default=default_seed, help=f"sampling seed (default {default_seed})")
+    p.add_argument("--space", help="the space to sample from (default: the table's; a YAML space needs its file)")
+
+
+def _measure_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rounds", type=_positive_int, help="timed rounds per network (default: the table's)")
+    p.add_argument("--imported-results", metavar="RESULTS",
+                   help="use networks timed on another device: the runner's results.json of an `export-nets` "
+                        "bundle (instead of sampling and timing here)")
+    p.add_argument("--manifest", metavar="DIR", help="the bundle of --imported-results (default: its folder)")
+    p.add_argument("--json", action="store_true")
+
+
+def add_lut_commands(lut: argparse._SubParsersAction) -> None:
+    """Add calibrate, validate, export-ops, export-nets and import to ``hwnas lut``."""
+    from hwnas.cost.calibrate import DEFAULT_KIND, DEFAULT_SAMPLES
+    from hwnas.cost.lut import CALIBRATION_KINDS
+
+    p = lut.add_parser("calibrate", help="fit the table's correction to measured whole networks")
+    p.add_argument("--lut", required=True, help="latency table (updated in place unless --out)")
+    _networks_args(p, DEFAULT_SAMPLES, 0, "and timed for the fit")
+    _measure_args(p)
+    p.add_argument("--kind", choices=CALIBRATION_KINDS, default=DEFAULT_KIND,
+                   help="affine: measured ~ scale x raw + offset; overhead: the same after subtracting each op's "
+                        f"measured null-model overhead (onnxruntime tables; default {DEFAULT_KIND})")
+    p.add_argument("--out", help="write the calibrated table here instead")
+    p.set_defaults(func=cmd_lut_calibrate)
+
+    p = lut.add_parser("validate", help="predicted vs measured on networks not used for calibration")
+    p.add_argument("--lut", required=True, help="latency table")
+    _networks_args(p, 50, 1, "and timed (calibration networks are excluded)")
+    _measure_args(p)
+    p.add_argument("--plot", metavar="PNG", help="write a predicted-vs-measured scatter plot (needs matplotlib)")
+    p.set_defaults(func=cmd_lut_validate)
+
+    p = lut.add_parser("export-ops", help="every op of a table as ONNX + manifest, for the runner on a device")
+    p.add_argument("--lut", required=True, help="latency table (its ops, batch size and timing settings)")
+    p.add_argument("--out", required=True, help="bundle directory")
+    p.add_argument("--overwrite", action="store_true", help="replace a bundle already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lut_export_ops)
+
+    p = lut.add_parser("export-nets", help="sampled whole networks as ONNX + manifest, to calibrate on a device")
+    p.add_argument("--lut", required=True, help="latency table (its space, geometry and batch size)")
+    _networks_args(p, DEFAULT_SAMPLES, 0, "")
+    p.add_argument("--out", required=True, help="bundle directory")
+    p.add_argument("--overwrite", action="store_true", help="replace a bundle already in --out")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lut_export_nets)
+
+    p = lut.add_parser("import", help="turn the runner's results for an export-ops bundle into a latency table")
+    p.add_argument("--manifest", required=True, metavar="DIR", help="the bundle directory (manifest.json)")
+    p.add_argument("--results", help="the runner's results.json (default DIR/results.json)")
+    p.add_argument("--out", required=True, help="table file to write")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lut_import)

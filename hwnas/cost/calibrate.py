@@ -1,0 +1,204 @@
+"""Calibrate a latency table on measured whole networks, and validate it on other ones.
+
+A lookup table sums ops timed one by one (FBNet, Wu et al. 2019, Eq. 2-3). A whole network differs from that sum
+in two ways: every op timed alone paid a per-call overhead (the Python call into the runtime, binding the input,
+copying the output back) that the network pays once, and inside a network an op reads an input that the previous
+op has just written (warm caches) and may fuse with its neighbours. Both move every network alike, so the
+correction is fitted once per table on K networks sampled from the space and measured the same way as the table
+(:func:`hwnas.cost.measure.time_models`), stored in the table's ``calibration`` and applied by
+:meth:`~hwnas.cost.lut.LatencyTable.predict` and :meth:`~hwnas.cost.lut.LatencyTable.expected`.
+
+The correction is ``scale * raw + offset_ms`` (kind ``affine``), fitted by ordinary least squares on the
+measured times; ``offset_ms`` absorbs the overhead of the constant number of ops a network of the space has
+(minus the one call a network pays), ``scale`` the cache and fusion effects that grow with the work. Other forms
+were tried on this project's machine and did not validate better (docs/LATENCY.md, "Calibration").
+
+Honest validation (the point of the exercise) uses networks that were *not* used for the fit:
+:func:`validate_table` samples with another seed and excludes every network whose digest the calibration lists.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hwnas.arch import encode
+from hwnas.arch.spec import ArchSpec
+from hwnas.cost.lut import LatencyTable
+from hwnas.cost.validate import metrics
+from hwnas.space.base import SearchSpace
+
+DEFAULT_SAMPLES = 20
+DEFAULT_KIND = "overhead"
+MAX_MISSES = 1000  # draws in a row without a new network before a small space is declared exhausted
+
+
+def arch_digest(spec: ArchSpec) -> str:
+    """A short fingerprint of a network (its canonical text): how a calibration remembers what it was fitted on."""
+    return hashlib.sha256(encode(spec).encode()).hexdigest()[:12]
+
+
+def sample_specs(space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = ()) -> list[ArchSpec]:
+    """``n`` distinct networks drawn uniformly from ``space`` with ``random.Random(seed)``, none of whose digests
+    (:func:`arch_digest`) is in ``exclude``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of sampled networks must be a positive integer, got {n!r}")
+    rng, seen, specs, misses = random.Random(seed), set(exclude), [], 0
+    while len(specs) < n:
+        spec = space.to_spec(space.sample(rng))
+        digest = arch_digest(spec)
+        if digest in seen:
+            misses += 1
+            if misses > MAX_MISSES:
+                raise ValueError(f"space {space.name!r} has fewer than {n} distinct networks outside the "
+                                 f"{len(exclude)} excluded ones")
+            continue
+        seen.add(digest)
+        specs.append(spec)
+        misses = 0
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------------- fitting
+def fit_affine(raw: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
+    """Least-squares ``(scale, offset)`` of ``measured ~ scale * raw + offset``.
+
+    With a single network, or networks whose raw sums are all equal, only a ratio can be fitted: the offset is
+    then 0 and the scale the ratio of the means.
+    """
+    x, y = [float(v) for v in raw], [float(v) for v in measured]
+    if len(x) != len(y) or not x:
+        raise ValueError(f"a fit needs as many raw sums as measurements, at least one (got {len(x)}, {len(y)})")
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxx = sum((a - mx) ** 2 for a in x)
+    if len(x) < 2 or sxx <= 1e-12 * max(mx * mx, 1e-30):
+        return my / mx, 0.0
+    scale = sum((a - mx) * (b - my) for a, b in zip(x, y)) / sxx
+    return scale, my - scale * mx
+
+
+def fit_calibration(raw: Sequence[float], measured: Sequence[float],
+                    overhead_ms: Mapping[str, float] | None = None,
+                    net_overheads: Sequence[float] | None = None) -> dict[str, Any]:
+    """The calibration fitted to (raw LUT sum, measured ms) pairs, with its in-sample error.
+
+    Without overheads: kind ``affine``, ``measured ~ scale * raw + offset``. With ``overhead_ms`` (null-model ms
+    by shape key) and ``net_overheads`` (their sum over each network's ops): kind ``overhead``, the same fit of
+    ``raw - net_overhead``.
+    """
+    if (overhead_ms is None) != (net_overheads is None):
+        raise ValueError("an overhead calibration needs both the per-shape overheads and their per-network sums")
+    if net_overheads is not None:
+        raw = [r - o for r, o in zip(raw, net_overheads, strict=True)]
+    scale, offset = fit_affine(raw, measured)
+    if scale <= 0:
+        raise ValueError(f"the fit gives a non-positive scale ({scale:.3g}): measured times do not grow with the "
+                         "table's predictions; measure more networks, or more rounds, on a quieter machine")
+    fitted = [scale * r + offset for r in raw]
+    in_sample = metrics(fitted, measured)
+    cal = {"kind": "affine" if overhead_ms is None else "overhead", "scale": scale, "offset_ms": offset,
+           "in_sample": {k: in_sample[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}}
+    if overhead_ms is not None:
+        cal["overhead_ms"] = dict(overhead_ms)
+    return cal
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+@dataclass(frozen=True)
+class Measured:
+    """Whole networks and their measured median (and IQR) in ms, and where they were measured."""
+
+    specs: list[ArchSpec]
+    median_ms: list[float]
+    iqr_ms: list[float]
+    source: str  # "measured" here, or "imported" (from a runner on another device)
+    device: dict[str, Any]
+    timing: dict[str, Any]
+    overheads: dict[str, float] | None = None  # null-model ms by shape key, measured alongside (kind "overhead")
+
+
+def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | None = None,
+                 overheads: bool = False) -> Measured:
+    """Time ``specs`` on this machine exactly as the table's ops were (its backend, threads, batch, geometry);
+    with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.overhead`)."""
+    from hwnas.cost.backends import device_info
+    from hwnas.cost.overhead import measure_overheads, table_io_keys
+
+    timings = table.measure(list(specs), rounds=rounds)
+    timing = dict(table.provenance["timing"], rounds=len(timings[0].samples_ms))
+    nulls = measure_overheads(table_io_keys(table.entries), table.provenance, rounds) if overheads else None
+    return Measured(list(specs), [t.median_ms for t in timings], [t.iqr_ms for t in timings], "measured",
+                    device_info(), timing, nulls)
+
+
+def check_device(table: LatencyTable, measured: Measured) -> None:
+    """Networks measured on one CPU cannot calibrate a table measured on another."""
+    want, have = table.provenance["device"].get("cpu_model"), measured.device.get("cpu_model")
+    if want != have:
+        raise ValueError(f"{table.where} was measured on {want!r}, but the networks on {have!r}: calibrate with "
+                         "networks timed on the table's own device")
+
+
+def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace | None = None,
+                    seed: int | None = None) -> dict[str, Any]:
+    """Fit the correction to ``measured`` networks, store it in ``table.calibration`` (not saved) and return it."""
+    check_device(table, measured)
+    raw = [table.predict(spec, calibrated=False) for spec in measured.specs]
+    nulls, per_net = measured.overheads, None
+    if nulls is not None:
+        per_net = [_net_overhead(table, spec, nulls) for spec in measured.specs]
+    calibration = fit_calibration(raw, measured.median_ms, nulls, per_net)
+    calibration["fit"] = {
+        "samples": len(raw), "seed": seed, "space": space.name if space is not None else None,
+        "sampler": "uniform" if seed is not None else "given", "source": measured.source,
+        "device": measured.device.get("cpu_model"), "timing": measured.timing,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "networks": [arch_digest(spec) for spec in measured.specs],
+    }
+    table.calibration = calibration
+    return calibration
+
+
+def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float]) -> float:
+    from hwnas.cost.overhead import io_key
+
+    keys = [io_key(op) for op in table.spec_ops(spec)]
+    missing = [k for k in keys if k not in nulls]
+    if missing:
+        raise ValueError(f"no null-model overhead was measured for op shape {missing[0]}")
+    return sum(nulls[k] for k in keys)
+
+
+def fitted_networks(table: LatencyTable) -> list[str]:
+    """Digests of the networks the table's calibration was fitted on (none when it has no calibration)."""
+    return list(((table.calibration or {}).get("fit") or {}).get("networks") or [])
+
+
+def validate_table(table: LatencyTable, measured: Measured) -> dict[str, Any]:
+    """Calibrated and raw predictions of ``measured`` networks against their times: :func:`metrics` of both.
+
+    ``ValueError`` if any of the networks was used to fit the calibration (that would not be validation).
+    """
+    check_device(table, measured)
+    used = set(fitted_networks(table))
+    overlap = sum(arch_digest(spec) in used for spec in measured.specs)
+    if overlap:
+        raise ValueError(f"{overlap} of the {len(measured.specs)} validation networks were used to fit the "
+                         "calibration; validate on other networks (another --seed)")
+    raw = [table.predict(spec, calibrated=False) for spec in measured.specs]
+    predicted = [table.predict(spec) for spec in measured.specs]
+    result = metrics(predicted, measured.median_ms)
+    result.update(calibrated=table.calibration is not None, uncalibrated=metrics(raw, measured.median_ms),
+                  source=measured.source, device=measured.device.get("cpu_model"),
+                  median_iqr_pct=_median([100 * i / m for i, m in zip(measured.iqr_ms, measured.median_ms)]),
+                  points={"predicted_ms": predicted, "raw_ms": raw, "measured_ms": list(measured.median_ms)})
+    return result
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    return (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2

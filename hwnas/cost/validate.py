@@ -1,0 +1,113 @@
+"""How well a latency table predicts measured whole networks: MAPE, share within +-5 % / +-10 %, Spearman's rho.
+
+The checks of ``hwnas lut validate`` and ``benchmarks/lut_accuracy.py``. A search ranks networks (Spearman, the
+measure FBNet-style latency predictors are judged by, e.g. HW-NAS-Bench, Li et al. ICLR 2021) and keeps them
+under a budget (the relative error). Everything here is pure Python: no numpy, no scipy, no torch; the scatter
+plot imports matplotlib (the ``plot`` extra) only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _pairs(predicted: Sequence[float], measured: Sequence[float]) -> tuple[list[float], list[float]]:
+    p, m = [float(v) for v in predicted], [float(v) for v in measured]
+    if len(p) != len(m):
+        raise ValueError(f"{len(p)} predictions but {len(m)} measurements")
+    if not p:
+        raise ValueError("no networks to compare")
+    if not all(math.isfinite(v) for v in p + m) or min(m) <= 0:
+        raise ValueError("measured latencies must be positive and every value finite")
+    return p, m
+
+
+def percent_errors(predicted: Sequence[float], measured: Sequence[float]) -> list[float]:
+    """Signed error of each prediction in percent of its measurement (positive: over-predicted)."""
+    p, m = _pairs(predicted, measured)
+    return [100.0 * (a - b) / b for a, b in zip(p, m)]
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing the mean of the ranks they span (the "fractional" ranking Spearman needs)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1  # mean of the 1-based ranks i+1 .. j+1
+        i = j + 1
+    return out
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson's correlation; NaN when either side is constant (a rank correlation of nothing is undefined)."""
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError("correlation needs two sequences of the same length, at least 2")
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else math.nan
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation with ties handled: Pearson's correlation of the fractional ranks.
+
+    (The shortcut ``1 - 6 sum d^2 / (n (n^2 - 1))`` is exact only without ties.)
+    """
+    return pearson(ranks(x), ranks(y))
+
+
+def metrics(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, Any]:
+    """``{"mape", "within_5pct", "within_10pct", "spearman", "n", ...}``; percentages are 0-100."""
+    errors = percent_errors(predicted, measured)
+    n = len(errors)
+    absolute = [abs(e) for e in errors]
+    return {
+        "mape": sum(absolute) / n,
+        "within_5pct": 100.0 * sum(e <= 5.0 for e in absolute) / n,
+        "within_10pct": 100.0 * sum(e <= 10.0 for e in absolute) / n,
+        "spearman": spearman(predicted, measured) if n > 1 else math.nan,
+        "n": n,
+        "bias_pct": sum(errors) / n,  # mean signed error: a level shift, what calibration removes
+        "max_abs_pct": max(absolute),
+    }
+
+
+def scatter_plot(predicted: Sequence[float], measured: Sequence[float], path: str | Path, title: str = "",
+                 raw: Sequence[float] | None = None) -> Path:
+    """Predicted vs measured ms as a PNG (matplotlib, Agg backend): the y = x line and the +-5 % band.
+
+    ``raw`` (optional): the uncalibrated predictions, drawn as hollow markers beside the calibrated ones.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("--plot needs matplotlib (pip install 'hwnas[plot]' or pip install matplotlib)") from None
+    matplotlib.use("Agg")  # files only: no display on a server, and no GUI toolkit to import
+    import matplotlib.pyplot as plt
+
+    p, m = _pairs(predicted, measured)
+    every = m + p + (list(raw) if raw is not None else [])
+    lo, hi = min(every) * 0.95, max(every) * 1.05
+    fig, ax = plt.subplots(figsize=(5.5, 5.0), dpi=120)
+    ax.fill_between([lo, hi], [lo * 0.95, hi * 0.95], [lo * 1.05, hi * 1.05], color="0.9", label="±5 %")
+    ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, label="predicted = measured")
+    if raw is not None:
+        ax.scatter(m, list(raw), s=16, facecolors="none", edgecolors="tab:red", label="uncalibrated")
+    ax.scatter(m, p, s=16, color="tab:blue", label="calibrated" if raw is not None else "predicted")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)",
+           title=title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,103 @@
+"""`hwnas lut calibrate | validate | export-ops | export-nets | import` end to end on a tiny space, and their errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# Wide enough that compute, not the per-call overhead, sets the networks' latency, so that a fit on 3-4 networks
+# timed for 3 rounds has a clear slope even on a busy machine.
+SPACE = """\
+name: two_slots
+stem: stem_k3_s2_c32
+stages:
+  - out: 64
+    stride: 2
+    candidates: [skip, ir_k3_e3, ir_k5_e6_se0.25]
+  - out: 64
+    stride: 1
+    depth: [1, 2]
+    candidates: [ir_k3_e1, ir_k3_e6]
+    widths: [64, 192, 384]
+head: head
+"""
+FAST = ("--rounds", 3)
+
+
+@pytest.fixture
+def lut(cli, tmp_path):
+    space, path = tmp_path / "two.yaml", tmp_path / "lut.json"
+    space.write_text(SPACE)
+    code, _, err = cli("lut", "build", "--space", space, "--input-size", 64, "--num-classes", 10, "--out", path,
+                       "--warmup", 1, "--rounds", 3, "--quiet")
+    assert code == 0, err
+    return path, space
+
+
+def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
+    path, space = lut
+    for kind in ("affine", "overhead"):
+        code, out, err = cli("lut", "calibrate", "--lut", path, "--space", space, "--samples", 4, "--seed", 0,
+                             "--kind", kind, *FAST, "--json")
+        assert code == 0, err
+        fit = json.loads(out)
+        assert fit["kind"] == kind and fit["samples"] == 4 and fit["source"] == "measured"
+    stored = json.loads(path.read_text())["calibration"]
+    assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 4 and stored["scale"] == fit["scale"]
+    assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
+    plot = tmp_path / "scatter.png"
+    code, out, err = cli("lut", "validate", "--lut", path, "--space", space, "--samples", 5, "--seed", 1, *FAST,
+                         "--json", "--plot", plot)
+    assert code == 0, err
+    result = json.loads(out)
+    assert {"mape", "within_5pct", "within_10pct", "spearman", "n"} <= set(result) and result["n"] == 5
+    assert result["excluded"] == 4 and result["calibrated"] and "mape" in result["uncalibrated"]
+    if result["plot"]:
+        assert plot.read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = cli("latency", "act=re se=in | stem_k3_s2_c32 | skip_s2_c64 | ir_r1_k3_s1_e1_c64_m192 | head",
+                       "--lut", path, "--json")
+    assert code == 0 and json.loads(out)["calibrated"]
+
+
+def test_remote_workflow_through_the_cli(cli, lut, tmp_path):
+    path, space = lut
+    ops, nets = tmp_path / "ops", tmp_path / "nets"
+    assert cli("lut", "export-ops", "--lut", path, "--out", ops, "--quiet")[0] == 0
+    runner = [sys.executable, "-m", "hwnas.cost.runner", "--warmup", "1", "--rounds", "3", "--quiet"]
+    assert subprocess.run([*runner, str(ops)], capture_output=True, timeout=120).returncode == 0
+    code, out, err = cli("lut", "import", "--manifest", ops, "--out", tmp_path / "remote.json", "--json")
+    assert code == 0, err
+    assert json.loads(out)["source"] == "imported"
+    remote = tmp_path / "remote.json"
+    code, _, err = cli("lut", "export-nets", "--lut", remote, "--space", space, "--samples", 3, "--seed", 2,
+                       "--out", nets)
+    assert code == 0, err
+    assert subprocess.run([*runner, str(nets)], capture_output=True, timeout=120).returncode == 0
+    code, out, err = cli("lut", "calibrate", "--lut", remote, "--imported-results", nets / "results.json", "--json")
+    assert code == 0, err
+    assert json.loads(out)["source"] == "imported" and json.loads(out)["seed"] == 2
+    code, _, err = cli("lut", "calibrate", "--lut", remote, "--space", space, "--samples", 2)
+    assert code == 2 and "another device" in err  # an imported table is not timed here
+
+
+@pytest.mark.parametrize("argv, match", [
+    (("lut", "calibrate", "--lut", "missing.json"), "does not exist"),
+    (("lut", "validate", "--lut", "LUT", "--space", "fbnet"), "space='two_slots', but space='fbnet'"),
+    (("lut", "calibrate", "--lut", "LUT"), "unknown space 'two_slots'"),
+    (("lut", "import", "--manifest", ".", "--out", "x.json"), "manifest.json does not exist"),
+    (("lut", "validate", "--lut", "LUT", "--imported-results", "nope/results.json"), "does not exist"),
+])
+def test_errors_are_one_line(cli, lut, monkeypatch, argv, match):
+    path, _ = lut
+    monkeypatch.chdir(path.parent)
+    code, _, err = cli(*[str(path) if a == "LUT" else a for a in argv])
+    assert code == 2 and match in err and err.count("\n") == 1
+
+
+def test_arch_table_needs_a_space_to_sample_from(cli, tmp_path):
+    lut = tmp_path / "a.json"
+    arch = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s1_e2_c8 | head"
+    assert cli("lut", "build", "--arch", arch, "--input-size", 16, "--out", lut, "--rounds", 2, "--quiet")[0] == 0
+    code, _, err = cli("lut", "calibrate", "--lut", lut)
+    assert code == 2 and "give --space" in err and err.count("\n") == 1

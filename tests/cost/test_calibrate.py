@@ -1,0 +1,145 @@
+"""Calibration fits recover known corrections; validation metrics on hand-computed inputs; the fit/validate split."""
+
+import math
+import random
+from dataclasses import replace
+
+import pytest
+
+from hwnas.cost.backends import device_info
+from hwnas.cost.calibrate import (
+    Measured, arch_digest, calibrate_table, fit_affine, fit_calibration, fitted_networks, sample_specs,
+    validate_table,
+)
+from hwnas.cost.lut import LatencyTable
+from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.validate import metrics, percent_errors, ranks, scatter_plot, spearman
+
+from .tiny import FakeBackend, tiny_space
+
+
+@pytest.fixture
+def table(tmp_path):
+    return build_space_table(tiny_space(), tmp_path / "lut.json", backend=FakeBackend(), width_grid=3, warmup=0,
+                             rounds=1, progress=False).table
+
+
+def synthetic(table, specs, scale, offset, noise=0.0, seed=0):
+    """Networks 'measured' as scale * raw + offset (+ relative noise), on this machine."""
+    rng = random.Random(seed)
+    ms = [(scale * table.predict(s, calibrated=False) + offset) * (1 + noise * rng.uniform(-1, 1)) for s in specs]
+    return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1})
+
+
+def test_fit_affine_recovers_exact_and_noisy_parameters():
+    raw = [1.0, 2.0, 3.5, 5.0, 8.0]
+    scale, offset = fit_affine(raw, [0.8 * r - 0.3 for r in raw])
+    assert (scale, offset) == (pytest.approx(0.8), pytest.approx(-0.3))
+    rng = random.Random(0)
+    raw = [rng.uniform(5, 15) for _ in range(400)]
+    scale, offset = fit_affine(raw, [0.85 * r + 0.4 + rng.gauss(0, 0.05) for r in raw])
+    assert scale == pytest.approx(0.85, abs=0.01) and offset == pytest.approx(0.4, abs=0.1)
+    assert fit_affine([2.0, 2.0], [3.0, 5.0]) == (pytest.approx(2.0), 0.0)  # no spread: a ratio only
+    with pytest.raises(ValueError, match="as many"):
+        fit_affine([1.0], [1.0, 2.0])
+
+
+def test_fit_calibration_reports_in_sample_error_and_refuses_nonsense():
+    cal = fit_calibration([1.0, 2.0, 3.0], [1.1, 1.9, 3.1])
+    assert cal["kind"] == "affine" and cal["in_sample"]["n"] == 3 and cal["in_sample"]["mape"] > 0
+    with pytest.raises(ValueError, match="non-positive scale"):
+        fit_calibration([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
+
+
+def test_ranks_and_spearman_with_ties():
+    assert ranks([10, 20, 20, 30, 20]) == [1, 3, 3, 5, 3]
+    # hand-computed: ranks x = 1, 2.5, 2.5, 4 and y = 1, 3, 2, 4 -> 4.5 / sqrt(4.5 * 5)
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3, 4], [1, 4, 9, 16]) == pytest.approx(1.0)  # monotone, not linear
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_metrics_on_known_inputs():
+    m = metrics([110.0, 95.0, 100.0, 88.0], [100.0, 100.0, 100.0, 100.0])
+    assert m["mape"] == pytest.approx((10 + 5 + 0 + 12) / 4)
+    assert (m["within_5pct"], m["within_10pct"], m["n"]) == (50.0, 75.0, 4)
+    assert m["bias_pct"] == pytest.approx((10 - 5 + 0 - 12) / 4) and m["max_abs_pct"] == pytest.approx(12)
+    assert percent_errors([2.0], [4.0]) == [-50.0]
+    with pytest.raises(ValueError, match="positive"):
+        metrics([1.0], [0.0])
+
+
+def test_calibrate_table_recovers_a_known_correction_and_stores_the_fit(table):
+    space = tiny_space()
+    specs = sample_specs(space, 12, seed=0)
+    cal = calibrate_table(table, synthetic(table, specs, 0.7, 0.2), space, seed=0)
+    assert (cal["scale"], cal["offset_ms"]) == (pytest.approx(0.7), pytest.approx(0.2))
+    assert cal["in_sample"]["mape"] == pytest.approx(0, abs=1e-9)
+    fit = cal["fit"]
+    assert (fit["samples"], fit["seed"], fit["space"], fit["source"]) == (12, 0, "tiny", "measured")
+    assert fit["networks"] == [arch_digest(s) for s in specs]
+    table.save()
+    loaded = LatencyTable.load(table.path)
+    assert loaded.calibration == table.calibration and fitted_networks(loaded) == fit["networks"]
+    spec = specs[0]
+    assert loaded.predict(spec) == pytest.approx(0.7 * loaded.predict(spec, calibrated=False) + 0.2)
+
+
+def test_validation_uses_other_networks_and_reports_both(table):
+    space = tiny_space()
+    calibrate_table(table, synthetic(table, sample_specs(space, 10, 0), 0.7, 0.2), space, seed=0)
+    others = sample_specs(space, 15, seed=0, exclude=fitted_networks(table))  # same seed, yet disjoint
+    assert not {arch_digest(s) for s in others} & set(fitted_networks(table))
+    result = validate_table(table, synthetic(table, others, 0.7, 0.2, noise=0.02, seed=3))
+    assert result["n"] == 15 and result["mape"] <= 2.0 and result["within_5pct"] == 100.0
+    assert result["uncalibrated"]["mape"] > 10 and result["calibrated"]
+    assert result["points"]["measured_ms"] and len(result["points"]["raw_ms"]) == 15
+    with pytest.raises(ValueError, match="used to fit the calibration"):
+        validate_table(table, synthetic(table, sample_specs(space, 10, 0), 0.7, 0.2))
+
+
+def test_sampling_is_seeded_distinct_and_bounded():
+    space = tiny_space()
+    a, b = sample_specs(space, 8, seed=5), sample_specs(space, 8, seed=5)
+    assert a == b and len({arch_digest(s) for s in a}) == 8
+    assert sample_specs(space, 8, seed=6) != a
+    with pytest.raises(ValueError, match="fewer than"):
+        sample_specs(space, 10_000, seed=0)
+
+
+def test_networks_from_another_device_are_refused(table):
+    space = tiny_space()
+    specs = sample_specs(space, 3, 0)
+    measured = synthetic(table, specs, 1.0, 0.0)
+    elsewhere = Measured(specs, measured.median_ms, measured.iqr_ms, "imported", {"cpu_model": "Cortex-A76"}, {})
+    with pytest.raises(ValueError, match="Cortex-A76"):
+        calibrate_table(table, elsewhere)
+
+
+def test_scatter_plot_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = scatter_plot([1.0, 2.1, 2.9], [1.0, 2.0, 3.0], tmp_path / "plots" / "s.png", "t", raw=[1.2, 2.4, 3.5])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(table):
+    from hwnas.cost.overhead import io_key, table_io_keys
+
+    from .test_lut import one_hot
+
+    space = tiny_space()
+    rng = random.Random(2)
+    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
+    specs = sample_specs(space, 10, 0)
+    measured = synthetic(table, specs, 0.9, 0.05)
+    cal = calibrate_table(table, replace(measured, overheads=nulls), space, seed=0)
+    assert cal["kind"] == "overhead" and cal["overhead_ms"] == nulls
+    for choice in (space.heaviest(), space.sample(rng), space.sample(rng)):
+        spec = space.to_spec(choice)
+        corrected = sum(ms - nulls[io_key(op)] for (_, ms), op in zip(table.breakdown(spec), table.spec_ops(spec)))
+        assert table.predict(spec) == pytest.approx(cal["scale"] * corrected + cal["offset_ms"])
+        assert float(table.expected(space, *one_hot(space, choice))) == pytest.approx(table.predict(spec))
+    table.calibration = dict(cal, overhead_ms={})
+    with pytest.raises(ValueError, match="no null-model overhead for shape"):
+        table.predict(specs[0])

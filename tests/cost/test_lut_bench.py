@@ -1,0 +1,50 @@
+"""benchmarks/lut_accuracy.py keeps working: its core (build, calibrate, validate, noise floor, zoo) with tiny
+settings on a small space, for real on ONNX Runtime, and its Markdown tables."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from hwnas.space import get_space
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "lut_accuracy.py"
+# Wide enough that compute, not per-call overhead, separates the networks (a fit on 3 of them needs a slope).
+SPACE = """\
+name: wide
+stem: stem_k3_s2_c32
+stages:
+  - out: 64
+    stride: 2
+    candidates: [skip, ir_k3_e3, ir_k5_e6]
+  - out: 64
+    stride: 1
+    depth: [1, 2]
+    candidates: [ir_k3_e1, ir_k3_e6]
+head: head
+"""
+ARCH = "act=re se=in | stem_k3_s2_c32 | ir_r1_k3_s2_e3_c64 ir_r1_k3_s1_e6_c64 | head"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("lut_accuracy", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_core_on_a_small_space(tmp_path):
+    bench = load_bench()
+    (tmp_path / "wide.yaml").write_text(SPACE)
+    space = get_space(str(tmp_path / "wide.yaml"), 64, 3, 10)
+    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=4, val=5, rounds=3, warmup=1)
+    assert result.ops == len(table.entries) and result.build_s > 0
+    assert set(result.calibrations) == set(result.validated) == {"affine", "overhead"}
+    assert all(m["n"] == 5 for m in (result.raw, result.noise, *result.validated.values()))
+    assert table.calibration["kind"] in ("affine", "overhead") and len(result.points["measured_ms"]) == 5
+    text = bench.format_spaces([result], fit=4, val=5, rounds=3)
+    assert "| wide 64 px | onnxruntime | calibrated (overhead) |" in text and "noise floor" in text
+    rows, ops, _ = bench.evaluate_zoo([ARCH], "onnxruntime", result.calibrations, tmp_path, rounds=2, warmup=0,
+                                      size=64)
+    assert ops == 4 and rows[0]["measured_ms"] > 0 and rows[0]["overhead"] > 0 and rows[0]["affine"] > 0
+    assert f"| {ARCH} |" in bench.format_zoo(rows, "onnxruntime", ops, 1.0, ["affine", "overhead"], 64)
