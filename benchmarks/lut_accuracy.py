@@ -27,9 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hwnas.cost.calibrate import (
-    Measured, calibrate_table, fitted_networks, measure_here, sample_specs, validate_table,
-)
+from hwnas.cost.calibrate import Measured, arch_digest, calibrate_table, measure_here, sample_specs, validate_table
 from hwnas.cost.lut import LatencyTable
 from hwnas.cost.lut_build import build_arch_table, build_space_table
 from hwnas.cost.validate import metrics, scatter_plot
@@ -46,8 +44,9 @@ class SpaceResult:
     build_s: float
     raw: dict[str, Any]  # metrics of the uncalibrated table on the validation networks
     calibrations: dict[str, dict[str, Any]]  # kind -> the fitted calibration
-    validated: dict[str, dict[str, Any]]  # kind -> metrics of the calibrated table on the validation networks
-    noise: dict[str, Any]  # metrics of the second measurement against the first
+    validated: dict[str, dict[str, Any]]  # kind -> metrics on the validation networks, same run as the fit
+    later: dict[str, dict[str, Any]]  # kind -> metrics on the validation networks' second run
+    noise: dict[str, Any]  # metrics of the second run against the first
     points: dict[str, list[float]] = field(default_factory=dict)  # of the best kind
 
 
@@ -59,35 +58,45 @@ def fit_kinds(table: LatencyTable, measured: Measured, space: SearchSpace | None
     return kinds
 
 
+def _part(measured: Measured, part: slice) -> Measured:
+    return replace(measured, specs=measured.specs[part], median_ms=measured.median_ms[part],
+                   iqr_ms=measured.iqr_ms[part])
+
+
 def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
-                   label: str = "", progress: bool = False) -> tuple[SpaceResult, LatencyTable]:
-    """Build, calibrate on ``fit`` networks (seed 0), validate on ``val`` others (seed 1), measure them again."""
+                   passes: int = 3, label: str = "", progress: bool = False) -> tuple[SpaceResult, LatencyTable]:
+    """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one interleaved run, and again in a
+    second run; calibrate on the fit networks of the first run, validate on the others of both runs."""
     started = time.perf_counter()
     path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
     built = build_space_table(space, path, backend=backend, warmup=warmup, rounds=rounds, progress=progress,
-                              overwrite=True)
+                              overwrite=True, passes=passes)
     build_s, table = time.perf_counter() - started, built.table
-    measured = measure_here(table, sample_specs(space, fit, 0), overheads=backend == "onnxruntime")
-    calibrations = fit_kinds(table, measured, space)
-    specs = sample_specs(space, val, 1, exclude=fitted_networks(table))
-    first = measure_here(table, specs)
+    fit_specs = sample_specs(space, fit, 0)
+    specs = fit_specs + sample_specs(space, val, 1, exclude=[arch_digest(s) for s in fit_specs])
+    # One run for fit and validation networks alike: a slow spell of the machine between a fit measured now and a
+    # validation measured later would show up as calibration error; the second run shows what it costs.
+    first = measure_here(table, specs, overheads=backend == "onnxruntime")
     again = measure_here(table, specs)
-    validated, points = {}, {}
+    calibrations = fit_kinds(table, _part(first, slice(0, fit)), space)
+    validated, later, points = {}, {}, {}
     for kind, calibration in calibrations.items():
         table.calibration = calibration
-        validated[kind] = validate_table(table, first)
+        validated[kind] = validate_table(table, _part(first, slice(fit, None)))
+        later[kind] = validate_table(table, _part(again, slice(fit, None)))
         points[kind] = validated[kind].pop("points")
     best = min(validated, key=lambda k: validated[k]["mape"])
     table.calibration = calibrations[best]
     table.save()
     raw = validated[best].pop("uncalibrated")
+    noise = metrics(again.median_ms[fit:], first.median_ms[fit:])
     label = label or f"{space.name} {space.geometry.input_size} px"
-    return SpaceResult(label, backend, built.ops, build_s, raw, calibrations, validated,
-                       metrics(again.median_ms, first.median_ms), points[best]), table
+    return SpaceResult(label, backend, built.ops, build_s, raw, calibrations, validated, later, noise,
+                       points[best]), table
 
 
 def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dict[str, Any]], workdir: Path,
-                 rounds: int, warmup: int, size: int = 224, progress: bool = False):
+                 rounds: int, warmup: int, size: int = 224, passes: int = 3, progress: bool = False):
     """Per zoo network: raw prediction, prediction with each calibration kind, measured median and IQR; and the
     zoo table's op count and build time. ``calibrations`` come from an FBNet table of the same backend and
     timing settings, on this machine: whole networks of other families test whether they carry over."""
@@ -97,7 +106,7 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
     archs = [(n, adapt_spec(load_arch(n).spec, size)) for n in names]
     started = time.perf_counter()
     built = build_arch_table(archs, workdir / f"zoo{size}_{backend}.json", size, backend=backend, warmup=warmup,
-                             rounds=rounds, progress=progress, overwrite=True)
+                             rounds=rounds, progress=progress, overwrite=True, passes=passes)
     build_s, table = time.perf_counter() - started, built.table
     timings = table.measure([spec for _, spec in archs])
     rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": t.median_ms,
@@ -128,13 +137,16 @@ def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: in
     lines = [f"Tables (1 thread, batch 1, {rounds} interleaved rounds per op):", "",
              "| table | backend | ops | build time |", "|---|---|--:|--:|"]
     lines += [f"| {r.label} | {r.backend} | {r.ops} | {r.build_s:.0f} s |" for r in results]
-    lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit}); noise floor = the "
-                  "same networks measured again, against the first measurement:", "",
+    lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit} others, timed in the "
+                  "same interleaved run); second run = the same validation networks timed again in a separate run, "
+                  "against the same predictions; noise floor = the second run against the first (what a perfect "
+                  "predictor would score):", "",
               "| table | backend | prediction | MAPE | within ±5 % | within ±10 % | Spearman | bias | max error |",
               "|---|---|---|--:|--:|--:|--:|--:|--:|"]
     for r in results:
         lines.append(_row(r.label, r.backend, "uncalibrated", r.raw))
         lines += [_row(r.label, r.backend, f"calibrated ({kind})", m) for kind, m in r.validated.items()]
+        lines += [_row(r.label, r.backend, f"calibrated ({kind}), second run", m) for kind, m in r.later.items()]
         lines.append(_row(r.label, r.backend, "noise floor", r.noise))
     lines += ["", "| table | backend | calibration | scale | offset | in-sample MAPE | median IQR of a network |",
               "|---|---|---|--:|--:|--:|--:|"]
@@ -173,7 +185,7 @@ def run_spaces(args: argparse.Namespace, workdir: Path) -> list[SpaceResult]:
     for backend in args.backends:
         for size in args.sizes:
             result, _ = evaluate_space(get_space("fbnet", size), backend, workdir, args.fit, args.val, args.rounds,
-                                       args.warmup)
+                                       args.warmup, args.passes)
             results.append(result)
             if args.plots:
                 scatter_plot(result.points["predicted_ms"], result.points["measured_ms"],
@@ -188,20 +200,22 @@ def main(argv: list[str] | None = None) -> None:
     from hwnas import zoo
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 32 px, ORT only, 4 + 6 networks")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 32 px, ORT only, 8 + 8 networks")
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 32])
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch"])
     parser.add_argument("--fit", type=int, default=20, help="calibration networks")
     parser.add_argument("--val", type=int, default=50, help="validation networks (others)")
-    parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds (ops and networks)")
+    parser.add_argument("--rounds", type=int, default=100, help="timed interleaved rounds (ops and networks)")
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--passes", type=int, default=3, help="table build passes (median per op)")
     parser.add_argument("--no-zoo", action="store_true")
     parser.add_argument("--zoo", nargs="+", help="zoo networks (default: every 224 px one)")
     parser.add_argument("--workdir", help="keep the tables here (default: a temporary folder)")
     parser.add_argument("--plots", help="write a predicted-vs-measured PNG per table into this folder")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 4, 6, 5, 2
+        args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 8, 8, 20, 2
+        args.passes = 1
         args.zoo = args.zoo or ["fbnet_a", "mobilenetv2_100"]
     names = args.zoo or [n for n in zoo.names() if n not in ZOO_SKIP]
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_zoo:
             source = results[0]  # the first backend's first size (224 px unless --sizes says otherwise)
             rows, ops, build_s = evaluate_zoo(names, source.backend, source.calibrations, workdir, args.rounds,
-                                              args.warmup)
+                                              args.warmup, passes=args.passes)
             print(f"\n(zoo: calibrations of {source.label}, {source.backend})\n")
             print(format_zoo(rows, source.backend, ops, build_s, list(source.calibrations)))
 

@@ -35,7 +35,8 @@ def cmd_lut_build(args: argparse.Namespace) -> None:
     size = size or 224
     space = get_space(args.space, size, args.in_channels, args.num_classes, args.width_mult) if args.space else None
     common = dict(backend=args.backend, threads=args.threads, batch_size=args.batch_size, warmup=args.warmup,
-                  rounds=args.rounds, chunk=args.chunk, progress=not args.quiet, overwrite=args.overwrite)
+                  rounds=args.rounds, chunk=args.chunk, progress=not args.quiet, overwrite=args.overwrite,
+                  passes=args.passes)
     if args.arch:
         result = build_arch_table(_specs(args, size), args.out, size, args.in_channels, args.num_classes,
                                   space=space, **common)
@@ -100,6 +101,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_WIDTH_GRID})")
     p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed rounds first")
     p.add_argument("--rounds", type=_positive_int, default=DEFAULT_ROUNDS, help="timed interleaved rounds")
+    p.add_argument("--passes", type=_positive_int, default=1,
+                   help="time every op in this many passes, minutes apart, and keep the median (default 1; 3 "
+                        "drops the slow spells of a shared machine)")
     p.add_argument("--chunk", type=_positive_int, default=DEFAULT_CHUNK,
                    help="ops timed together (interleaved) and saved after each chunk")
     p.add_argument("--out", required=True, help="table file (JSON); an unfinished one with the same settings "

@@ -43,9 +43,9 @@ def _space(table, name: str | None):
 def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any, dict[str, Any]]:
     """Whole networks and their times: from runner results (--imported-results), or sampled and timed here."""
     from hwnas.cost.bundle import imported_networks
-    from hwnas.cost.calibrate import measure_here, sample_specs
+    from hwnas.cost.calibrate import default_kind, measure_here, sample_specs
 
-    overheads = getattr(args, "kind", "affine") == "overhead"
+    overheads = default_kind(table, getattr(args, "kind", "affine")) == "overhead"
     if args.imported_results:
         manifest = Path(args.manifest) if args.manifest else Path(args.imported_results).parent
         measured, sampling = imported_networks(manifest, args.imported_results, table)
@@ -150,16 +150,17 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 
 def add_lut_commands(lut: argparse._SubParsersAction) -> None:
     """Add calibrate, validate, export-ops, export-nets and import to ``hwnas lut``."""
-    from hwnas.cost.calibrate import DEFAULT_KIND, DEFAULT_SAMPLES
+    from hwnas.cost.calibrate import DEFAULT_SAMPLES
     from hwnas.cost.lut import CALIBRATION_KINDS
 
     p = lut.add_parser("calibrate", help="fit the table's correction to measured whole networks")
     p.add_argument("--lut", required=True, help="latency table (updated in place unless --out)")
     _networks_args(p, DEFAULT_SAMPLES, 0, "and timed for the fit")
     _measure_args(p)
-    p.add_argument("--kind", choices=CALIBRATION_KINDS, default=DEFAULT_KIND,
+    p.add_argument("--kind", choices=("auto", *CALIBRATION_KINDS), default="auto",
                    help="affine: measured ~ scale x raw + offset; overhead: the same after subtracting each op's "
-                        f"measured null-model overhead (onnxruntime tables; default {DEFAULT_KIND})")
+                        "measured null-model overhead (onnxruntime tables only); auto (default): overhead for "
+                        "onnxruntime tables, else affine")
     p.add_argument("--out", help="write the calibrated table here instead")
     p.set_defaults(func=cmd_lut_calibrate)
 

@@ -8,10 +8,16 @@ correction is fitted once per table on K networks sampled from the space and mea
 (:func:`hwnas.cost.measure.time_models`), stored in the table's ``calibration`` and applied by
 :meth:`~hwnas.cost.lut.LatencyTable.predict` and :meth:`~hwnas.cost.lut.LatencyTable.expected`.
 
-The correction is ``scale * raw + offset_ms`` (kind ``affine``), fitted by ordinary least squares on the
-measured times; ``offset_ms`` absorbs the overhead of the constant number of ops a network of the space has
-(minus the one call a network pays), ``scale`` the cache and fusion effects that grow with the work. Other forms
-were tried on this project's machine and did not validate better (docs/LATENCY.md, "Calibration").
+Two corrections, both fitted by ordinary least squares on the measured times:
+
+* ``affine``: ``scale * raw + offset_ms``. ``offset_ms`` absorbs the per-call overhead of the ops every network
+  of the space has (minus the one call a network pays), ``scale`` the cache and fusion effects that grow with the
+  work. Any backend.
+* ``overhead``: the same, applied to ``sum_i (lat_i - null_i)``, where ``null_i`` is the *measured* per-call
+  overhead of op i (:mod:`hwnas.cost.overhead`: a model of the op's input and output shapes that computes
+  nothing). Within a space whose networks all have the same op shapes (FBNet) the two are the same fit; when the
+  number or shapes of the ops vary (depth choice, other families) the overhead is removed per op instead of being
+  folded into a constant. ONNX Runtime tables; the default there (``default_kind``).
 
 Honest validation (the point of the exercise) uses networks that were *not* used for the fit:
 :func:`validate_table` samples with another seed and excludes every network whose digest the calibration lists.
@@ -33,7 +39,6 @@ from hwnas.cost.validate import metrics
 from hwnas.space.base import SearchSpace
 
 DEFAULT_SAMPLES = 20
-DEFAULT_KIND = "overhead"
 MAX_MISSES = 1000  # draws in a row without a new network before a small space is declared exhausted
 
 
@@ -171,6 +176,15 @@ def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float
     if missing:
         raise ValueError(f"no null-model overhead was measured for op shape {missing[0]}")
     return sum(nulls[k] for k in keys)
+
+
+def default_kind(table: LatencyTable, kind: str = "auto") -> str:
+    """``kind``, or for ``"auto"``: ``overhead`` where null models can be timed (onnxruntime), else ``affine``."""
+    if kind == "auto":
+        return "overhead" if table.provenance["backend"] == "onnxruntime" else "affine"
+    if kind not in ("affine", "overhead"):
+        raise ValueError(f"unknown calibration kind {kind!r}; valid: auto, affine, overhead")
+    return kind
 
 
 def fitted_networks(table: LatencyTable) -> list[str]:

@@ -7,6 +7,11 @@ networks only. Ops are timed in chunks of ``chunk`` with :func:`hwnas.cost.measu
 rounds inside a chunk); after each chunk the table so far is written atomically with ``"complete": false``. A
 rerun with the same settings loads it and times only the ops it lacks; different settings are an error naming
 the field (``overwrite=True`` starts afresh).
+
+With ``passes=P > 1`` the whole build runs P times, one after the other (each pass resumable in its own
+``NAME.passN.json``), and every op gets the median of its P medians: a shared machine has slow spells of a few
+seconds, longer than one chunk takes, which interleaving within a chunk cannot spread; across passes minutes
+apart a spell hits one pass of an op, and the median of three drops it.
 """
 
 from __future__ import annotations
@@ -89,14 +94,50 @@ def _start(out: Path, provenance: dict[str, Any], overwrite: bool) -> LatencyTab
     return existing
 
 
+def _pass_path(out: Path, i: int) -> Path:
+    return out.with_name(f"{out.stem}.pass{i}{out.suffix}")
+
+
+def build_passes(ops: Sequence[OpSpec], fams: dict[str, list], provenance: dict[str, Any], out: str | Path,
+                 passes: int, overwrite: bool = False, **options: Any) -> BuildResult:
+    """:func:`build_table` ``passes`` times into pass files, then per op the median of the passes' medians."""
+    import statistics
+
+    out, started = Path(out), time.perf_counter()
+    provenance["timing"]["passes"] = passes
+    existing = _start(out, provenance, overwrite)
+    if existing is not None and existing.complete:  # finished earlier, with the same settings
+        return BuildResult(existing, len(existing.entries), 0, len(existing.entries), time.perf_counter() - started)
+    parts = [build_table(ops, fams, provenance, _pass_path(out, i + 1), overwrite=overwrite, **options)
+             for i in range(passes)]
+    entries = {}
+    for key in parts[0].table.entries:
+        runs = [part.table.entries[key] for part in parts]
+        entries[key] = {"median_ms": round(statistics.median(r["median_ms"] for r in runs), 6),
+                        "iqr_ms": round(statistics.median(r["iqr_ms"] for r in runs), 6),
+                        "rounds": sum(r["rounds"] for r in runs),
+                        "pass_ms": [r["median_ms"] for r in runs]}  # the spread between passes, kept for review
+    table = LatencyTable(provenance, entries, fams, existing.calibration if existing else None, True, out)
+    table.save()
+    for i in range(passes):
+        _pass_path(out, i + 1).unlink(missing_ok=True)
+    return BuildResult(table, len(entries), sum(p.timed for p in parts), sum(p.reused for p in parts) // passes,
+                       time.perf_counter() - started)
+
+
 def build_table(ops: Sequence[OpSpec], fams: dict[str, list], provenance: dict[str, Any], out: str | Path, *,
                 backend: str | Backend = "onnxruntime", chunk: int = DEFAULT_CHUNK, progress: bool = True,
-                on_chunk: ChunkCallback | None = None, overwrite: bool = False) -> BuildResult:
+                on_chunk: ChunkCallback | None = None, overwrite: bool = False, passes: int = 1) -> BuildResult:
     """Time every op of ``ops`` not yet in ``out`` and write the table there (see the module docstring)."""
     from tqdm import tqdm
 
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise ValueError(f"passes must be a positive integer, got {passes!r}")
+    if passes > 1:
+        return build_passes(ops, fams, provenance, out, passes, overwrite, backend=backend, chunk=chunk,
+                            progress=progress, on_chunk=on_chunk)
     out, started = Path(out), time.perf_counter()
     engine = get_backend(backend, provenance["threads"])
     timing = provenance["timing"]

@@ -203,3 +203,16 @@ def test_real_onnxruntime_table_and_prediction_without_torch(tmp_path):
             "assert 'torch' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert float(out) == pytest.approx(table.predict(space.to_spec(space.heaviest())))
+
+
+def test_passes_keep_the_median_of_each_op_and_resume(tmp_path):
+    path = tmp_path / "lut.json"
+    result = fake_build(path, passes=3)
+    entry = next(iter(result.table.entries.values()))
+    assert len(entry["pass_ms"]) == 3 and entry["median_ms"] == sorted(entry["pass_ms"])[1]
+    assert entry["rounds"] == 3 * 2 and result.table.provenance["timing"]["passes"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lut.json"]  # the pass files are gone
+    again = fake_build(path, passes=3)
+    assert again.timed == 0 and again.table.entries == result.table.entries
+    with pytest.raises(ValueError, match="timing="):
+        fake_build(path)  # one pass is another setting

@@ -37,7 +37,7 @@ def test_core_on_a_small_space(tmp_path):
     bench = load_bench()
     (tmp_path / "wide.yaml").write_text(SPACE)
     space = get_space(str(tmp_path / "wide.yaml"), 64, 3, 10)
-    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=4, val=5, rounds=3, warmup=1)
+    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=4, val=5, rounds=3, warmup=1, passes=2)
     assert result.ops == len(table.entries) and result.build_s > 0
     assert set(result.calibrations) == set(result.validated) == {"affine", "overhead"}
     assert all(m["n"] == 5 for m in (result.raw, result.noise, *result.validated.values()))
