@@ -59,7 +59,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
     ref = load_arch(args.arch)
     size = args.input_size or ref.input_size or 224
-    spec = adapt_spec(ref.spec, size, args.adapt)
+    spec = adapt_spec(ref.spec, size, args.adapt, args.min_final_map)
     d = {"arch": ref.name, "input_size": size, "adapted": spec != ref.spec,
          "params": count_params(spec, num_classes=args.num_classes, in_channels=args.in_channels),
          "macs": count_macs(spec, size, num_classes=args.num_classes, in_channels=args.in_channels),
@@ -85,6 +85,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                          lr=args.lr, optimizer=args.optimizer, seed=args.seed, device=args.device,
                          data_dir=args.data_dir, download=args.download, limit=args.limit,
                          val_fraction=args.val_fraction, resume=args.resume, adapt=not args.no_adapt,
+                         min_final_map=args.min_final_map,
                          progress=not args.quiet, augment=not args.no_augment, **extra)
     _print(args, metrics, f"test top-1 {metrics['top1']:.2f}%  top-5 {metrics['top5']:.2f}%  "
                           f"({metrics['epochs']} epochs, {metrics['wall_time_s']:.0f} s) -> {args.out}")
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _geometry_flags(p)
     p.add_argument("--adapt", action="store_true",
                    help="apply the small-input transform first, as `hwnas train` does on small images")
+    _final_map_flag(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_profile)
 
@@ -275,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/train", help="run directory (checkpoints, metrics, arch.json)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-adapt", action="store_true", help="keep ImageNet strides on small inputs")
+    _final_map_flag(p)
     _common_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -316,9 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     from hwnas.cli_cost import add_commands  # lut build, latency: kept in their own module
+    from hwnas.cli_search import add_commands as add_search
 
     add_commands(sub)
+    add_search(sub)
     return parser
+
+
+def _final_map_flag(p: argparse.ArgumentParser) -> None:
+    from hwnas.arch.transform import MIN_FINAL_MAP
+
+    p.add_argument("--min-final-map", type=_positive_int, default=MIN_FINAL_MAP, metavar="N",
+                   help=f"small-input transform: drop downsamplings until the last feature map is >= N px a side "
+                        f"(default {MIN_FINAL_MAP}; 4 is the CIFAR-style total stride 8 on 28-32 px, ~3x the MACs)")
 
 
 def _common_flags(p: argparse.ArgumentParser) -> None:

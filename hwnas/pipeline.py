@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from hwnas.arch import ArchSpec, dumps, encode, for_input_size
+from hwnas.arch.transform import MIN_FINAL_MAP
 from hwnas.export import ExportReport, export_model
 from hwnas.fileio import write_text_atomic
 
@@ -31,9 +32,10 @@ class RunGeometry:
     num_classes: int
 
 
-def adapt_spec(spec: ArchSpec, input_size: int, adapt: bool = True) -> ArchSpec:
-    """The spec as it will be built for ``input_size`` (small inputs drop the first downsamplings)."""
-    return for_input_size(spec, input_size) if adapt else spec
+def adapt_spec(spec: ArchSpec, input_size: int, adapt: bool = True, min_final_map: int = MIN_FINAL_MAP) -> ArchSpec:
+    """The spec as it will be built for ``input_size`` (small inputs drop the first downsamplings until the final
+    feature map is at least ``min_final_map`` pixels a side)."""
+    return for_input_size(spec, input_size, min_final_map) if adapt else spec
 
 
 def build(spec: ArchSpec, geometry: RunGeometry) -> torch.nn.Module:
@@ -62,7 +64,7 @@ def train_arch(spec: ArchSpec, dataset: str, out_dir: Path, *, epochs: int = 3, 
                lr: float | None = None, optimizer: str = "sgd", seed: int = 0, device: str = "cpu",
                data_dir: str | None = None, download: bool = False, limit: int | None = None,
                val_fraction: float = 0.1, resume: bool = False, adapt: bool = True, progress: bool = True,
-               augment: bool = True, **config: Any) -> dict[str, Any]:
+               augment: bool = True, min_final_map: int = MIN_FINAL_MAP, **config: Any) -> dict[str, Any]:
     """Train ``spec`` on ``dataset`` from scratch; returns the metrics written to ``out_dir/metrics.json``."""
     from hwnas.data import make_loaders
     from hwnas.train import TrainConfig, train
@@ -73,7 +75,7 @@ def train_arch(spec: ArchSpec, dataset: str, out_dir: Path, *, epochs: int = 3, 
                            augment=augment)
     info = loaders.info
     geometry = RunGeometry(dataset, info.input_size, info.in_channels, info.num_classes)
-    spec = adapt_spec(spec, info.input_size, adapt)
+    spec = adapt_spec(spec, info.input_size, adapt, min_final_map)
     _write_run(out_dir, spec, geometry, resume)
     if lr is None:
         lr = 0.1 * batch_size / 256 if optimizer == "sgd" else 2e-3  # linear scaling rule (Goyal et al. 2017)

@@ -107,6 +107,16 @@ def _weighted_sum(weights: torch.Tensor, indices: list[int], run: Callable[[int]
     return out
 
 
+def _weighted_sum_per_sample(weights: torch.Tensor, indices, run: Callable[[int], torch.Tensor]) -> torch.Tensor:
+    """``sum_i weights[:, i] * run(i)`` with one weight per sample (``weights`` is ``(batch, candidates)``)."""
+    out = None
+    for i in indices:
+        y = weights[:, i].reshape(-1, 1, 1, 1) * run(i)
+        out = y if out is None else out + y
+    assert out is not None
+    return out
+
+
 def _sink_connect(stage: tuple[Slot, ...], min_depth: int, p: torch.Tensor, x: torch.Tensor,
                   run_slot: Callable[[Slot, torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """TF-NAS sink-connecting (Hu et al. 2020): sum over allowed depths d of p(d) * (output after d
@@ -275,13 +285,58 @@ class Supernet(nn.Module):
 
         return self._forward_stages(x, run_slot, depth_weights)
 
+    def forward_per_sample(self, x: torch.Tensor, op_weights: Weights, depth_weights: Weights | None = None,
+                           widths: Mapping[str, Any] | None = None, hard: bool = False) -> torch.Tensor:
+        """Mixture with weights drawn per sample: ``op_weights[label]`` is a ``(batch, candidates)`` tensor.
+
+        FBNet (Wu et al. 2019, Eq. 5-6) draws a Gumbel-softmax mask for every sample, so each image sees its own
+        sampled architecture; the well-known reproduction draws one mask per batch. Soft (``hard=False``): every
+        candidate runs on the whole batch and sample ``b`` gets ``sum_i w[b, i] * op_i(x_b)``. Hard
+        (``hard=True``, straight-through, memory-lean): ``w`` must be one-hot in value (``hard - sg(soft) +
+        soft``); each sample runs only its candidate, the batch split by candidate, so a step costs about one
+        path, and gradients reach the soft weights of the chosen candidates. ``depth_weights`` may be per
+        sample ``(batch, depths)`` or shared ``(depths,)``.
+        """
+        batch = x.shape[0]
+
+        def per_sample(label: str, count: int) -> torch.Tensor:
+            w = op_weights.get(label)
+            if not isinstance(w, torch.Tensor) or tuple(w.shape) != (batch, count):
+                shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+                raise ValueError(f"per-sample weights for {label!r} must have shape ({batch}, {count}), got {shape}")
+            return w
+
+        def run_slot(slot: Slot, h: torch.Tensor) -> torch.Tensor:
+            w = per_sample(slot.op_label, len(slot.candidates))
+            width = _get(widths, slot)
+            if not hard:
+                return _weighted_sum_per_sample(w, range(w.shape[1]), lambda i: self._run_candidate(slot, i, h, width))
+            picked = w.detach().argmax(dim=1)
+            pieces, order = [], []
+            for i in torch.unique(picked).tolist():
+                rows = torch.nonzero(picked == i).flatten()
+                gate = w[rows, i].reshape(-1, 1, 1, 1)
+                pieces.append(gate * self._run_candidate(slot, i, h[rows], width))
+                order.append(rows)
+            return torch.cat(pieces)[torch.argsort(torch.cat(order))]
+
+        return self._forward_stages(x, run_slot, depth_weights, per_sample_depth=True)
+
     def _forward_stages(self, x: torch.Tensor, run_slot: Callable[[Slot, torch.Tensor], torch.Tensor],
-                        depth_weights: Weights | None) -> torch.Tensor:
+                        depth_weights: Weights | None, per_sample_depth: bool = False) -> torch.Tensor:
         x = self.prefix(self.stem(x))
         for s, stage in enumerate(self.space.slots_by_stage):
             if depth_weights is not None and s in self.space.min_depth:
                 min_depth = self.space.min_depth[s]
-                p = _weights_for(depth_weights, f"s{s}_depth", len(stage) - min_depth + 1)
+                label, count = f"s{s}_depth", len(stage) - min_depth + 1
+                w = depth_weights.get(label)
+                if per_sample_depth and isinstance(w, torch.Tensor) and w.dim() == 2:
+                    if tuple(w.shape) != (x.shape[0], count):
+                        raise ValueError(f"per-sample weights for {label!r} must have shape ({x.shape[0]}, "
+                                         f"{count}), got {tuple(w.shape)}")
+                    p = w.t().reshape(count, -1, 1, 1, 1)  # p[d] broadcasts over (batch, C, H, W)
+                else:
+                    p = _weights_for(depth_weights, label, count)
                 x = _sink_connect(stage, min_depth, p, x, run_slot)
             else:
                 for slot in stage:

@@ -1,0 +1,80 @@
+"""``hwnas search``: run one search method under budgets and write ``result.json`` (thin CLI layer).
+
+Registered from :func:`hwnas.cli.build_parser`; errors are raised as ``ValueError``/``FileNotFoundError`` and
+printed by :func:`hwnas.cli.main` as one line (an impossible budget included, with the smallest achievable value).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hwnas.cli import _common_flags, _positive_int, _print
+
+
+def parse_settings(items: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as YAML scalars (``3``, ``0.5``, ``true``, ``sampled``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE (e.g. --set evolution.generations=5), got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from hwnas.search import Budgets, search
+
+    overrides = parse_settings(args.set)
+    if args.epochs is not None:
+        overrides.setdefault("epochs", args.epochs)
+    budgets = Budgets(max_latency_ms=args.max_latency_ms, max_params=args.max_params, max_macs=args.max_macs,
+                      max_memory_mb=args.max_memory_mb)
+    result = search(args.method, args.space, args.dataset, out=Path(args.out), lut=args.lut, budgets=budgets,
+                    overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
+                    device=args.device, data_dir=args.data_dir, download=args.download, limit=args.limit,
+                    resume=args.resume, progress=not args.quiet, from_supernet=args.from_supernet,
+                    tensorboard=not args.no_tensorboard)
+    held = ", ".join(f"{k} {v['value']:.4g} <= {v['limit']:.4g}: {'met' if v['met'] else 'NOT met'}"
+                     for k, v in result["budgets_met"].items()) or "no budgets"
+    latency = result["predicted_latency_ms"]
+    text = (f"{args.method} on {args.space}: {result['arch']}\n"
+            + (f"  predicted latency {latency:.3f} ms, " if latency is not None else "  ")
+            + f"{result['params'] / 1e6:.3f}M params, {result['macs'] / 1e6:.1f}M MACs; {held}\n"
+            + f"  search time {result['search_time_s']:.0f} s -> {Path(args.out) / 'result.json'}")
+    _print(args, result, text)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    from hwnas.search import METHODS
+
+    p = sub.add_parser("search", help="search an architecture under latency/params/MACs/memory budgets")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--space", default="fbnet", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist | cifar10 | cifar100 | imagefolder:PATH")
+    p.add_argument("--lut", help="latency table of the space at the dataset's geometry (`hwnas lut build`)")
+    p.add_argument("--max-latency-ms", type=float, help="latency budget, predicted by --lut")
+    p.add_argument("--max-params", type=float, help="parameter budget (all parameters)")
+    p.add_argument("--max-macs", type=float, help="MACs budget")
+    p.add_argument("--max-memory-mb", type=float, help="peak activation memory budget at batch 1, MiB")
+    p.add_argument("--epochs", type=_positive_int, help="supernet / search epochs (the method's default if omitted)")
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any method setting, e.g. --set warmup_epochs=1 --set evolution.generations=5 "
+                        "(see docs/SEARCH.md)")
+    p.add_argument("--limit", type=_positive_int, help="use only N training images (and N test images)")
+    p.add_argument("--out", default="runs/search", help="output directory (result.json, state, logs)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --out from its last checkpoint")
+    p.add_argument("--from-supernet", metavar="DIR",
+                   help="spos/random/hardcore: search a new budget on the supernet trained in DIR")
+    p.add_argument("--no-tensorboard", action="store_true", help="metrics.jsonl only")
+    _common_flags(p)
+    p.set_defaults(func=cmd_search)

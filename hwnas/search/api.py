@@ -1,0 +1,145 @@
+"""``search(...)``: one call from a dataset, a space, a latency table and budgets to ``result.json``.
+
+It builds the space at the dataset's geometry, loads and checks the latency table, turns the budgets into hard
+constraints and checks at once that the space can meet them (naming the smallest achievable value if not),
+splits the data 80/20, then runs the method. Method settings are dataclasses with commented defaults
+(:class:`~hwnas.search.fbnet.FBNetConfig`, ...); ``overrides`` sets any field by dotted name
+(``{"epochs": 3, "evolution.generations": 5}``), as ``hwnas search --set KEY=VALUE`` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.search.budgets import Budgets, check_feasible, make_budgets
+from hwnas.search.context import SearchContext, search_loaders
+from hwnas.search.fbnet import FBNetConfig, run_fbnet
+from hwnas.search.hardcore import HardCoReConfig, run_hardcore
+from hwnas.search.oneshot import SUPERNET_INFO, OneShotConfig
+from hwnas.search.random import run_random
+from hwnas.search.result import write_result
+from hwnas.search.spos import run_spos
+from hwnas.search.tfnas import TFNASConfig, run_tfnas
+
+log = logging.getLogger(__name__)
+
+METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
+CONFIGS = {"fbnet": FBNetConfig, "tfnas": TFNASConfig, "spos": OneShotConfig, "random": OneShotConfig,
+           "hardcore": HardCoReConfig}
+FROM_SUPERNET = ("spos", "random", "hardcore")
+
+
+def method_config(method: str, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The method's config dataclass with ``overrides`` (dotted names reach nested configs) applied together,
+    so that settings that are checked against each other (``top_k <= population``) can change at once."""
+    if method not in CONFIGS:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
+    return _apply(CONFIGS[method](), {tuple(k.split(".")): v for k, v in (overrides or {}).items()}, "")
+
+
+def _apply(cfg: Any, overrides: Mapping[tuple[str, ...], Any], prefix: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cfg)}
+    changes: dict[str, Any] = {}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in overrides.items():
+        full = prefix + ".".join(path)
+        if path[0] not in names:
+            raise ValueError(f"{type(cfg).__name__} has no setting {full!r}; valid: {', '.join(sorted(names))}")
+        if len(path) == 1:
+            changes[path[0]] = value
+        elif dataclasses.is_dataclass(getattr(cfg, path[0])):
+            nested.setdefault(path[0], {})[path[1:]] = value
+        else:
+            raise ValueError(f"setting {prefix + path[0]!r} has no fields (in {full!r})")
+    for name, inner in nested.items():
+        changes[name] = _apply(getattr(cfg, name), inner, f"{prefix}{name}.")
+    try:
+        return dataclasses.replace(cfg, **changes)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"bad settings {', '.join(prefix + k for k in changes)}: {e}") from None
+
+
+def load_table(lut: str | Path | None, space: Any) -> Any:
+    if lut is None:
+        return None
+    from hwnas.cost.lut import LatencyTable
+
+    table = LatencyTable.load(Path(lut))
+    g = space.geometry
+    try:
+        table.check_space(space)
+    except ValueError as e:
+        raise ValueError(f"{e}. For this search: `hwnas lut build --space {space.name} --input-size {g.input_size} "
+                         f"--in-channels {g.in_channels} --num-classes {g.num_classes} --width-mult "
+                         f"{g.width_mult:g} --out FILE`") from None
+    return table
+
+
+def _supernet_settings(directory: Path) -> dict[str, Any]:
+    import json
+
+    path = Path(directory) / SUPERNET_INFO
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --from-supernet takes the --out of a finished spos, random or "
+                                "hardcore search")
+    return json.loads(path.read_text())
+
+
+def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str | Path, lut: str | Path | None = None,
+           budgets: Budgets | None = None, overrides: Mapping[str, Any] | None = None, batch_size: int = 128,
+           width_mult: float = 1.0, seed: int = 0, device: str = "cpu", data_dir: str | None = None,
+           download: bool = False, limit: int | None = None, resume: bool = False, progress: bool = True,
+           from_supernet: str | Path | None = None, tensorboard: bool = True) -> dict[str, Any]:
+    """Run one search and write ``out/result.json``; returns the result."""
+    from hwnas.space import get_space
+    from hwnas.train import MetricsLogger
+
+    budgets = budgets or Budgets()
+    cfg = method_config(method, overrides)
+    if from_supernet is not None:
+        if method not in FROM_SUPERNET:
+            raise ValueError(f"--from-supernet works for {', '.join(FROM_SUPERNET)}; {method} trains its "
+                             "architecture together with its weights")
+        info = _supernet_settings(Path(from_supernet))
+        if info["space"] != space or info["width_mult"] != width_mult:
+            raise ValueError(f"{from_supernet} holds a supernet of space {info['space']!r} at width "
+                             f"{info['width_mult']}; this search asks for {space!r} at width {width_mult}")
+    loaders = search_loaders(dataset, batch_size, seed, device, data_dir=data_dir, download=download, limit=limit,
+                             progress=progress)
+    info = loaders.info
+    the_space = get_space(space, info.input_size, info.in_channels, info.num_classes, width_mult)
+    table = load_table(lut, the_space)
+    hard = make_budgets(budgets, the_space, table)
+    check_feasible(the_space, hard)  # before any training: an impossible budget fails in seconds
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keep = _lines(out / "metrics.jsonl") if resume else 0
+    with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
+        ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,
+                            logger)
+        runner = {"fbnet": lambda: run_fbnet(ctx, budgets, cfg), "tfnas": lambda: run_tfnas(ctx, budgets, cfg),
+                  "spos": lambda: run_spos(ctx, budgets, cfg, _path(from_supernet)),
+                  "random": lambda: run_random(ctx, budgets, cfg, _path(from_supernet)),
+                  "hardcore": lambda: run_hardcore(ctx, budgets, cfg, _path(from_supernet))}[method]
+        result = runner()
+    result["dataset"] = dataset
+    result["limit"] = limit
+    result["batch_size"] = batch_size
+    write_result(out, result)
+    return result
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.endswith("\n"))

@@ -1,0 +1,274 @@
+"""Block-Coordinate Frank-Wolfe over architecture distributions under hard linear budgets (HardCoRe-NAS).
+
+HardCoRe-NAS (Nayman et al. 2021, Sec. 3.2-3.3) searches op distributions ``alpha`` (one simplex per block) and
+depth distributions ``beta`` (one simplex per stage). The expected latency
+
+    E[LAT](alpha, beta) = fixed + sum_l P(l active | beta) * sum_i alpha_{l,i} * t_{l,i}
+
+is bilinear: linear in ``alpha`` for fixed ``beta`` and in ``beta`` for fixed ``alpha``. So each step picks one
+block of variables (``alpha`` or ``beta``, at random), takes the linear program
+
+    s = argmin_{s in simplices} <g, s>   subject to   E[cost](s) <= limit   for every budget
+
+with ``g`` the (momentum-averaged) gradient of the validation loss, and moves ``x <- x + gamma (s - x)``. Both ``x``
+and ``s`` are feasible and the constraint is linear in the block, so **every iterate satisfies every budget**.
+
+The LP over a product of simplices with one linear constraint is the relaxation of a multiple-choice knapsack;
+:func:`solve_lp` solves it exactly by bisection on the Lagrange multiplier: the optimum mixes the two
+multiplier-optimal vertices on either side of the breakpoint, which makes the constraint tight. With several
+budgets each gets a multiplier (coordinate-wise bisection) and the answer is pulled back towards the current,
+feasible point just enough to satisfy all of them. Max-type budgets (peak memory) are exact exclusions:
+candidates whose own peak exceeds the limit get probability 0.
+
+At the end, LP steps with ``gamma = 1`` towards ``-x`` move to a vertex (HardCoRe's ``sparsify``), and the
+per-block argmax is the architecture, projected onto the budgets if rounding broke one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwnas.search.budgets import Budget
+from hwnas.space.base import SearchSpace
+
+Dist = dict[str, np.ndarray]
+"""Decision label -> probability vector (``s{i}_b{j}_op`` over candidates, ``s{i}_depth`` over depths)."""
+
+BISECTION_STEPS = 60
+COORDINATE_ROUNDS = 8
+TOL = 1e-9
+
+
+# -------------------------------------------------------------------------------------------- the LP oracle
+def _pick(c: Sequence[np.ndarray], a: Sequence[np.ndarray], lam: np.ndarray) -> list[np.ndarray]:
+    """Per block, the vertex minimising ``c + lam . a`` (ties: the smaller constraint use)."""
+    out = []
+    for cl, al in zip(c, a):
+        v = cl + lam @ al
+        best = np.flatnonzero(v <= v.min() + 1e-12 * (1 + abs(v.min())))
+        use = (al[:, best] / 1.0).sum(0)
+        x = np.zeros_like(cl)
+        x[best[int(np.argmin(use))]] = 1.0
+        out.append(x)
+    return out
+
+
+def _use(a: Sequence[np.ndarray], x: Sequence[np.ndarray]) -> np.ndarray:
+    return sum(al @ xl for al, xl in zip(a, x))
+
+
+def solve_lp(c: Sequence[np.ndarray], a: Sequence[np.ndarray], b: np.ndarray,
+             fallback: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``argmin sum_l <c_l, x_l>`` over simplices ``x_l`` s.t. ``sum_l a_l x_l <= b`` (``a_l``: ``(m, K_l)``,
+    excluded candidates carry ``c = inf``). ``fallback`` is a feasible point, used when the LP has no better one.
+    """
+    b = np.asarray(b, dtype=float)
+    scale = np.where(np.abs(b) > 0, np.abs(b), 1.0)
+    a = [al / scale[:, None] for al in a]  # every budget in units of its limit
+    b = b / scale
+    m = len(b)
+    lam = np.zeros(m)
+    x = _pick(c, a, lam)
+    if np.all(_use(a, x) <= b + TOL):
+        return x
+    if m == 1:
+        return _bisect_one(c, a, b, fallback)
+    for _ in range(COORDINATE_ROUNDS):
+        for k in range(m):
+            lam[k] = _bisect_multiplier(c, a, b, lam, k)
+    x = _pick(c, a, lam)
+    return _pull_back(a, b, x, fallback)
+
+
+def _bisect_one(c, a, b, fallback) -> list[np.ndarray]:
+    lo, hi = 0.0, 1.0
+    while np.any(_use(a, _pick(c, a, np.array([hi]))) > b + TOL):
+        hi *= 4.0
+        if hi > 1e15:
+            return [f.copy() for f in fallback]
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if np.all(_use(a, _pick(c, a, np.array([mid]))) <= b + TOL):
+            hi = mid
+        else:
+            lo = mid
+    x_in, x_out = _pick(c, a, np.array([hi])), _pick(c, a, np.array([lo]))
+    g_in, g_out = float(_use(a, x_in)[0]), float(_use(a, x_out)[0])
+    theta = 0.0 if g_out <= g_in else min(max((b[0] - g_in) / (g_out - g_in), 0.0), 1.0)
+    return [theta * xo + (1 - theta) * xi for xo, xi in zip(x_out, x_in)]
+
+
+def _bisect_multiplier(c, a, b, lam: np.ndarray, k: int) -> float:
+    """The smallest ``lam[k]`` (others fixed) at which budget ``k`` holds, or a large value if none does."""
+    def holds(v: float) -> bool:
+        trial = lam.copy()
+        trial[k] = v
+        return bool(_use(a, _pick(c, a, trial))[k] <= b[k] + TOL)
+
+    if holds(0.0):
+        return 0.0
+    hi = 1.0
+    while not holds(hi) and hi < 1e15:
+        hi *= 4.0
+    lo = 0.0
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
+    return hi
+
+
+def _pull_back(a, b, x, fallback) -> list[np.ndarray]:
+    """``fallback + theta (x - fallback)`` with the largest ``theta`` in [0, 1] meeting every budget."""
+    base, direction = _use(a, fallback), _use(a, x) - _use(a, fallback)
+    theta = 1.0
+    for k in range(len(b)):
+        if direction[k] > 0:
+            theta = min(theta, max((b[k] - base[k]) / direction[k], 0.0))
+    return [f + theta * (xl - f) for f, xl in zip(fallback, x)]
+
+
+# -------------------------------------------------------------------------------------------- costs
+@dataclass
+class LinearBudgets:
+    """The sum-type budgets as per-candidate term tables, and the candidates max-type budgets exclude."""
+
+    space: SearchSpace
+    limits: np.ndarray  # (m,)
+    fixed: np.ndarray  # (m,)
+    terms: dict[str, np.ndarray]  # op label -> (m, K)
+    allowed: dict[str, np.ndarray]  # op label -> (K,) bool
+
+    @classmethod
+    def from_budgets(cls, space: SearchSpace, budgets: Sequence[Budget]) -> LinearBudgets:
+        linear = [b for b in budgets if b.separable.reduce == "sum"]
+        terms, allowed = {}, {}
+        for slot in space.slots():
+            terms[slot.op_label] = np.array([b.separable.terms(slot) for b in linear]).reshape(len(linear), -1)
+            ok = np.ones(len(slot.candidates), dtype=bool)
+            for b in budgets:
+                if b.separable.reduce == "max":
+                    ok &= np.array(b.separable.terms(slot)) <= b.limit
+            if not ok.any():
+                raise ValueError(f"no candidate of {slot.label} fits the {b.key} budget")
+            allowed[slot.op_label] = ok
+        return cls(space, np.array([b.limit for b in linear]), np.array([b.separable.fixed for b in linear]),
+                   terms, allowed)
+
+    def active(self, beta: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """P(slot active) for every slot under the depth distributions ``beta``."""
+        out = {}
+        for s, stage in enumerate(self.space.slots_by_stage):
+            q = beta.get(f"s{s}_depth")
+            low = self.space.min_depth.get(s, len(stage))
+            for j, slot in enumerate(stage):
+                out[slot.label] = 1.0 if q is None or j + 1 <= low else float(q[j + 1 - low:].sum())
+        return out
+
+    def expected(self, alpha: Mapping[str, np.ndarray], beta: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Expected value of every linear budget, ``(m,)``."""
+        p = self.active(beta)
+        total = self.fixed.copy()
+        for slot in self.space.slots():
+            total = total + p[slot.label] * (self.terms[slot.op_label] @ alpha[slot.op_label])
+        return total
+
+    def alpha_problem(self, beta: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+        """Constraint rows of the ``alpha`` LP for fixed ``beta``: labels, ``a_l`` (m, K), remaining budget."""
+        p = self.active(beta)
+        labels = [slot.op_label for slot in self.space.slots()]
+        a = [p[slot.label] * self.terms[slot.op_label] for slot in self.space.slots()]
+        return labels, a, self.limits - self.fixed
+
+    def beta_problem(self, alpha: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+        """Constraint rows of the ``beta`` LP for fixed ``alpha`` (``a`` over each stage's depths)."""
+        labels, a, rest = [], [], self.limits - self.fixed
+        for s, stage in enumerate(self.space.slots_by_stage):
+            per_slot = [self.terms[slot.op_label] @ alpha[slot.op_label] for slot in stage]  # each (m,)
+            low = self.space.min_depth.get(s)
+            if low is None:
+                rest = rest - sum(per_slot, np.zeros_like(rest))
+                continue
+            rest = rest - sum(per_slot[:low], np.zeros_like(rest))
+            cum = np.cumsum([np.zeros_like(rest), *per_slot[low:]], axis=0)  # (depths, m)
+            labels.append(f"s{s}_depth")
+            a.append(cum.T)
+        return labels, a, rest
+
+
+# -------------------------------------------------------------------------------------------- the search
+@dataclass
+class BCFWConfig:
+    steps: int = 300  # HardCoRe-NAS: 1000 by default, 10000 in its README
+    momentum: float = 0.9  # gradient averaging: buf = m * buf + (1 - m) * g
+    gamma: float | None = None  # fixed step size (HardCoRe: 0.002 over 10000 steps); None: 2 / (t + 2)
+    sparsify_steps: int = 10  # final gamma = 1 LP rounds towards a vertex
+
+
+def feasible_start(lin: LinearBudgets, vertex_alpha: Dist, vertex_beta: Dist) -> tuple[Dist, Dist]:
+    """Uniform distributions pulled towards a feasible vertex just enough to meet every budget: a balanced
+    feasible start, like HardCoRe's QP initialisation."""
+    uni_a = {k: np.where(lin.allowed[k], 1.0, 0.0) / lin.allowed[k].sum() for k in vertex_alpha}
+    uni_b = {k: np.full(len(v), 1.0 / len(v)) for k, v in vertex_beta.items()}
+    lo, hi = 0.0, 1.0
+    for _ in range(BISECTION_STEPS):
+        t = 0.5 * (lo + hi)
+        a = {k: (1 - t) * vertex_alpha[k] + t * uni_a[k] for k in uni_a}
+        b = {k: (1 - t) * vertex_beta[k] + t * uni_b[k] for k in uni_b}
+        lo, hi = (t, hi) if np.all(lin.expected(a, b) <= lin.limits + TOL) else (lo, t)
+    t = lo
+    return ({k: (1 - t) * vertex_alpha[k] + t * uni_a[k] for k in uni_a},
+            {k: (1 - t) * vertex_beta[k] + t * uni_b[k] for k in uni_b})
+
+
+def lp_step(lin: LinearBudgets, block: str, grads: Dist, alpha: Dist, beta: Dist) -> Dist:
+    """The LP vertex (or tight mixture) for ``block`` ("alpha" or "beta") given the other block."""
+    if block == "alpha":
+        labels, a, rest = lin.alpha_problem(beta)
+        current = alpha
+    else:
+        labels, a, rest = lin.beta_problem(alpha)
+        current = beta
+    c = []
+    for label in labels:
+        g = np.asarray(grads[label], dtype=float).copy()
+        if block == "alpha":
+            g[~lin.allowed[label]] = np.inf
+        c.append(g)
+    if not len(rest):  # no linear budget: the unconstrained LP
+        return {label: _pick([cl], [np.zeros((0, len(cl)))], np.zeros(0))[0] for label, cl in zip(labels, c)}
+    s = solve_lp(c, a, rest, [current[label] for label in labels])
+    return dict(zip(labels, s))
+
+
+def bcfw(lin: LinearBudgets, alpha: Dist, beta: Dist, grad_fn: Callable[[Dist, Dist], Dist], cfg: BCFWConfig,
+         rng: np.random.Generator, on_step: Callable[[int, Dist, Dist, np.ndarray], None] | None = None
+         ) -> tuple[Dist, Dist]:
+    """Run ``cfg.steps`` BCFW steps from a feasible ``(alpha, beta)``; returns the final distributions."""
+    buffers: Dist = {}
+    blocks = ["alpha", "beta"] if beta else ["alpha"]
+    for t in range(cfg.steps):
+        grads = grad_fn(alpha, beta)
+        for k, g in grads.items():
+            buffers[k] = cfg.momentum * buffers.get(k, np.zeros_like(g)) + (1 - cfg.momentum) * g
+        block = blocks[int(rng.integers(len(blocks)))]
+        s = lp_step(lin, block, buffers, alpha, beta)
+        gamma = cfg.gamma if cfg.gamma is not None else 2.0 / (t + 2.0)
+        target = alpha if block == "alpha" else beta
+        for k in s:
+            target[k] = target[k] + gamma * (s[k] - target[k])
+        if on_step is not None:
+            on_step(t, alpha, beta, lin.expected(alpha, beta))
+    return alpha, beta
+
+
+def sparsify(lin: LinearBudgets, alpha: Dist, beta: Dist, rounds: int) -> tuple[Dist, Dist]:
+    """Move to a vertex of the feasible set by LP steps with ``gamma = 1`` and objective ``-x`` (alternating
+    blocks): each step keeps the budgets and leaves at most one fractional simplex per block."""
+    for _ in range(rounds):
+        alpha = {**alpha, **lp_step(lin, "alpha", {k: -v for k, v in alpha.items()}, alpha, beta)}
+        if beta:
+            beta = {**beta, **lp_step(lin, "beta", {k: -v for k, v in beta.items()}, alpha, beta)}
+    return alpha, beta

@@ -1,0 +1,82 @@
+"""What a search method is given: the space, the data splits, the budgets, the latency table, where to write.
+
+The training split of the dataset is divided once, stratified and seeded, into 80 % for the supernet weights and
+20 % for the architecture (FBNet, Wu et al. 2019, Sec. 4.1: weights on 80 % of the training set, theta on the
+other 20 %; SPOS and HardCoRe-NAS score candidates on such a held-out part). The official test split is never
+seen by a search.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.cost.lut import LatencyTable
+from hwnas.search.budgets import Budget
+from hwnas.space.base import SearchSpace
+
+ARCH_FRACTION = 0.2
+
+
+@dataclass
+class SearchContext:
+    """Everything shared by the methods; ``loaders.train`` is the weight split, ``loaders.val`` the arch split."""
+
+    space: SearchSpace
+    loaders: Any  # hwnas.data.Loaders
+    budgets: list[Budget]
+    latency: LatencyTable | None
+    out_dir: Path
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+    progress: bool = True
+    resume: bool = False
+    logger: Any = None  # hwnas.train.MetricsLogger (JSONL + TensorBoard), or None
+    started: float = field(default_factory=time.perf_counter)
+
+    def log(self, step: int, record: dict[str, Any]) -> None:
+        if self.logger is not None:
+            self.logger.log(step, finite(record))
+
+    def generator(self, stream: int) -> torch.Generator:
+        """A CPU generator for one purpose (``stream``) of this search, seeded from the search seed."""
+        return torch.Generator().manual_seed(self.seed * 1000 + stream)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def search_loaders(dataset: str, batch_size: int, seed: int = 0, device: str | torch.device = "cpu", *,
+                   data_dir: str | None = None, download: bool = False, limit: int | None = None,
+                   augment: bool = False, progress: bool = True) -> Any:
+    """Weight (80 %) / arch (20 %, shuffled) / test batch sources. Searches are short proxies: no augmentation
+    by default (it slows fitting in a few epochs, see docs/BENCHMARKS.md)."""
+    from hwnas.data import make_loaders
+
+    return make_loaders(dataset, batch_size, seed=seed, device=device, val_fraction=ARCH_FRACTION,
+                        val_shuffle=True, data_dir=data_dir, download=download, limit=limit, augment=augment,
+                        drop_last=True, progress=progress)
+
+
+def finite(data: Any) -> Any:
+    """``data`` with NaN/inf floats replaced by None (JSON has neither)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    from hwnas.fileio import write_text_atomic
+
+    write_text_atomic(Path(path), json.dumps(finite(data), indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,107 @@
+"""TF-NAS elasticity scaling: adjust the mid widths of an architecture until its latency meets the target.
+
+TF-NAS (Hu et al. 2020, Sec. 3.3; its ``train_search.py``) does this after every search epoch on the argmax
+architecture, which is what lets it land on the target latency instead of near it:
+
+1. if the latency exceeds the target ``T``, shrink the mid widths of every stage together, step by step, until
+   it does not;
+2. then grow progressively smaller groups of stages (all stages, then all but the first, ..., then the last
+   stage alone), each group as long as the latency stays within ``T``: later groups change fewer blocks per
+   step, so the steps get finer and the latency closes in on ``T`` from below.
+
+A step changes every selected block's width ``mc`` by ``round(mc / min mc)`` of the selected blocks, so wide
+blocks move proportionally more (the smallest by one channel). Widths stay in ``[hi // 2, hi]`` with ``hi`` the
+candidate's largest mask: ``4 * in`` for nominal expansion 3, ``8 * in`` for 6 (TF-NAS ``mc_mask_dddict``), and
+within the slot's own width values. Slots without widths (FBNet, HardCoRe-NAS spaces) are left alone.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hwnas.space.base import Choice, SearchSpace, Slot
+
+MAX_STEPS = 10_000
+
+
+def width_bounds(space: SearchSpace, slot: Slot, choice: Mapping[str, Any]) -> tuple[int, int]:
+    """``(lo, hi)`` mid width of ``slot`` under its chosen candidate (see the module docstring)."""
+    block = slot.candidates[choice[slot.op_label]]
+    hi = slot.widths[-1]
+    if block.type == "ir" and block.exp in (3, 6) and isinstance(hi, int):
+        hi = min(hi, int(round(block.exp * 4 / 3 * slot.in_ch)))
+    lo = max(slot.widths[0], hi // 2)
+    return lo, hi
+
+
+def initial_widths(space: SearchSpace, choice: Mapping[str, Any]) -> Choice:
+    """Every elastic slot at its candidate's nominal width ``e * in`` (TF-NAS's initial masks), clipped to its
+    bounds."""
+    out = dict(choice)
+    for slot in space.slots():
+        if slot.widths is None or not isinstance(slot.widths[-1], int):
+            continue
+        lo, hi = width_bounds(space, slot, choice)
+        block = slot.candidates[choice[slot.op_label]]
+        out[slot.width_label] = _snap(slot, min(max(int(round(block.exp * slot.in_ch)), lo), hi))
+    return out
+
+
+def _snap(slot: Slot, width: int) -> Any:
+    """The slot's width value nearest to ``width``."""
+    values = slot.widths
+    i = bisect.bisect_left(values, width)
+    candidates = values[max(i - 1, 0):i + 1]
+    return min(candidates, key=lambda v: (abs(v - width), v))
+
+
+def _elastic_slots(space: SearchSpace, choice: Mapping[str, Any]) -> dict[int, list[Slot]]:
+    """Stage -> its active slots with int widths whose block uses them (``ir``, not skip)."""
+    out: dict[int, list[Slot]] = {}
+    for slot in space.active_slots(choice):
+        if slot.widths is not None and isinstance(slot.widths[-1], int) and \
+                slot.candidates[choice[slot.op_label]].type == "ir":
+            out.setdefault(slot.stage, []).append(slot)
+    return out
+
+
+def _step(space: SearchSpace, choice: Choice, slots: list[Slot], sign: int) -> Choice:
+    widths = [choice[s.width_label] for s in slots]
+    smallest = max(min(widths), 1)
+    out = dict(choice)
+    for slot, mc in zip(slots, widths):
+        lo, hi = width_bounds(space, slot, choice)
+        out[slot.width_label] = _snap(slot, min(max(mc + sign * max(int(round(mc / smallest)), 1), lo), hi))
+    return out
+
+
+def elasticity_scale(space: SearchSpace, choice: Mapping[str, Any], latency: Callable[[Mapping[str, Any]], float],
+                     target: float) -> tuple[Choice, list[dict[str, Any]]]:
+    """The widths of ``choice`` scaled to ``target`` (ms); returns the new choice and a log of the phases."""
+    choice = dict(choice)
+    stages = _elastic_slots(space, choice)
+    order = sorted(stages)
+    trace: list[dict[str, Any]] = []
+    if not order:
+        return choice, trace
+    everything = [slot for s in order for slot in stages[s]]
+    steps = 0
+    while latency(choice) > target and steps < MAX_STEPS:  # 1. shrink all stages
+        smaller = _step(space, choice, everything, -1)
+        if smaller == choice:  # every width at its lower bound
+            break
+        choice, steps = smaller, steps + 1
+    trace.append({"phase": "shrink", "steps": steps, "latency_ms": latency(choice)})
+    for k in range(len(order)):  # 2. grow stages k.. while within the target
+        group = [slot for s in order[k:] for slot in stages[s]]
+        steps = 0
+        while steps < MAX_STEPS:
+            larger = _step(space, choice, group, +1)
+            if larger == choice or latency(larger) > target:
+                break
+            choice, steps = larger, steps + 1
+        trace.append({"phase": f"grow stages {order[k]}..{order[-1]}", "steps": steps,
+                      "latency_ms": latency(choice)})
+    return choice, trace

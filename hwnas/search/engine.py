@@ -1,0 +1,177 @@
+"""The parts every search method shares: the weight optimiser and its schedule, an epoch of steps with a
+progress bar, scoring one candidate on the supernet, and the resumable search state.
+
+Supernet weights are trained as hwnas trains any network (:mod:`hwnas.train`): SGD with Nesterov momentum, weight
+decay on weights only, a cosine schedule over all weight steps, and a stated non-finite policy (a step whose loss
+or gradient is NaN/inf is skipped, ten in a row abort the search with :class:`~hwnas.train.NonFiniteLossError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from hwnas.supernet import Supernet, recalibrate_bn
+from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
+from hwnas.train import save_checkpoint
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = "search_state.pt"
+MAX_NONFINITE = 10
+
+
+class WeightTrainer:
+    """SGD on the supernet weights with a cosine schedule over ``total_steps`` (one call of :meth:`update` per
+    step)."""
+
+    def __init__(self, model: nn.Module, total_steps: int, lr: float = 0.05, weight_decay: float = 4e-5,
+                 momentum: float = 0.9, grad_clip: float | None = 5.0, min_lr: float = 0.0) -> None:
+        cfg = TrainConfig(epochs=1, lr=lr, weight_decay=weight_decay, momentum=momentum, min_lr=min_lr,
+                          grad_clip=grad_clip, progress=False, tensorboard=False)
+        self.model, self.cfg = model, cfg
+        self.optimizer = build_optimizer(model, cfg)
+        self.total_steps = max(int(total_steps), 1)
+        self.step = 0
+        self.nonfinite = 0  # consecutive
+        self.skipped = 0
+
+    @property
+    def lr(self) -> float:
+        return lr_at_step(min(self.step, self.total_steps - 1), base_lr=self.cfg.lr, min_lr=self.cfg.min_lr,
+                          warmup_steps=0, total_steps=self.total_steps)
+
+    def update(self, loss_fn: Callable[[], torch.Tensor], params: Iterable[nn.Parameter] | None = None) -> float:
+        """One step: ``loss_fn()`` builds the loss, backward, clip, SGD step. Returns the loss value."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        value = float(loss.detach())
+        ok = math.isfinite(value)
+        if ok:
+            loss.backward()
+            if self.cfg.grad_clip is not None:
+                norm = torch.nn.utils.clip_grad_norm_(
+                    [p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
+                ok = bool(torch.isfinite(norm))
+        self.step += 1
+        if not ok:
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._nonfinite(value)
+        self.nonfinite = 0
+        self.optimizer.step()
+        return value
+
+    def _nonfinite(self, value: float) -> float:
+        self.nonfinite += 1
+        self.skipped += 1
+        if self.nonfinite >= MAX_NONFINITE:
+            raise NonFiniteLossError(f"{self.nonfinite} consecutive non-finite supernet steps (loss={value}) at "
+                                     f"step {self.step}: lower the learning rate or check the data")
+        log.warning("non-finite supernet loss %s at step %d: step skipped", value, self.step)
+        return value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "step": self.step, "skipped": self.skipped}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.skipped = int(state["step"]), int(state["skipped"])
+
+
+def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tensor], float], desc: str,
+              progress: bool, device: torch.device, limit: int | None = None) -> float:
+    """Call ``step(x, y)`` on every batch of ``source``'s ``epoch`` (at most ``limit``); the mean finite loss."""
+    total = len(source) if limit is None else min(limit, len(source))
+    losses = []
+    with tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        for i, (x, y) in enumerate(source.epoch_batches(epoch)):
+            if i >= total:
+                break
+            loss = step(x.to(device), y.to(device))
+            if math.isfinite(loss):
+                losses.append(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+    return sum(losses) / len(losses) if losses else float("nan")
+
+
+def batches(source: Any, count: int, epoch: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``count`` batches of ``source``'s ``epoch`` (BN recalibration data)."""
+    out = []
+    for i, batch in enumerate(source.epoch_batches(epoch)):
+        if i >= count:
+            break
+        out.append(batch)
+    return out
+
+
+def score_choice(supernet: Supernet, choice: Mapping[str, Any], calibration: list, val_source: Any,
+                 device: torch.device) -> float:
+    """Validation top-1 (%) of ``choice`` on the supernet after recalibrating its path's BN statistics on
+    ``calibration`` batches (SPOS, Guo et al. 2019, Sec. 3.3: BN statistics of a shared supernet fit no child)."""
+    recalibrate_bn(supernet, choice, calibration)
+    return float(evaluate(supernet, val_source, device)["top1"])
+
+
+# ---------------------------------------------------------------------------------------------- state
+def rng_state(rng: random.Random) -> list:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def set_rng_state(rng: random.Random, state: list) -> None:
+    version, internal, gauss = state
+    rng.setstate((version, tuple(internal), gauss))
+
+
+class SearchState:
+    """The resumable state of a search in ``out_dir/search_state.pt`` (atomic writes, ``weights_only`` loads)."""
+
+    def __init__(self, out_dir: Path, method: str, fingerprint: Mapping[str, Any]) -> None:
+        self.path = Path(out_dir) / STATE_NAME
+        self.method = method
+        self.fingerprint = dict(fingerprint)
+
+    def save(self, state: Mapping[str, Any]) -> None:
+        save_checkpoint(self.path, {"method": self.method, "fingerprint": self.fingerprint, **state})
+
+    def load(self, resume: bool) -> dict[str, Any] | None:
+        """The saved state when resuming (``None`` when there is none); a state of another search is an error."""
+        if not resume or not self.path.is_file():
+            if resume:
+                log.info("resume: no %s yet, starting the search from scratch", self.path)
+            return None
+        state = load_checkpoint(self.path)
+        if state.get("method") != self.method or state.get("fingerprint") != self.fingerprint:
+            theirs = state.get("fingerprint", {})
+            diff = sorted(k for k in set(theirs) | set(self.fingerprint) if theirs.get(k) != self.fingerprint.get(k))
+            raise ValueError(f"cannot resume in {self.path.parent}: it holds a {state.get('method')} search with "
+                             f"other settings ({', '.join(diff) or 'method'} differ); use another --out")
+        return state
+
+
+class LimitedSource:
+    """The first ``batches`` batches of a batch source (candidate scoring on part of the arch split)."""
+
+    def __init__(self, source: Any, batches: int | None) -> None:
+        self.source = source
+        self.batches = len(source) if batches is None else min(int(batches), len(source))
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def epoch_batches(self, epoch: int, start: int = 0):
+        for i, batch in enumerate(self.source.epoch_batches(epoch, start)):
+            if start + i >= self.batches:
+                return
+            yield batch

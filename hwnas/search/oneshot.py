@@ -1,0 +1,181 @@
+"""One-shot search in two phases, shared by SPOS and the random baseline (Guo et al. 2019, Sec. 3).
+
+1. **Supernet training**: every step trains one path drawn by :class:`~hwnas.search.sampling.PathSampler`
+   (uniform; optionally with channel warm-up and only inside the budgets) on the weight split. The trained
+   supernet is saved as ``supernet.pt`` plus ``supernet.json`` (what it was trained on), so that a new budget
+   can be searched later without training again (``hwnas search --from-supernet DIR``).
+2. **Candidate search**: an ask/tell strategy (:mod:`hwnas.search.evolution`) proposes feasible candidates; each
+   is scored by its validation top-1 on the arch split after recalibrating its BN statistics on weight-split
+   batches. The best scored candidate is the result.
+
+Both phases checkpoint (per epoch, per generation) into ``search_state.pt``; ``resume`` continues either.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.search.budgets import Budgets
+from hwnas.search.context import SearchContext, write_json_atomic
+from hwnas.search.engine import (
+    LimitedSource, SearchState, WeightTrainer, batches, rng_state, run_epoch, score_choice, set_rng_state,
+)
+from hwnas.search.evolution import EvolutionConfig
+from hwnas.search.result import build_result
+from hwnas.search.sampling import ChannelWarmup, PathSampler
+from hwnas.supernet import Supernet
+from hwnas.train import load_checkpoint, save_checkpoint
+
+log = logging.getLogger(__name__)
+
+SUPERNET_WEIGHTS = "supernet.pt"
+SUPERNET_INFO = "supernet.json"
+
+
+@dataclass
+class OneShotConfig:
+    """Supernet training and candidate scoring (defaults sized for a CPU proxy search; SPOS trains 120 ImageNet
+    epochs)."""
+
+    epochs: int = 10  # supernet training epochs on the weight split
+    lr: float = 0.05  # peak SGD learning rate (cosine to 0); SPOS: 0.5 at batch 1024, i.e. ~0.06 at 128
+    weight_decay: float = 4e-5
+    steps_per_epoch: int | None = None  # cap on steps per epoch (None: the whole weight split)
+    warmup_fraction: float = 0.25  # channel warm-up: first quarter full widths, next quarter opens them all
+    constrained_sampling: bool = False  # train only paths that meet the budgets
+    recal_batches: int = 8  # weight-split batches for each candidate's BN recalibration
+    score_batches: int | None = None  # arch-split batches each candidate is scored on (None: all)
+    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    random_candidates: int | None = None  # random search: candidates to score (None: evolution's budget)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def channel_warmup(cfg: OneShotConfig) -> ChannelWarmup:
+    span = max(int(round(cfg.epochs * cfg.warmup_fraction)), 0)
+    return ChannelWarmup(block_epochs=span, open_epochs=max(span, 1))
+
+
+def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, state: SearchState,
+                   saved: Mapping[str, Any] | None, step_fn: Callable | None = None,
+                   sampler: PathSampler | None = None) -> list[dict[str, Any]]:
+    """Phase 1: uniform single-path training (or ``step_fn(x, y, epoch, rng)`` per step); per-epoch history."""
+    source = ctx.loaders.train
+    steps = min(cfg.steps_per_epoch or len(source), len(source))
+    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = sampler or PathSampler(ctx.space, ctx.budgets, channel_warmup(cfg), cfg.constrained_sampling)
+    rng, start, history = random.Random(ctx.seed), 0, []
+    if saved is not None:
+        supernet.load_state_dict(saved["supernet"])
+        trainer.load_state_dict(saved["trainer"])
+        set_rng_state(rng, saved["rng"])
+        start, history = int(saved["epoch"]), list(saved["history"])
+    supernet.to(ctx.device).train()
+
+    def single_path(x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
+        supernet.set_active(sampler.sample(rng, epoch))
+        return trainer.update(lambda: torch.nn.functional.cross_entropy(supernet(x), y))
+
+    for epoch in range(start, cfg.epochs):
+        step = step_fn or single_path
+        loss = run_epoch(source, epoch, lambda x, y: step(x, y, epoch), f"supernet {epoch + 1}/{cfg.epochs}",
+                         ctx.progress, ctx.device, limit=steps)
+        history.append({"epoch": epoch, "loss": loss, "lr": trainer.lr})
+        ctx.log(trainer.step, {"kind": "supernet", "epoch": epoch, "loss": loss})
+        log.info("supernet epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
+        state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
+                    "trainer": trainer.state_dict(), "rng": rng_state(rng), "history": history})
+    return history
+
+
+def save_supernet(ctx: SearchContext, supernet: Supernet, method: str, info: Mapping[str, Any]) -> None:
+    save_checkpoint(ctx.out_dir / SUPERNET_WEIGHTS, supernet.state_dict())
+    g = ctx.space.geometry
+    write_json_atomic(ctx.out_dir / SUPERNET_INFO, {
+        "method": method, "space": ctx.space.name, "input_size": g.input_size, "in_channels": g.in_channels,
+        "num_classes": g.num_classes, "width_mult": g.width_mult, **info})
+
+
+def load_supernet(directory: Path, supernet: Supernet, device: torch.device) -> None:
+    path = Path(directory) / SUPERNET_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --from-supernet takes the --out of a finished spos, random or "
+                                "hardcore search")
+    try:
+        supernet.load_state_dict(load_checkpoint(path))
+    except RuntimeError as e:
+        raise ValueError(f"{path} does not fit space {supernet.space.name!r}: {str(e).splitlines()[0]}") from None
+    supernet.to(device)
+
+
+def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg: OneShotConfig,
+                      state: SearchState, saved: Mapping[str, Any] | None, what: str) -> None:
+    """Phase 2: ask/tell ``strategy`` until done, scoring candidates on the supernet; checkpoints each round."""
+    from tqdm import tqdm
+
+    if saved is not None and saved.get("phase") == "search":
+        strategy.load_state_dict(saved["strategy"])
+    calibration = batches(ctx.loaders.train, cfg.recal_batches)
+    val = LimitedSource(ctx.loaders.val, cfg.score_batches)
+    with tqdm(desc=what, disable=not ctx.progress, dynamic_ncols=True, initial=len(strategy.scored)) as bar:
+        while not strategy.done:
+            candidates = strategy.ask()
+            if not candidates:
+                break
+            scores = []
+            for choice in candidates:
+                scores.append(score_choice(supernet, choice, calibration, val, ctx.device))
+                bar.update(1)
+            strategy.tell(scores)
+            best = strategy.best(1)[0][1]
+            bar.set_postfix(best=f"{best:.2f}%", refresh=False)
+            ctx.log(len(strategy.scored), {"kind": "search", "scored": len(strategy.scored), "best_top1": best})
+            state.save({"phase": "search", "strategy": strategy.state_dict()})
+
+
+def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotConfig, make_strategy: Callable,
+                from_supernet: Path | None = None) -> dict[str, Any]:
+    """Train (or load) the supernet, search it with ``make_strategy(feasible, seed)``, return the result."""
+    from hwnas.search.budgets import feasible
+
+    supernet = Supernet(ctx.space)
+    fingerprint = {"space": ctx.space.name, "geometry": asdict(ctx.space.geometry), "config": cfg.to_dict(),
+                   "budgets": budgets.to_dict(), "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
+    state = SearchState(ctx.out_dir, method, fingerprint)
+    saved = state.load(ctx.resume)
+    history: dict[str, Any] = {}
+    if from_supernet is not None:
+        load_supernet(from_supernet, supernet, ctx.device)
+    elif saved is not None and saved.get("phase") == "search":
+        load_supernet(ctx.out_dir, supernet, ctx.device)
+        history["supernet"] = saved.get("train_history", [])
+    else:
+        history["supernet"] = train_supernet(ctx, supernet, cfg, state, saved)
+        save_supernet(ctx, supernet, method, {"config": cfg.to_dict(), "seed": ctx.seed})
+        saved = None
+    strategy = make_strategy(lambda c: feasible(ctx.budgets, c), ctx.seed)
+    search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search")
+    ranked = strategy.best(len(strategy.scored))
+    if not ranked:
+        raise ValueError("the search scored no candidate: the budgets leave no architecture to evaluate")
+    best, top1 = ranked[0]
+    candidates = [{**c, "_score": s} for c, s in ranked]
+    history["candidates"] = [_candidate_row(ctx, c, s) for c, s in ranked]
+    return build_result(ctx, method, best, budgets, config=cfg.to_dict(), history=history,
+                        extra={"supernet_val_top1": top1, "candidates_scored": len(candidates),
+                               "from_supernet": str(from_supernet) if from_supernet else None})
+
+
+def _candidate_row(ctx: SearchContext, choice: Mapping[str, Any], score: float) -> dict[str, Any]:
+    from hwnas.search.budgets import costs_of
+
+    return {"choice": dict(choice), "val_top1": score, **costs_of(ctx.budgets, choice),
+            "predicted_latency_ms": None if ctx.latency is None else ctx.latency.predict(ctx.space.to_spec(choice))}

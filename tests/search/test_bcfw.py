@@ -1,0 +1,83 @@
+"""HardCoRe-NAS's Frank-Wolfe: the LP oracle is optimal and feasible, every iterate meets the budgets."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hwnas.search.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, solve_lp, sparsify
+from hwnas.search.budgets import Budgets, make_budgets
+from hwnas.search.hardcore import one_hot_dists
+from hwnas.search.separable import SeparableCost
+
+
+def lagrangian_bound(c, a, b):
+    """max over lam >= 0 of sum_l min_i (c + lam a) - lam b: equal to the LP optimum (strong duality)."""
+    best = -np.inf
+    for lam in np.concatenate([[0.0], np.geomspace(1e-4, 1e4, 4000)]):
+        best = max(best, sum(float(np.min(cl + lam * al[0])) for cl, al in zip(c, a)) - lam * b[0])
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_single_budget_lp_is_optimal_and_tight(seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(2, 6, size=5)
+    c = [rng.normal(size=k) for k in sizes]
+    a = [rng.uniform(0.1, 1.0, size=(1, k)) for k in sizes]
+    lightest = sum(float(al.min()) for al in a)
+    heaviest = sum(float(al.max()) for al in a)
+    b = np.array([lightest + (heaviest - lightest) * rng.uniform(0.05, 0.9)])
+    fallback = [np.eye(len(al[0]))[int(al[0].argmin())] for al in a]
+    x = solve_lp(c, a, b, fallback)
+    for xl in x:
+        assert xl.min() >= -1e-12 and abs(xl.sum() - 1) < 1e-9
+    use = sum(float(al[0] @ xl) for al, xl in zip(a, x))
+    value = sum(float(cl @ xl) for cl, xl in zip(c, x))
+    assert use <= b[0] + 1e-9
+    assert value == pytest.approx(lagrangian_bound(c, a, b), abs=1e-3)
+    # never worse than the best feasible vertex
+    vertices = [v for v in itertools.product(*(range(k) for k in sizes))
+                if sum(al[0][i] for al, i in zip(a, v)) <= b[0]]
+    assert value <= min(sum(cl[i] for cl, i in zip(c, v)) for v in vertices) + 1e-9
+
+
+def test_several_budgets_are_all_met(tiny, tiny_table):
+    rng = np.random.default_rng(0)
+    sizes = [3, 4, 2, 5]
+    c = [rng.normal(size=k) for k in sizes]
+    a = [rng.uniform(0.1, 1.0, size=(2, k)) for k in sizes]
+    b = np.array([2.0, 2.2])
+    fallback = [np.eye(k)[int(np.argmin(al.sum(0)))] for k, al in zip(sizes, a)]
+    assert np.all(sum(al @ f for al, f in zip(a, fallback)) <= b)
+    x = solve_lp(c, a, b, fallback)
+    assert np.all(sum(al @ xl for al, xl in zip(a, x)) <= b + 1e-9)
+
+
+def test_every_bcfw_iterate_is_feasible(tiny, tiny_table):
+    separable = SeparableCost(tiny_table, tiny)
+    low, high = separable.minimum(largest_widths=True), separable.cost(tiny.heaviest())
+    budgets = make_budgets(Budgets(max_latency_ms=low + 0.3 * (high - low), max_params=1e5), tiny, tiny_table)
+    lin = LinearBudgets.from_budgets(tiny, budgets)
+    start = separable.lightest(largest_widths=True)
+    alpha, beta = feasible_start(lin, *one_hot_dists(tiny, start))
+    assert np.all(lin.expected(alpha, beta) <= lin.limits + 1e-9)
+    rng = np.random.default_rng(0)
+    seen = []
+
+    def grad(a, b):  # a noisy gradient pulling towards the heaviest candidates (against the budget)
+        return {k: -np.arange(len(v), dtype=float) + rng.normal(scale=0.5, size=len(v)) for k, v in {**a, **b}.items()}
+
+    alpha, beta = bcfw(lin, alpha, beta, grad, BCFWConfig(steps=60), rng,
+                       lambda t, a, b, e: seen.append(e.copy()))
+    assert len(seen) == 60
+    assert all(np.all(e <= lin.limits * (1 + 1e-9)) for e in seen)
+    assert max(float(e[0]) for e in seen) > 0.9 * lin.limits[0]  # it does push against the budget
+    for dist in {**alpha, **beta}.values():
+        assert dist.min() >= -1e-12 and abs(dist.sum() - 1) < 1e-9
+    vertex_a, vertex_b = sparsify(lin, alpha, beta, 10)
+    assert np.all(lin.expected(vertex_a, vertex_b) <= lin.limits * (1 + 1e-9))
+    fractional = sum(int(np.sum((v > 1e-6) & (v < 1 - 1e-6)) > 0) for v in vertex_a.values())
+    assert fractional <= len(lin.limits)
