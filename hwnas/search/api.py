@@ -106,14 +106,13 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
         if method not in FROM_SUPERNET:
             raise ValueError(f"--from-supernet works for {', '.join(FROM_SUPERNET)}; {method} trains its "
                              "architecture together with its weights")
-        info = _supernet_settings(Path(from_supernet))
-        if info["space"] != space or info["width_mult"] != width_mult:
-            raise ValueError(f"{from_supernet} holds a supernet of space {info['space']!r} at width "
-                             f"{info['width_mult']}; this search asks for {space!r} at width {width_mult}")
+        trained = _supernet_settings(Path(from_supernet))
     loaders = search_loaders(dataset, batch_size, seed, device, data_dir=data_dir, download=download, limit=limit,
                              progress=progress)
     info = loaders.info
     the_space = get_space(space, info.input_size, info.in_channels, info.num_classes, width_mult)
+    if from_supernet is not None:
+        _check_same_space(Path(from_supernet), trained, the_space)
     table = load_table(lut, the_space)
     hard = make_budgets(budgets, the_space, table)
     check_feasible(the_space, hard)  # before any training: an impossible budget fails in seconds
@@ -127,12 +126,28 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
                   "spos": lambda: run_spos(ctx, budgets, cfg, _path(from_supernet)),
                   "random": lambda: run_random(ctx, budgets, cfg, _path(from_supernet)),
                   "hardcore": lambda: run_hardcore(ctx, budgets, cfg, _path(from_supernet))}[method]
-        result = runner()
+        # Weight init (and dropout) draw from torch's global RNG: seed a fork of it, so that a search is
+        # repeatable from its seed (and resumable) and the caller's RNG stream is left untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            result = runner()
     result["dataset"] = dataset
     result["limit"] = limit
     result["batch_size"] = batch_size
     write_result(out, result)
     return result
+
+
+def _check_same_space(directory: Path, trained: Mapping[str, Any], space: Any) -> None:
+    from hwnas.cost.lut_keys import space_digest
+
+    g = space.geometry
+    here = {"space": space.name, "input_size": g.input_size, "in_channels": g.in_channels,
+            "num_classes": g.num_classes, "width_mult": g.width_mult, "space_digest": space_digest(space)}
+    for key, value in here.items():
+        if trained.get(key) != value:
+            raise ValueError(f"{directory} holds a supernet with {key}={trained.get(key)!r}, but this search has "
+                             f"{key}={value!r}: search with the space, width and dataset it was trained on")
 
 
 def _path(value: str | Path | None) -> Path | None:

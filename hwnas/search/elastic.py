@@ -7,7 +7,10 @@ architecture, which is what lets it land on the target latency instead of near i
    it does not;
 2. then grow progressively smaller groups of stages (all stages, then all but the first, ..., then the last
    stage alone), each group as long as the latency stays within ``T``: later groups change fewer blocks per
-   step, so the steps get finer and the latency closes in on ``T`` from below.
+   step, so the steps get finer and the latency closes in on ``T`` from below;
+3. (hwnas) then widen single blocks by one width value while the latency stays within ``T``: TF-NAS's phase 2
+   stops as soon as the widest blocks of a group reach their bounds, which can leave several percent of the
+   budget unused; this last phase lands within about one block-channel's latency of ``T``.
 
 A step changes every selected block's width ``mc`` by ``round(mc / min mc)`` of the selected blocks, so wide
 blocks move proportionally more (the smallest by one channel). Widths stay in ``[hi // 2, hi]`` with ``hi`` the
@@ -104,4 +107,29 @@ def elasticity_scale(space: SearchSpace, choice: Mapping[str, Any], latency: Cal
             choice, steps = larger, steps + 1
         trace.append({"phase": f"grow stages {order[k]}..{order[-1]}", "steps": steps,
                       "latency_ms": latency(choice)})
+    choice, steps = _fill(space, choice, everything, latency, target)
+    trace.append({"phase": "fill", "steps": steps, "latency_ms": latency(choice)})
     return choice, trace
+
+
+def _fill(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callable[[Mapping[str, Any]], float],
+          target: float) -> tuple[Choice, int]:
+    """3. (hwnas) Widen single blocks by one width value, the largest step that still fits each time, until none
+    does: phase 2 stops when its group's widest blocks reach their bounds, leaving up to a few percent unused."""
+    steps = 0
+    while steps < MAX_STEPS:
+        best, best_latency = None, -1.0
+        for slot in slots:
+            width = choice[slot.width_label]
+            lo, hi = width_bounds(space, slot, choice)
+            i = slot.widths.index(width)
+            if i + 1 >= len(slot.widths) or slot.widths[i + 1] > hi:
+                continue
+            trial = {**choice, slot.width_label: slot.widths[i + 1]}
+            value = latency(trial)
+            if best_latency < value <= target:
+                best, best_latency = trial, value
+        if best is None:
+            return choice, steps
+        choice, steps = best, steps + 1
+    return choice, steps

@@ -99,6 +99,9 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         start, history = int(saved["epoch"]), list(saved["history"])
     supernet.to(ctx.device).train()
     teacher = None
+    if saved is not None and saved.get("teacher") is not None:  # the heaviest path as it was after pretraining
+        teacher = freeze(supernet.extract(heaviest))
+        teacher.load_state_dict(saved["teacher"])
 
     def heavy_step(x: torch.Tensor, y: torch.Tensor) -> float:
         supernet.set_active(heaviest)
@@ -122,7 +125,8 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         history.append({"epoch": epoch, "phase": what, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "hardcore_" + what, "epoch": epoch, "loss": loss})
         state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
-                    "trainer": trainer.state_dict(), "generator": generator.get_state(), "history": history})
+                    "trainer": trainer.state_dict(), "generator": generator.get_state(), "history": history,
+                    "teacher": None if teacher is None else teacher.state_dict()})
     return history
 
 

@@ -97,11 +97,14 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
 
 
 def save_supernet(ctx: SearchContext, supernet: Supernet, method: str, info: Mapping[str, Any]) -> None:
+    """``supernet.pt`` (weights) and ``supernet.json`` (the space, its geometry and digest, how it was trained)."""
+    from hwnas.cost.lut_keys import space_digest
+
     save_checkpoint(ctx.out_dir / SUPERNET_WEIGHTS, supernet.state_dict())
     g = ctx.space.geometry
     write_json_atomic(ctx.out_dir / SUPERNET_INFO, {
         "method": method, "space": ctx.space.name, "input_size": g.input_size, "in_channels": g.in_channels,
-        "num_classes": g.num_classes, "width_mult": g.width_mult, **info})
+        "num_classes": g.num_classes, "width_mult": g.width_mult, "space_digest": space_digest(ctx.space), **info})
 
 
 def load_supernet(directory: Path, supernet: Supernet, device: torch.device) -> None:
@@ -117,8 +120,10 @@ def load_supernet(directory: Path, supernet: Supernet, device: torch.device) -> 
 
 
 def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg: OneShotConfig,
-                      state: SearchState, saved: Mapping[str, Any] | None, what: str) -> None:
-    """Phase 2: ask/tell ``strategy`` until done, scoring candidates on the supernet; checkpoints each round."""
+                      state: SearchState, saved: Mapping[str, Any] | None, what: str,
+                      keep: Mapping[str, Any] | None = None) -> None:
+    """Phase 2: ask/tell ``strategy`` until done, scoring candidates on the supernet; checkpoints each round
+    (with ``keep``, e.g. the training history, in every checkpoint)."""
     from tqdm import tqdm
 
     if saved is not None and saved.get("phase") == "search":
@@ -138,7 +143,7 @@ def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg
             best = strategy.best(1)[0][1]
             bar.set_postfix(best=f"{best:.2f}%", refresh=False)
             ctx.log(len(strategy.scored), {"kind": "search", "scored": len(strategy.scored), "best_top1": best})
-            state.save({"phase": "search", "strategy": strategy.state_dict()})
+            state.save({"phase": "search", "strategy": strategy.state_dict(), **(keep or {})})
 
 
 def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotConfig, make_strategy: Callable,
@@ -156,13 +161,14 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
         load_supernet(from_supernet, supernet, ctx.device)
     elif saved is not None and saved.get("phase") == "search":
         load_supernet(ctx.out_dir, supernet, ctx.device)
-        history["supernet"] = saved.get("train_history", [])
+        history["supernet"] = saved.get("train_history")
     else:
         history["supernet"] = train_supernet(ctx, supernet, cfg, state, saved)
         save_supernet(ctx, supernet, method, {"config": cfg.to_dict(), "seed": ctx.seed})
         saved = None
     strategy = make_strategy(lambda c: feasible(ctx.budgets, c), ctx.seed)
-    search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search")
+    search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search",
+                      keep={"train_history": history.get("supernet")})
     ranked = strategy.best(len(strategy.scored))
     if not ranked:
         raise ValueError("the search scored no candidate: the budgets leave no architecture to evaluate")

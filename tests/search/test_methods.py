@@ -1,0 +1,105 @@
+"""Every method end to end on the tiny space and a slice of (fake) Fashion-MNIST, inside its budgets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hwnas.cost.lut import LatencyTable
+from hwnas.search import Budgets, search
+from hwnas.search.separable import SeparableCost
+
+from .conftest import TINY_YAML
+
+SMALL = {
+    "spos": {"epochs": 2, "recal_batches": 1, "score_batches": 1, "evolution.population": 6, "evolution.top_k": 3,
+             "evolution.mutations": 3, "evolution.crossovers": 3, "evolution.generations": 2},
+    "random": {"epochs": 2, "recal_batches": 1, "score_batches": 1, "random_candidates": 8,
+               "evolution.population": 4, "evolution.top_k": 2},
+    "fbnet": {"epochs": 2, "warmup_epochs": 1, "samples": 2},
+    "tfnas": {"epochs": 2, "warmup_epochs": 1},
+    "hardcore": {"heaviest_epochs": 1, "epochs": 2, "bcfw.steps": 10},
+}
+
+
+def target(search_space, lut, fraction=0.45):
+    separable = SeparableCost(LatencyTable.load(lut), search_space)
+    low, high = separable.minimum(largest_widths=True), separable.cost(search_space.heaviest())
+    return low + fraction * (high - low)
+
+
+def run(method, out, lut, fashion_dir, budgets, **options):
+    return search(method, TINY_YAML, "fashion-mnist", out=out, lut=lut, budgets=budgets,
+                  overrides={**SMALL[method], **options.pop("overrides", {})}, batch_size=32,
+                  data_dir=str(fashion_dir), progress=False, tensorboard=False, **options)
+
+
+@pytest.mark.parametrize("method", list(SMALL))
+def test_method_meets_its_budgets(method, tmp_path, search_space, search_lut, fashion_dir):
+    limit = target(search_space, search_lut)
+    budgets = Budgets(max_latency_ms=limit, max_params=20_000, max_memory_mb=1.0)
+    result = run(method, tmp_path, search_lut, fashion_dir, budgets)
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["arch"] == result["arch"] and saved["method"] == method
+    assert result["predicted_latency_ms"] <= limit
+    assert result["params"] <= 20_000 and result["peak_memory_mb"] <= 1.0
+    assert all(b["met"] for b in result["budgets_met"].values())
+    spec = search_space.to_spec(result["choice"])
+    assert LatencyTable.load(search_lut).predict(spec) == pytest.approx(result["predicted_latency_ms"])
+    assert result["history"], "a search records its history"
+    assert (tmp_path / "metrics.jsonl").read_text().strip()
+
+
+def test_hardcore_iterates_are_feasible_and_fbnet_records_theta(tmp_path, search_space, search_lut, fashion_dir):
+    limit = target(search_space, search_lut, 0.3)
+    hard = run("hardcore", tmp_path / "h", search_lut, fashion_dir, Budgets(max_latency_ms=limit))
+    assert hard["every_iterate_feasible"]
+    assert all(row["expected_max_latency_ms"] <= limit * (1 + 1e-9) for row in hard["history"]["bcfw"])
+    fb = run("fbnet", tmp_path / "f", search_lut, fashion_dir, Budgets(max_latency_ms=limit))
+    assert [row["epoch"] for row in fb["history"]] == [0, 1]
+    assert fb["history"][0]["theta_loss"] is None  # warm-up: theta frozen
+    assert fb["history"][0]["probs"] != fb["history"][1]["probs"]
+    assert len(fb["samples"]) == 2 and all(s["predicted_latency_ms"] <= limit for s in fb["samples"])
+
+
+def test_cheap_second_target_from_the_supernet(tmp_path, search_space, search_lut, fashion_dir):
+    first = run("spos", tmp_path / "a", search_lut, fashion_dir, Budgets(max_latency_ms=target(search_space,
+                                                                                                 search_lut, 0.8)))
+    tight = target(search_space, search_lut, 0.2)
+    second = run("spos", tmp_path / "b", search_lut, fashion_dir, Budgets(max_latency_ms=tight),
+                 from_supernet=tmp_path / "a")
+    assert second["predicted_latency_ms"] <= tight < first["budgets"]["max_latency_ms"]
+    assert second["from_supernet"] == str(tmp_path / "a")
+    assert "supernet" not in second["history"]  # nothing was trained
+    hard = run("hardcore", tmp_path / "c", search_lut, fashion_dir, Budgets(max_latency_ms=tight),
+               from_supernet=tmp_path / "a")
+    assert hard["predicted_latency_ms"] <= tight
+    with pytest.raises(ValueError, match="from-supernet works for"):
+        run("fbnet", tmp_path / "d", search_lut, fashion_dir, Budgets(max_latency_ms=tight),
+            from_supernet=tmp_path / "a")
+
+
+def test_impossible_budget_fails_before_training(tmp_path, search_space, search_lut, fashion_dir):
+    low = SeparableCost(LatencyTable.load(search_lut), search_space).minimum()
+    with pytest.raises(ValueError, match="smallest achievable"):
+        run("spos", tmp_path, search_lut, fashion_dir, Budgets(max_latency_ms=0.5 * low))
+    assert not (tmp_path / "search_state.pt").exists()
+
+
+def test_tfnas_needs_a_latency_target(tmp_path, search_lut, fashion_dir):
+    with pytest.raises(ValueError, match="latency target"):
+        run("tfnas", tmp_path, search_lut, fashion_dir, Budgets(max_params=1e6))
+
+
+def test_a_table_of_another_geometry_is_refused(tmp_path, search_lut, fashion_dir):
+    with pytest.raises(ValueError, match="hwnas lut build --space"):
+        search("spos", TINY_YAML, "fashion-mnist", out=tmp_path, lut=search_lut, width_mult=0.5,
+               data_dir=str(fashion_dir), progress=False)
+
+
+def test_bad_settings_name_the_valid_ones(tmp_path, search_lut, fashion_dir):
+    with pytest.raises(ValueError, match="no setting 'epoch'"):
+        run("spos", tmp_path, search_lut, fashion_dir, Budgets(), overrides={"epoch": 3})
+    with pytest.raises(ValueError, match="fbnet mode"):
+        run("fbnet", tmp_path, search_lut, fashion_dir, Budgets(), overrides={"mode": "other"})
