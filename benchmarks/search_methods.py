@@ -1,0 +1,165 @@
+"""Every search method on Fashion-MNIST, two spaces, two latency budgets: time, latency, accuracy (issue 5).
+
+For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
+
+1. build the ONNX Runtime table (1 thread, batch 1, 28 px, 1 channel, 10 classes) and calibrate it on
+   ``--calibrate`` sampled networks (the default ``overhead`` fit);
+2. two budgets between the lightest and the heaviest network's predicted latency (``--budgets``, fractions);
+3. for each method and budget: the search on ``--limit`` training images (80 % weights / 20 % architecture);
+   spos, random and hardcore train their supernet once, at the first budget, and search the second from it
+   (``--from-supernet``, the cheap second target), so their second row's time is the search alone;
+4. the result exported to ONNX (``hwnas.export``) and that file timed in ONNX Runtime with the table's settings
+   (interleaved rounds, median): the *measured* latency, against the budget;
+5. the result trained from scratch with one fixed recipe (``--train-epochs`` on ``--train-limit`` images, SGD,
+   cosine, no augmentation) and its top-1 on the Fashion-MNIST test split.
+
+    .venv/bin/python benchmarks/search_methods.py --out runs/bench_search        # the documented run
+    .venv/bin/python benchmarks/search_methods.py --quick --out runs/bench_quick  # minutes: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from hwnas.cost.calibrate import calibrate_table, measure_here, sample_specs
+from hwnas.cost.lut import LatencyTable
+from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.measure import time_models
+from hwnas.search import Budgets, search
+from hwnas.search.separable import SeparableCost
+from hwnas.space import get_space
+
+METHODS = ("fbnet", "tfnas", "spos", "random", "hardcore")
+ONESHOT = ("spos", "random", "hardcore")
+
+# Method settings for a CPU proxy search of a few minutes each (the papers' epochs are ImageNet-scale). The
+# memory-lean execution modes are used where the paper runs every candidate (fbnet mixture, tfnas mixture arch
+# step, hardcore all-path gradients): on two CPU cores those cost 4-12x a path per step.
+SETTINGS: dict[str, dict[str, Any]] = {
+    "fbnet": {"epochs": 4, "warmup_epochs": 1, "mode": "sampled"},
+    "tfnas": {"epochs": 4, "warmup_epochs": 1, "arch_mode": "sampled"},
+    "spos": {"epochs": 4, "recal_batches": 4, "score_batches": 8, "evolution.population": 20,
+             "evolution.top_k": 5, "evolution.mutations": 10, "evolution.crossovers": 10,
+             "evolution.generations": 5},
+    "random": {"epochs": 4, "recal_batches": 4, "score_batches": 8, "evolution.population": 20,
+               "evolution.top_k": 5, "evolution.mutations": 10, "evolution.crossovers": 10,
+               "evolution.generations": 5},
+    "hardcore": {"heaviest_epochs": 1, "epochs": 3, "grad_mode": "sampled", "bcfw.steps": 200},
+}
+QUICK = {"fbnet": {"epochs": 2}, "tfnas": {"epochs": 2}, "spos": {"epochs": 1, "evolution.generations": 2},
+         "random": {"epochs": 1, "evolution.generations": 2}, "hardcore": {"epochs": 1, "bcfw.steps": 20}}
+
+
+def build_table(space_name: str, width: float, workdir: Path, calibrate: int, rounds: int) -> Path:
+    space = get_space(space_name, 28, 1, 10, width)
+    path = workdir / f"lut_{space_name}.json"
+    started = time.perf_counter()
+    built = build_space_table(space, path, rounds=rounds, progress=False, overwrite=True)
+    table = built.table
+    measured = measure_here(table, sample_specs(space, calibrate, seed=0), overheads=True)
+    calibrate_table(table, measured, space, seed=0)
+    table.save()
+    print(f"[{space_name}: table of {built.ops} ops built and calibrated on {calibrate} networks in "
+          f"{time.perf_counter() - started:.0f} s]", flush=True)
+    return path
+
+
+def measure_export(result: dict[str, Any], lut: Path, workdir: Path, rounds: int) -> tuple[float, float]:
+    """Export the result to ONNX and time the file with the table's settings: (median ms, IQR ms)."""
+    from hwnas.arch import decode
+    from hwnas.export import export_model
+    from hwnas.nn import build_model
+
+    spec = decode(result["arch"])
+    g = result["geometry"]
+    path = workdir / "model.onnx"
+    export_model(build_model(spec, g["num_classes"], g["in_channels"]), spec, path, "onnx", g["input_size"],
+                 g["in_channels"])
+    prov = LatencyTable.load(lut).provenance
+    timing = time_models([path], prov["backend"], prov["threads"], prov["batch_size"], prov["timing"]["warmup"],
+                         rounds, input_shapes=(g["in_channels"], g["input_size"], g["input_size"]))[0]
+    return timing.median_ms, timing.iqr_ms
+
+
+def train_result(result: dict[str, Any], workdir: Path, epochs: int, limit: int) -> float:
+    from hwnas.arch import decode
+    from hwnas.pipeline import train_arch
+
+    metrics = train_arch(decode(result["arch"]), "fashion-mnist", workdir, epochs=epochs, limit=limit,
+                         adapt=False, progress=False, augment=False, tensorboard=False)
+    return float(metrics["top1"])
+
+
+def run_space(space_name: str, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    workdir = Path(args.out) / space_name
+    workdir.mkdir(parents=True, exist_ok=True)
+    lut = build_table(space_name, args.width_mult, workdir, args.calibrate, args.rounds)
+    space = get_space(space_name, 28, 1, 10, args.width_mult)
+    separable = SeparableCost(LatencyTable.load(lut), space)
+    low, high = separable.minimum(largest_widths=True), separable.cost(space.heaviest())
+    targets = [round(low + f * (high - low), 4) for f in args.budgets]
+    for method in args.methods:
+        settings = {**SETTINGS[method], **(QUICK[method] if args.quick else {})}
+        for i, target in enumerate(targets):
+            out = workdir / f"{method}_{i}"
+            reuse = workdir / f"{method}_0" if method in ONESHOT and i > 0 else None
+            started = time.perf_counter()
+            result = search(method, space_name, "fashion-mnist", out=out, lut=lut,
+                            budgets=Budgets(max_latency_ms=target), overrides=settings, width_mult=args.width_mult,
+                            limit=args.limit, progress=False, tensorboard=False, from_supernet=reuse, seed=args.seed)
+            seconds = time.perf_counter() - started
+            measured, iqr = measure_export(result, lut, out, args.rounds)
+            top1 = train_result(result, out / "train", args.train_epochs, args.train_limit)
+            row = {"space": space_name, "budget_ms": target, "method": method, "search_s": seconds,
+                   "from_supernet": reuse is not None, "predicted_ms": result["predicted_latency_ms"],
+                   "measured_ms": measured, "measured_iqr_ms": iqr, "params": result["params"],
+                   "macs": result["macs"], "test_top1": top1, "arch": result["arch"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            (Path(args.out) / "rows.json").write_text(json.dumps(rows, indent=1))
+
+
+def format_rows(rows: list[dict[str, Any]]) -> str:
+    lines = ["| space | budget ms | method | search time | predicted ms | measured ms (IQR) | measured / budget | "
+             "params | MACs | test top-1 |", "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        when = f"{r['search_s']:.0f} s" + (" (from supernet)" if r["from_supernet"] else "")
+        lines.append(f"| {r['space']} | {r['budget_ms']:.3f} | {r['method']} | {when} | {r['predicted_ms']:.3f} | "
+                     f"{r['measured_ms']:.3f} ({r['measured_iqr_ms']:.3f}) | "
+                     f"{100 * (r['measured_ms'] / r['budget_ms'] - 1):+.1f} % | {r['params'] / 1e3:.0f}k | "
+                     f"{r['macs'] / 1e6:.2f}M | {r['test_top1']:.2f} % |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spaces", nargs="+", default=["fbnet", "hardcore"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--width-mult", type=float, default=0.5)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[0.25, 0.6],
+                        help="budgets as fractions of the way from the lightest to the heaviest network's latency")
+    parser.add_argument("--limit", type=int, default=10000, help="training images for the search")
+    parser.add_argument("--train-epochs", type=int, default=2)
+    parser.add_argument("--train-limit", type=int, default=10000, help="training (and test) images for training")
+    parser.add_argument("--calibrate", type=int, default=20, help="networks the table is calibrated on")
+    parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds (table and measurement)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default="runs/bench_search")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.limit, args.train_limit, args.train_epochs, args.calibrate, args.rounds = 1000, 1000, 1, 5, 10
+
+    rows: list[dict[str, Any]] = []
+    for space_name in args.spaces:
+        run_space(space_name, args, rows)
+    print()
+    print(format_rows(rows))
+
+
+if __name__ == "__main__":
+    main()
