@@ -105,6 +105,19 @@ def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tenso
     return sum(losses) / len(losses) if losses else float("nan")
 
 
+def cycle_batches(source: Any, first_epoch: int = 0):
+    """Batches of ``source`` without end: its epoch ``first_epoch``, then the next epochs (each in its own order)."""
+    epoch = first_epoch
+    while True:
+        empty = True
+        for batch in source.epoch_batches(epoch):
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the batch source yields no batches")
+        epoch += 1
+
+
 def batches(source: Any, count: int, epoch: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The first ``count`` batches of ``source``'s ``epoch`` (BN recalibration data)."""
     out = []

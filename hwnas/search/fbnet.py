@@ -29,10 +29,9 @@ import torch.nn.functional as F
 from hwnas.search.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
+from hwnas.search.dnas import DnasParts, finish_dnas
 from hwnas.search.engine import SearchState, WeightTrainer, run_epoch
 from hwnas.search.objectives import FBNET_ALPHA, FBNET_BETA, LOSS_FORMS, LinearCost, fbnet_loss
-from hwnas.search.projection import project
-from hwnas.search.result import build_result
 from hwnas.search.separable import SeparableCost
 from hwnas.supernet import Supernet
 
@@ -108,17 +107,10 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
     trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
     theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, weight_decay=cfg.theta_weight_decay)
     generator = ctx.generator(1)
+    parts = DnasParts(supernet, params, trainer, theta_opt, generator)
     state = SearchState(ctx.out_dir, "fbnet", {"space": ctx.space.name, "config": asdict(cfg),
                                                "budgets": budgets.to_dict(), "seed": ctx.seed})
-    saved = state.load(ctx.resume)
-    start, tau, history = 0, cfg.tau0, []
-    if saved is not None:
-        supernet.load_state_dict(saved["supernet"])
-        params.load_state_dict(saved["params"])
-        trainer.load_state_dict(saved["trainer"])
-        theta_opt.load_state_dict(saved["theta_opt"])
-        generator.set_state(saved["generator"])
-        start, tau, history = int(saved["epoch"]), float(saved["tau"]), list(saved["history"])
+    start, tau, history = parts.restore(state.load(ctx.resume), cfg.tau0)
     hard = cfg.mode == "sampled"
 
     def forward(x: torch.Tensor, y: torch.Tensor, with_theta: bool) -> torch.Tensor:
@@ -158,25 +150,6 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
                                "tau": tau, "expected_cost": expected, "entropy": params.entropy()})
         if epoch >= cfg.warmup_epochs:
             tau *= cfg.tau_decay
-        state.save({"epoch": epoch + 1, "tau": tau, "history": history, "supernet": supernet.state_dict(),
-                    "params": params.state_dict(), "trainer": trainer.state_dict(),
-                    "theta_opt": theta_opt.state_dict(), "generator": generator.get_state()})
+        state.save(parts.snapshot(epoch + 1, tau, history))
     return finish_dnas(ctx, "fbnet", budgets, params, cfg.samples, cfg.hard, asdict(cfg), history,
                        ctx.generator(2))
-
-
-def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchParams, samples: int, hard: bool,
-                config: dict[str, Any], history: list, generator: torch.Generator,
-                base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result dict."""
-    scores = params.scores()
-    argmax = params.argmax(base)
-    drawn = [params.sample(generator, base) for _ in range(samples)]
-    if hard and ctx.budgets:
-        fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
-        chosen = project(ctx.space, scores, ctx.budgets, argmax, largest_widths=fixed)
-        drawn = [project(ctx.space, scores, ctx.budgets, d, largest_widths=fixed) for d in drawn]
-    else:
-        chosen = argmax
-    info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}
-    return build_result(ctx, method, chosen, budgets, config=config, history=history, samples=drawn, extra=info)

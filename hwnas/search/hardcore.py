@@ -36,7 +36,7 @@ from hwnas.search.arch_params import gumbel_softmax
 from hwnas.search.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, sparsify
 from hwnas.search.budgets import Budgets, check_feasible
 from hwnas.search.context import SearchContext
-from hwnas.search.engine import SearchState, WeightTrainer, run_epoch
+from hwnas.search.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
 from hwnas.search.oneshot import load_supernet, save_supernet
 from hwnas.search.projection import project
 from hwnas.search.result import build_result
@@ -138,18 +138,7 @@ def freeze(model: torch.nn.Module) -> torch.nn.Module:
 
 def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, generator: torch.Generator):
     """``grad(alpha, beta)``: batch-mean gradient of the arch-split CE w.r.t. per-sample hard Gumbel masks."""
-    state: dict[str, Any] = {"iter": None, "pass": 0}
-
-    def next_batch():
-        for _ in range(2):
-            if state["iter"] is None:
-                state["iter"] = iter(ctx.loaders.val.epoch_batches(state["pass"]))
-                state["pass"] += 1
-            try:
-                return next(state["iter"])
-            except StopIteration:
-                state["iter"] = None
-        raise ValueError("the arch split yields no batches")
+    arch_batches = cycle_batches(ctx.loaders.val)
 
     def grad(alpha: dict[str, np.ndarray], beta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         total: dict[str, np.ndarray] = {}
@@ -157,7 +146,7 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
         supernet.requires_grad_(False)
         try:
             for _ in range(cfg.grad_batches):
-                x, y = (t.to(ctx.device) for t in next_batch())
+                x, y = (t.to(ctx.device) for t in next(arch_batches))
                 masks = {}
                 for label, p in {**alpha, **beta}.items():
                     logits = torch.log(torch.as_tensor(p, dtype=torch.float32).clamp_min(1e-12))
@@ -208,9 +197,7 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     history: dict[str, Any] = {}
     if from_supernet is not None:
         load_supernet(from_supernet, supernet, ctx.device)
-    elif saved is not None and saved.get("phase") == "search":
-        load_supernet(ctx.out_dir, supernet, ctx.device)
-    else:
+    else:  # a resumed search whose training had finished skips straight to saving the supernet
         history["supernet"] = train_oneshot(ctx, supernet, cfg, state, saved)
         save_supernet(ctx, supernet, "hardcore", {"config": asdict(cfg), "seed": ctx.seed})
     # The supernet trained and the LP costs every block at its largest width: so does the result.

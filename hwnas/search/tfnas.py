@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from hwnas.search.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
+from hwnas.search.dnas import DnasParts, finish_dnas
 from hwnas.search.elastic import elasticity_scale, initial_widths
-from hwnas.search.engine import SearchState, WeightTrainer, run_epoch
-from hwnas.search.fbnet import finish_dnas
+from hwnas.search.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
 from hwnas.search.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
 from hwnas.search.separable import SeparableCost
 from hwnas.supernet import Supernet
@@ -97,32 +97,20 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
     theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
                                  weight_decay=cfg.theta_weight_decay)
     generator = ctx.generator(1)
+    parts = DnasParts(supernet, params, trainer, theta_opt, generator)
     state = SearchState(ctx.out_dir, "tfnas", {"space": ctx.space.name, "config": asdict(cfg),
                                                "budgets": budgets.to_dict(), "seed": ctx.seed})
     saved = state.load(ctx.resume)
-    start, tau, history = 0, cfg.tau0, []
+    start, tau, history = parts.restore(saved, cfg.tau0)
     if saved is not None:
-        supernet.load_state_dict(saved["supernet"])
-        params.load_state_dict(saved["params"])
-        trainer.load_state_dict(saved["trainer"])
-        theta_opt.load_state_dict(saved["theta_opt"])
-        generator.set_state(saved["generator"])
-        start, tau, history, widths = int(saved["epoch"]), float(saved["tau"]), list(saved["history"]), \
-            dict(saved["widths"])
+        widths = dict(saved["widths"])
         cost.set_widths(widths)
-    arch_batches: dict[str, Any] = {"iter": None, "epoch": -1}
-
-    def next_arch_batch(epoch: int):
-        if arch_batches["epoch"] != epoch or arch_batches["iter"] is None:
-            arch_batches.update(iter=iter(ctx.loaders.val.epoch_batches(epoch)), epoch=epoch)
-        try:
-            return next(arch_batches["iter"])
-        except StopIteration:
-            arch_batches["iter"] = iter(ctx.loaders.val.epoch_batches(epoch + 1000))
-            return next(arch_batches["iter"])
+    arch_batches = {"epoch": -1, "batches": iter(())}
 
     def arch_step(epoch: int) -> float:
-        x, y = (t.to(ctx.device) for t in next_arch_batch(epoch))
+        if arch_batches["epoch"] != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
+            arch_batches.update(epoch=epoch, batches=cycle_batches(ctx.loaders.val, first_epoch=epoch))
+        x, y = (t.to(ctx.device) for t in next(arch_batches["batches"]))
         theta_opt.zero_grad(set_to_none=True)
         supernet.requires_grad_(False)
         try:
@@ -181,10 +169,7 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
                         "elastic": trace, "entropy": params.entropy(), "probs": params.snapshot()})
         ctx.log(trainer.step, {"kind": "tfnas", "epoch": epoch, "weight_loss": w_loss,
                                "expected_latency_ms": expected, "argmax_latency_ms": separable.cost(argmax)})
-        state.save({"epoch": epoch + 1, "tau": tau, "history": history, "widths": widths,
-                    "supernet": supernet.state_dict(), "params": params.state_dict(),
-                    "trainer": trainer.state_dict(), "theta_opt": theta_opt.state_dict(),
-                    "generator": generator.get_state()})
+        state.save(parts.snapshot(epoch + 1, tau, history, widths=widths))
     if not any(slot.widths for slot in ctx.space.slots()):
         elastic_note = f"space {ctx.space.name!r} has no elastic widths: elasticity scaling did not apply"
     else:  # the final argmax at its own scaled widths

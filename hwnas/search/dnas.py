@@ -1,0 +1,63 @@
+"""What FBNet and TF-NAS share: their resumable state and how their final architectures are chosen.
+
+Both keep supernet weights, architecture logits, a weight optimiser, an Adam on the logits, a Gumbel noise generator
+and a temperature; both end with the argmax architecture (and draws from the distribution), projected onto the
+budgets in hard mode (:mod:`hwnas.search.projection`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from hwnas.search.arch_params import ArchParams
+from hwnas.search.budgets import Budgets
+from hwnas.search.context import SearchContext
+from hwnas.search.engine import WeightTrainer
+from hwnas.search.projection import project
+from hwnas.search.result import build_result
+from hwnas.supernet import Supernet
+
+
+class DnasParts:
+    """The objects a DNAS search updates, saved and restored together."""
+
+    def __init__(self, supernet: Supernet, params: ArchParams, trainer: WeightTrainer,
+                 theta_opt: torch.optim.Optimizer, generator: torch.Generator) -> None:
+        self.supernet, self.params, self.trainer = supernet, params, trainer
+        self.theta_opt, self.generator = theta_opt, generator
+
+    def snapshot(self, epoch: int, tau: float, history: list, **extra: Any) -> dict[str, Any]:
+        return {"epoch": epoch, "tau": tau, "history": history, "supernet": self.supernet.state_dict(),
+                "params": self.params.state_dict(), "trainer": self.trainer.state_dict(),
+                "theta_opt": self.theta_opt.state_dict(), "generator": self.generator.get_state(), **extra}
+
+    def restore(self, saved: Mapping[str, Any] | None, tau0: float) -> tuple[int, float, list]:
+        """Load ``saved`` (a :meth:`snapshot`); returns (next epoch, temperature, history)."""
+        if saved is None:
+            return 0, tau0, []
+        self.supernet.load_state_dict(saved["supernet"])
+        self.params.load_state_dict(saved["params"])
+        self.trainer.load_state_dict(saved["trainer"])
+        self.theta_opt.load_state_dict(saved["theta_opt"])
+        self.generator.set_state(saved["generator"])
+        return int(saved["epoch"]), float(saved["tau"]), list(saved["history"])
+
+
+def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchParams, samples: int, hard: bool,
+                config: dict[str, Any], history: list, generator: torch.Generator,
+                base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result dict."""
+    scores = params.scores()
+    argmax = params.argmax(base)
+    drawn = [params.sample(generator, base) for _ in range(samples)]
+    if hard and ctx.budgets:
+        fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
+        chosen = project(ctx.space, scores, ctx.budgets, argmax, largest_widths=fixed)
+        drawn = [project(ctx.space, scores, ctx.budgets, d, largest_widths=fixed) for d in drawn]
+    else:
+        chosen = argmax
+    info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}
+    return build_result(ctx, method, chosen, budgets, config=config, history=history, samples=drawn, extra=info)
