@@ -61,6 +61,7 @@ class HardCoReConfig:
     steps_per_epoch: int | None = None
     grad_mode: str = "all"
     grad_batches: int = 1  # arch-split batches per BCFW gradient (aggregate_grads_steps)
+    finetune_epochs: int = 0  # then fine-tune the chosen child with KD from the heaviest path (0: skip)
     bcfw: BCFWConfig = field(default_factory=BCFWConfig)
 
     def __post_init__(self) -> None:
@@ -223,10 +224,13 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     scores = dists_to_scores(ctx.space, vertex_a, vertex_b)
     rounded = {**start, **{label: max(v, key=v.get) for label, v in scores.items()}}
     chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.budgets, rounded, largest_widths=True)
-    return build_result(ctx, "hardcore", chosen, budgets, config=asdict(cfg), history=history,
-                        extra={"rounded_choice": rounded, "projected": chosen != rounded,
-                               "every_iterate_feasible": all(r["feasible"] for r in trace),
-                               "from_supernet": str(from_supernet) if from_supernet else None})
+    extra = {"rounded_choice": rounded, "projected": chosen != rounded,
+             "every_iterate_feasible": all(r["feasible"] for r in trace),
+             "from_supernet": str(from_supernet) if from_supernet else None}
+    if cfg.finetune_epochs:
+        extra["finetune"] = finetune(ctx, from_supernet or ctx.out_dir, chosen, cfg.finetune_epochs,
+                                     ctx.out_dir / "finetune")
+    return build_result(ctx, "hardcore", chosen, budgets, config=asdict(cfg), history=history, extra=extra)
 
 
 def finetune(ctx: SearchContext, supernet_dir: Path, choice: Choice, epochs: int, out_dir: Path,

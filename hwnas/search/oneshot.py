@@ -173,10 +173,9 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
     if not ranked:
         raise ValueError("the search scored no candidate: the budgets leave no architecture to evaluate")
     best, top1 = ranked[0]
-    candidates = [{**c, "_score": s} for c, s in ranked]
     history["candidates"] = [_candidate_row(ctx, c, s) for c, s in ranked]
     return build_result(ctx, method, best, budgets, config=cfg.to_dict(), history=history,
-                        extra={"supernet_val_top1": top1, "candidates_scored": len(candidates),
+                        extra={"supernet_val_top1": top1, "candidates_scored": len(ranked),
                                "from_supernet": str(from_supernet) if from_supernet else None})
 
 

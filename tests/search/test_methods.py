@@ -103,3 +103,19 @@ def test_bad_settings_name_the_valid_ones(tmp_path, search_lut, fashion_dir):
         run("spos", tmp_path, search_lut, fashion_dir, Budgets(), overrides={"epoch": 3})
     with pytest.raises(ValueError, match="fbnet mode"):
         run("fbnet", tmp_path, search_lut, fashion_dir, Budgets(), overrides={"mode": "other"})
+
+
+def test_hardcore_finetune_distils_the_chosen_child(tmp_path, search_space, search_lut, fashion_dir):
+    from hwnas.search.context import SearchContext, search_loaders
+    from hwnas.search.hardcore import finetune
+
+    result = run("hardcore", tmp_path / "s", search_lut, fashion_dir,
+                 Budgets(max_latency_ms=target(search_space, search_lut)))
+    loaders = search_loaders("fashion-mnist", 32, data_dir=str(fashion_dir), progress=False)
+    ctx = SearchContext(search_space, loaders, [], None, tmp_path / "s", progress=False)
+    metrics = finetune(ctx, tmp_path / "s", result["choice"], epochs=1, out_dir=tmp_path / "ft")
+    assert metrics["epochs"] == 1 and 0 <= metrics["top1"] <= 100
+    assert (tmp_path / "ft" / "best.pt").is_file()
+    tuned = run("hardcore", tmp_path / "s2", search_lut, fashion_dir, Budgets(max_latency_ms=result["budgets"][
+        "max_latency_ms"]), from_supernet=tmp_path / "s", overrides={"finetune_epochs": 1})
+    assert tuned["finetune"]["epochs"] == 1 and (tmp_path / "s2" / "finetune" / "metrics.json").is_file()
