@@ -40,15 +40,15 @@ ONESHOT = ("spos", "random", "hardcore")
 # memory-lean execution modes are used where the paper runs every candidate (fbnet mixture, tfnas mixture arch
 # step, hardcore all-path gradients): on two CPU cores those cost 4-12x a path per step.
 SETTINGS: dict[str, dict[str, Any]] = {
-    "fbnet": {"epochs": 4, "warmup_epochs": 1, "mode": "sampled"},
-    "tfnas": {"epochs": 4, "warmup_epochs": 1, "arch_mode": "sampled"},
+    "fbnet": {"epochs": 3, "warmup_epochs": 1, "mode": "sampled"},
+    "tfnas": {"epochs": 3, "warmup_epochs": 1, "arch_mode": "sampled"},
     "spos": {"epochs": 4, "recal_batches": 4, "score_batches": 8, "evolution.population": 20,
              "evolution.top_k": 5, "evolution.mutations": 10, "evolution.crossovers": 10,
              "evolution.generations": 5},
     "random": {"epochs": 4, "recal_batches": 4, "score_batches": 8, "evolution.population": 20,
                "evolution.top_k": 5, "evolution.mutations": 10, "evolution.crossovers": 10,
                "evolution.generations": 5},
-    "hardcore": {"heaviest_epochs": 1, "epochs": 3, "grad_mode": "sampled", "bcfw.steps": 200},
+    "hardcore": {"heaviest_epochs": 1, "epochs": 2, "grad_mode": "sampled", "grad_batch": 32, "bcfw.steps": 150},
 }
 QUICK = {"fbnet": {"epochs": 2}, "tfnas": {"epochs": 2}, "spos": {"epochs": 1, "evolution.generations": 2},
          "random": {"epochs": 1, "evolution.generations": 2}, "hardcore": {"epochs": 1, "bcfw.steps": 20}}
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width-mult", type=float, default=0.5)
     parser.add_argument("--budgets", type=float, nargs="+", default=[0.25, 0.6],
                         help="budgets as fractions of the way from the lightest to the heaviest network's latency")
-    parser.add_argument("--limit", type=int, default=10000, help="training images for the search")
+    parser.add_argument("--limit", type=int, default=6000, help="training images for the search")
     parser.add_argument("--train-epochs", type=int, default=2)
     parser.add_argument("--train-limit", type=int, default=10000, help="training (and test) images for training")
     parser.add_argument("--calibrate", type=int, default=20, help="networks the table is calibrated on")

@@ -61,6 +61,7 @@ class HardCoReConfig:
     steps_per_epoch: int | None = None
     grad_mode: str = "all"
     grad_batches: int = 1  # arch-split batches per BCFW gradient (aggregate_grads_steps)
+    grad_batch: int | None = 16  # images of each such batch used (HardCoRe: batch 16); None: the whole batch
     finetune_epochs: int = 0  # then fine-tune the chosen child with KD from the heaviest path (0: skip)
     bcfw: BCFWConfig = field(default_factory=BCFWConfig)
 
@@ -147,7 +148,7 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
         supernet.requires_grad_(False)
         try:
             for _ in range(cfg.grad_batches):
-                x, y = (t.to(ctx.device) for t in next(arch_batches))
+                x, y = (t[:cfg.grad_batch].to(ctx.device) for t in next(arch_batches))
                 masks = {}
                 for label, p in {**alpha, **beta}.items():
                     logits = torch.log(torch.as_tensor(p, dtype=torch.float32).clamp_min(1e-12))
