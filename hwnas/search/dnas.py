@@ -7,6 +7,7 @@ budgets in hard mode (:mod:`hwnas.search.projection`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,21 @@ class DnasParts:
         return {"epoch": epoch, "tau": tau, "history": history, "supernet": self.supernet.state_dict(),
                 "params": self.params.state_dict(), "trainer": self.trainer.state_dict(),
                 "theta_opt": self.theta_opt.state_dict(), "generator": self.generator.get_state(), **extra}
+
+    def theta_update(self, loss_fn) -> float:
+        """One Adam step on the architecture logits with the supernet weights frozen (their gradients are not
+        even computed); a non-finite loss is skipped. Returns the loss value."""
+        self.theta_opt.zero_grad(set_to_none=True)
+        self.supernet.requires_grad_(False)
+        try:
+            loss = loss_fn()
+            value = float(loss.detach())
+            if math.isfinite(value):
+                loss.backward()
+                self.theta_opt.step()
+        finally:
+            self.supernet.requires_grad_(True)
+        return value
 
     def restore(self, saved: Mapping[str, Any] | None, tau0: float) -> tuple[int, float, list]:
         """Load ``saved`` (a :meth:`snapshot`); returns (next epoch, temperature, history)."""

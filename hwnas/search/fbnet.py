@@ -123,16 +123,7 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
         return fbnet_loss(ce, cost(ops, depth), cfg.alpha, cfg.beta, cfg.loss_form)
 
     def theta_step(x: torch.Tensor, y: torch.Tensor) -> float:
-        theta_opt.zero_grad(set_to_none=True)
-        supernet.requires_grad_(False)  # weights are frozen in the theta step: skip their gradients
-        try:
-            loss = forward(x, y, with_theta=True)
-            if math.isfinite(float(loss.detach())):
-                loss.backward()
-                theta_opt.step()
-        finally:
-            supernet.requires_grad_(True)
-        return float(loss.detach())
+        return parts.theta_update(lambda: forward(x, y, with_theta=True))
 
     supernet.train()
     for epoch in range(start, cfg.epochs):

@@ -111,9 +111,8 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
         if arch_batches["epoch"] != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             arch_batches.update(epoch=epoch, batches=cycle_batches(ctx.loaders.val, first_epoch=epoch))
         x, y = (t.to(ctx.device) for t in next(arch_batches["batches"]))
-        theta_opt.zero_grad(set_to_none=True)
-        supernet.requires_grad_(False)
-        try:
+
+        def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), tau, generator, 1)[0]
                    for k in params.labels("_op")}
             depth = params.depth_probs()
@@ -121,13 +120,9 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
                 logits = supernet.forward_mixture(x, ops, depth, widths)
             else:
                 logits = supernet.forward_sampled(x, ops, 2, generator=generator, depth_weights=depth, widths=widths)
-            loss = tfnas_loss(F.cross_entropy(logits, y), cost(ops, depth), target, cfg.lam)
-            if math.isfinite(float(loss.detach())):
-                loss.backward()
-                theta_opt.step()
-        finally:
-            supernet.requires_grad_(True)
-        return float(loss.detach())
+            return tfnas_loss(F.cross_entropy(logits, y), cost(ops, depth), target, cfg.lam)
+
+        return parts.theta_update(loss_fn)
 
     def weight_step(x: torch.Tensor, y: torch.Tensor, epoch: int, counter: list[int]) -> float:
         first, second = bi_sample(params, tau, generator)
