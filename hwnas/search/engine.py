@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -137,16 +136,6 @@ def score_choice(supernet: Supernet, choice: Mapping[str, Any], calibration: lis
 
 
 # ---------------------------------------------------------------------------------------------- state
-def rng_state(rng: random.Random) -> list:
-    version, internal, gauss = rng.getstate()
-    return [version, list(internal), gauss]
-
-
-def set_rng_state(rng: random.Random, state: list) -> None:
-    version, internal, gauss = state
-    rng.setstate((version, tuple(internal), gauss))
-
-
 class SearchState:
     """The resumable state of a search in ``out_dir/search_state.pt`` (atomic writes, ``weights_only`` loads)."""
 

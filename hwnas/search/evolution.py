@@ -106,11 +106,11 @@ class _Strategy:
         return [{"choice": c, "score": s} for c, s in self.scored.values()]
 
     def _state(self) -> dict[str, Any]:
-        return {"rng": _rng_state(self.rng), "scored": [[c, s] for c, s in self.scored.values()],
+        return {"rng": rng_state(self.rng), "scored": [[c, s] for c, s in self.scored.values()],
                 "pending": self.pending}
 
     def _load(self, state: Mapping[str, Any]) -> None:
-        self.rng.setstate(_rng_from(state["rng"]))
+        set_rng_state(self.rng, state["rng"])
         self.scored = {choice_key(c): (dict(c), float(s)) for c, s in state["scored"]}
         self.pending = [dict(c) for c in state["pending"]]
 
@@ -203,11 +203,12 @@ class RandomSearch(_Strategy):
         self._load(state)
 
 
-def _rng_state(rng: random.Random) -> list:
+def rng_state(rng: random.Random) -> list:
+    """A ``random.Random`` state as plain lists (JSON- and ``weights_only``-safe)."""
     version, internal, gauss = rng.getstate()
     return [version, list(internal), gauss]
 
 
-def _rng_from(state: Sequence) -> tuple:
+def set_rng_state(rng: random.Random, state: Sequence) -> None:
     version, internal, gauss = state
-    return (version, tuple(internal), gauss)
+    rng.setstate((version, tuple(internal), gauss))

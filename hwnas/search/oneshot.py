@@ -25,9 +25,9 @@ import torch
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext, write_json_atomic
 from hwnas.search.engine import (
-    LimitedSource, SearchState, WeightTrainer, batches, rng_state, run_epoch, score_choice, set_rng_state,
+    LimitedSource, SearchState, WeightTrainer, batches, run_epoch, score_choice,
 )
-from hwnas.search.evolution import EvolutionConfig
+from hwnas.search.evolution import EvolutionConfig, rng_state, set_rng_state
 from hwnas.search.result import build_result
 from hwnas.search.sampling import ChannelWarmup, PathSampler
 from hwnas.supernet import Supernet
