@@ -51,10 +51,12 @@ class SpaceResult:
 
 
 def fit_kinds(table: LatencyTable, measured: Measured, space: SearchSpace | None) -> dict[str, dict[str, Any]]:
-    """Every calibration kind fitted to the same measured networks (``overhead`` only with null models)."""
+    """Every calibration kind fitted to the same measured networks (``overhead`` and ``graph`` only with null
+    models)."""
     kinds = {"affine": calibrate_table(table, replace(measured, overheads=None), space, seed=0)}
     if measured.overheads is not None:
         kinds["overhead"] = calibrate_table(table, measured, space, seed=0)
+        kinds["graph"] = calibrate_table(table, measured, space, seed=0, graph=True)
     return kinds
 
 
@@ -112,11 +114,15 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
     rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": t.median_ms,
              "iqr_ms": t.iqr_ms} for (name, spec), t in zip(archs, timings)]
     for kind, calibration in calibrations.items():
-        if kind == "overhead":  # the zoo's op shapes: measure their null models too
+        if kind in ("overhead", "graph"):  # the zoo's op shapes: measure their null models too
             from hwnas.cost.overhead import measure_overheads, table_io_keys
 
             calibration = dict(calibration, overhead_ms=measure_overheads(table_io_keys(table.entries),
                                                                           table.provenance))
+        if kind == "graph":  # and the zoo's ops' graph features
+            from hwnas.cost.graph_features import table_features
+
+            calibration["op_features"] = table_features(table.entries)
         table.calibration = calibration
         for row, (_, spec) in zip(rows, archs):
             row[kind] = table.predict(spec)
@@ -148,12 +154,15 @@ def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: in
         lines += [_row(r.label, r.backend, f"calibrated ({kind})", m) for kind, m in r.validated.items()]
         lines += [_row(r.label, r.backend, f"calibrated ({kind}), second run", m) for kind, m in r.later.items()]
         lines.append(_row(r.label, r.backend, "noise floor", r.noise))
-    lines += ["", "| table | backend | calibration | scale | offset | in-sample MAPE | median IQR of a network |",
-              "|---|---|---|--:|--:|--:|--:|"]
+    lines += ["", "| table | backend | calibration | scale | per node | per M weights | offset | in-sample MAPE | "
+                  "median IQR of a network |", "|---|---|---|--:|--:|--:|--:|--:|--:|"]
     for r in results:
         for kind, c in r.calibrations.items():
-            lines.append(f"| {r.label} | {r.backend} | {kind} | {c['scale']:.4f} | {c['offset_ms']:+.3f} ms | "
-                         f"{_pct(c['in_sample']['mape'])} | {_pct(r.validated[kind]['median_iqr_pct'])} |")
+            node = f"{1e3 * c['node_ms']:+.2f} us" if "node_ms" in c else "-"
+            weights = f"{c['ms_per_mparam']:+.4f} ms" if "ms_per_mparam" in c else "-"
+            lines.append(f"| {r.label} | {r.backend} | {kind} | {c['scale']:.4f} | {node} | {weights} | "
+                         f"{c['offset_ms']:+.3f} ms | {_pct(c['in_sample']['mape'])} | "
+                         f"{_pct(r.validated[kind]['median_iqr_pct'])} |")
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
     from hwnas.cost.bundle import imported_networks
     from hwnas.cost.calibrate import default_kind, measure_here, sample_specs
 
-    overheads = default_kind(table, getattr(args, "kind", "affine")) == "overhead"
+    overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph")
     if args.imported_results:
         manifest = Path(args.manifest) if args.manifest else Path(args.imported_results).parent
         measured, sampling = imported_networks(manifest, args.imported_results, table)
@@ -60,20 +60,27 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
 
 
 def cmd_lut_calibrate(args: argparse.Namespace) -> None:
-    from hwnas.cost.calibrate import calibrate_table
+    from hwnas.cost.calibrate import calibrate_table, default_kind
 
     table = _table(args)
     measured, sampling = _measured(args, table, [])
-    cal = calibrate_table(table, measured, seed=sampling["seed"])
+    kind = default_kind(table, args.kind, len(measured.specs))
+    cal = calibrate_table(table, measured, seed=sampling["seed"], graph=kind == "graph",
+                          progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]
     out = table.save(args.out or args.lut)
     fit = cal["in_sample"]
     data = {"lut": str(out), "kind": cal["kind"], "scale": cal["scale"], "offset_ms": cal["offset_ms"],
             "samples": fit["n"], "seed": sampling["seed"], "source": measured.source,
             "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
-    _print(args, data, f"calibrated {out} on {fit['n']} networks ({measured.source}): measured = "
-                       f"{cal['scale']:.4f} x raw {cal['offset_ms']:+.4f} ms; in-sample MAPE {fit['mape']:.2f} %, "
-                       f"max {fit['max_abs_pct']:.2f} %")
+    terms = ""
+    if cal["kind"] == "graph":
+        data.update(node_ms=cal["node_ms"], ms_per_mparam=cal["ms_per_mparam"])
+        terms = f" {cal['node_ms'] * 1e3:+.2f} us/node {cal['ms_per_mparam']:+.4f} ms/M weights"
+    what = "raw" if cal["kind"] == "affine" else "(raw - null overheads)"
+    _print(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({measured.source}): measured = "
+                       f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
+                       f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
 
 
 def cmd_lut_validate(args: argparse.Namespace) -> None:
@@ -159,8 +166,9 @@ def add_lut_commands(lut: argparse._SubParsersAction) -> None:
     _measure_args(p)
     p.add_argument("--kind", choices=("auto", *CALIBRATION_KINDS), default="auto",
                    help="affine: measured ~ scale x raw + offset; overhead: the same after subtracting each op's "
-                        "measured null-model overhead (onnxruntime tables only); auto (default): overhead for "
-                        "onnxruntime tables, else affine")
+                        "measured null-model overhead; graph: overhead plus terms per executed graph node and per "
+                        "weight (overhead and graph: onnxruntime tables only); auto (default): graph for "
+                        "onnxruntime tables (overhead with fewer than 8 networks), else affine")
     p.add_argument("--out", help="write the calibrated table here instead")
     p.set_defaults(func=cmd_lut_calibrate)
 

@@ -44,7 +44,7 @@ REQUIRED_PROVENANCE = ("space", "input_size", "in_channels", "num_classes", "bac
 CHECKABLE = ("space", "space_digest", "width_mult", "input_size", "in_channels", "num_classes", "backend",
              "backend_version", "threads", "batch_size", "dtype")
 """Provenance fields :meth:`LatencyTable.check` compares."""
-CALIBRATION_KINDS = ("affine", "overhead")
+CALIBRATION_KINDS = ("affine", "overhead", "graph")
 
 
 def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
@@ -54,10 +54,31 @@ def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     alone and gain fusion across blocks; to first order both are a scale and an offset. ``overhead``: the same,
     applied to a sum from which every op's measured null-model overhead (``overhead_ms``, by the op's
     :func:`~hwnas.cost.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
+    ``graph``: like ``overhead``, plus ``node_ms`` per executed graph node and ``ms_per_mparam`` per million
+    weights of every op (:mod:`hwnas.cost.graph_features`), also folded into each op's correction by
+    :meth:`LatencyTable.overhead`, so this stays one affine map of a sum over ops.
     """
     if calibration is None:
         return raw
     return calibration["scale"] * raw + calibration["offset_ms"]
+
+
+def feature_lookup(op: OpSpec, features: Mapping[str, Sequence[float]],
+                   families: Mapping[str, list]) -> tuple[float, float] | None:
+    """``(executed nodes, parameters)`` of ``op`` from per-key ``features``; an op of elastic width takes its
+    family's nodes and interpolates its parameters (linear in the width) between the grid points. ``None`` when
+    neither applies."""
+    if op.key in features:
+        nodes, params = features[op.key]
+        return float(nodes), float(params)
+    points = families.get(op.family) if op.family else None
+    if points and points[0][0] <= op.width <= points[-1][0] and all(p[1] in features for p in points):
+        widths = [p[0] for p in points]
+        i = min(max(bisect.bisect_right(widths, op.width) - 1, 0), len(points) - 2)
+        (w0, k0), (w1, k1) = points[i], points[i + 1]
+        t = (op.width - w0) / (w1 - w0)
+        return float(features[k0][0]), (1 - t) * features[k0][1] + t * features[k1][1]
+    return None
 
 
 def _finite(value: Any) -> bool:
@@ -73,9 +94,20 @@ def check_calibration(calibration: Any, where: str) -> None:
         if not _finite(calibration.get(field)):
             raise ValueError(f"{where}: calibration {field!r} must be a finite number")
     overheads = calibration.get("overhead_ms")
-    if calibration["kind"] == "overhead" and not (isinstance(overheads, dict) and all(
+    if calibration["kind"] in ("overhead", "graph") and not (isinstance(overheads, dict) and all(
             isinstance(k, str) and _finite(v) and v >= 0 for k, v in overheads.items())):
-        raise ValueError(f"{where}: an 'overhead' calibration needs 'overhead_ms': shape key -> non-negative ms")
+        raise ValueError(f"{where}: an {calibration['kind']!r} calibration needs 'overhead_ms': shape key -> "
+                         "non-negative ms")
+    if calibration["kind"] == "graph":
+        for field in ("node_ms", "ms_per_mparam"):
+            if not _finite(calibration.get(field)):
+                raise ValueError(f"{where}: calibration {field!r} must be a finite number")
+        features = calibration.get("op_features")
+        if not (isinstance(features, dict) and all(
+                isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(
+                    isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
+                for k, v in features.items())):
+            raise ValueError(f"{where}: a 'graph' calibration needs 'op_features': op key -> [nodes, params]")
 
 
 def _check_provenance(prov: Any, where: str) -> None:
@@ -261,15 +293,29 @@ class LatencyTable:
         return [(op.key, self.lookup(op)) for op in self.spec_ops(spec)]
 
     def overhead(self, op: OpSpec) -> float:
-        """The per-call overhead the calibration subtracts from ``op`` (0 unless its kind is ``overhead``)."""
+        """What the calibration subtracts from ``op``'s time before its affine map: 0 for ``affine``; the op's
+        null-model overhead for ``overhead``; for ``graph`` also less its node and weight terms (divided by the
+        scale, which multiplies them back)."""
         cal = self.calibration
-        if cal is None or cal["kind"] != "overhead":
+        if cal is None or cal["kind"] == "affine":
             return 0.0
         key = io_key(op)
         if key not in cal["overhead_ms"]:
             raise ValueError(f"{self.where}: its calibration has no null-model overhead for shape {key} (op "
                              f"{op.key!r}); recalibrate with `hwnas lut calibrate`")
-        return float(cal["overhead_ms"][key])
+        null = float(cal["overhead_ms"][key])
+        if cal["kind"] == "overhead":
+            return null
+        nodes, params = self.op_features(op)
+        return null - (cal["node_ms"] * nodes + cal["ms_per_mparam"] * params / 1e6) / cal["scale"]
+
+    def op_features(self, op: OpSpec) -> tuple[float, float]:
+        """``(executed nodes, parameters)`` of ``op`` from a ``graph`` calibration (:func:`feature_lookup`)."""
+        found = feature_lookup(op, (self.calibration or {}).get("op_features") or {}, self.families)
+        if found is None:
+            raise ValueError(f"{self.where}: its graph calibration has no features for op {op.key!r}; recalibrate "
+                             "with `hwnas lut calibrate`")
+        return found
 
     def predict(self, spec: ArchSpec, calibrated: bool = True) -> float:
         """Predicted latency of ``spec`` in ms: the sum over its ops (FBNet Eq. 2-3), then the calibration."""

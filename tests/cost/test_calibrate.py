@@ -143,3 +143,60 @@ def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(tabl
     table.calibration = dict(cal, overhead_ms={})
     with pytest.raises(ValueError, match="no null-model overhead for shape"):
         table.predict(specs[0])
+
+
+def _graph_measured(table, specs, nulls, features, coef):
+    """Networks 'measured' exactly as the graph calibration models them, with known coefficients."""
+    from hwnas.cost.lut import feature_lookup
+    from hwnas.cost.overhead import io_key
+
+    scale, node_ms, per_mparam, offset = coef
+    ms = []
+    for spec in specs:
+        ops = table.spec_ops(spec)
+        corrected = sum(ms_ - nulls[io_key(op)] for (_, ms_), op in zip(table.breakdown(spec), ops))
+        f = [feature_lookup(op, features, table.families) for op in ops]
+        ms.append(scale * corrected + node_ms * sum(n for n, _ in f) + per_mparam * sum(p for _, p in f) / 1e6
+                  + offset)
+    return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
+
+
+def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table):
+    from hwnas.cost.overhead import table_io_keys
+
+    from .test_lut import one_hot
+
+    space = tiny_space()
+    rng = random.Random(3)
+    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
+    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
+    coef = (0.9, 0.004, 0.05, 0.02)
+    specs = sample_specs(space, 12, 0)
+    cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True,
+                          op_features=features)
+    assert cal["kind"] == "graph" and cal["in_sample"]["mape"] < 1e-6
+    assert [cal["scale"], cal["node_ms"], cal["ms_per_mparam"], cal["offset_ms"]] == pytest.approx(coef, rel=1e-4)
+    others = sample_specs(space, 6, 1, exclude=cal["fit"]["networks"])
+    truth = _graph_measured(table, others, nulls, features, coef).median_ms
+    for spec, want in zip(others, truth):
+        assert table.predict(spec) == pytest.approx(want, rel=1e-6)
+    for choice in (space.heaviest(), space.sample(rng), space.sample(rng)):  # elastic widths interpolate
+        spec = space.to_spec(choice)
+        assert float(table.expected(space, *one_hot(space, choice))) == pytest.approx(table.predict(spec))
+    saved = LatencyTable.from_dict(table.to_dict())  # the fields survive a round trip and pass the checks
+    assert saved.predict(others[0]) == pytest.approx(table.predict(others[0]))
+    broken = dict(cal, op_features={})
+    table.calibration = broken
+    with pytest.raises(ValueError, match="no features for op"):
+        table.predict(specs[0])
+    with pytest.raises(ValueError, match="op_features"):
+        table.calibration = dict(cal, op_features={"x": [1]})
+    with pytest.raises(ValueError, match="needs the null-model overheads"):
+        calibrate_table(table, replace(synthetic(table, specs, 1.0, 0.0)), space, graph=True, op_features=features)
+
+
+def test_fit_relative_needs_more_networks_than_coefficients():
+    from hwnas.cost.calibrate import fit_relative
+
+    with pytest.raises(ValueError, match="needs more than"):
+        fit_relative([[1.0, 2.0, 3.0]] * 4, [1.0] * 4)

@@ -8,7 +8,7 @@ from pathlib import Path
 from hwnas.space import get_space
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "lut_accuracy.py"
-# Wide enough that compute, not per-call overhead, separates the networks (a fit on 3 of them needs a slope).
+# Wide enough that compute, not per-call overhead, separates the networks (a fit needs a slope).
 SPACE = """\
 name: wide
 stem: stem_k3_s2_c32
@@ -37,14 +37,15 @@ def test_core_on_a_small_space(tmp_path):
     bench = load_bench()
     (tmp_path / "wide.yaml").write_text(SPACE)
     space = get_space(str(tmp_path / "wide.yaml"), 64, 3, 10)
-    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=4, val=5, rounds=3, warmup=1, passes=2)
+    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=6, val=5, rounds=3, warmup=1, passes=2)
     assert result.ops == len(table.entries) and result.build_s > 0
-    assert set(result.calibrations) == set(result.validated) == {"affine", "overhead"}
+    assert set(result.calibrations) == set(result.validated) == {"affine", "overhead", "graph"}
     assert all(m["n"] == 5 for m in (result.raw, result.noise, *result.validated.values()))
-    assert table.calibration["kind"] in ("affine", "overhead") and len(result.points["measured_ms"]) == 5
-    text = bench.format_spaces([result], fit=4, val=5, rounds=3)
+    assert table.calibration["kind"] in ("affine", "overhead", "graph") and len(result.points["measured_ms"]) == 5
+    text = bench.format_spaces([result], fit=6, val=5, rounds=3)
     assert "| wide 64 px | onnxruntime | calibrated (overhead) |" in text and "noise floor" in text
     rows, ops, _ = bench.evaluate_zoo([ARCH], "onnxruntime", result.calibrations, tmp_path, rounds=2, warmup=0,
                                       size=64)
     assert ops == 4 and rows[0]["measured_ms"] > 0 and rows[0]["overhead"] > 0 and rows[0]["affine"] > 0
-    assert f"| {ARCH} |" in bench.format_zoo(rows, "onnxruntime", ops, 1.0, ["affine", "overhead"], 64)
+    assert rows[0]["graph"] > 0
+    assert f"| {ARCH} |" in bench.format_zoo(rows, "onnxruntime", ops, 1.0, ["affine", "overhead", "graph"], 64)

@@ -1,0 +1,77 @@
+"""What a whole network executes of each op: its graph nodes and its weights, the regressors of the ``graph``
+calibration (:mod:`hwnas.cost.calibrate`).
+
+An op timed alone and the same op inside a network differ in two ways that the per-call overhead (null models,
+:mod:`hwnas.cost.overhead`) does not cover:
+
+* **Layout conversions.** On x86, ONNX Runtime runs convolutions in a blocked channel layout (NCHWc) and wraps a
+  graph's convolutions in ``ReorderInput`` / ``ReorderOutput`` nodes. An op timed alone pays one pair at its
+  boundary; inside a network consecutive convolutions stay blocked and the pairs vanish, and so do the residual
+  ``Add`` s that fuse into the convolution before them. What the network still runs of an op is its *executed
+  nodes*: the nodes of its optimised graph less the boundary conversions and identities. Each costs a roughly
+  fixed dispatch time, which dominates small inputs (a 32 px network runs ~100 nodes in ~2 ms).
+* **Weights in cache.** An op timed alone in a loop finds its weights in cache every call; a network streams all
+  of its weights once per inference, so its time grows with its parameter count beyond the ops' sum.
+
+:func:`op_features` gets both from the op's own ONNX graph as ONNX Runtime optimises it (with the table's
+session settings): ``(executed nodes, parameters)``. They are fixed properties of each op key, so a correction
+linear in them keeps a table's prediction a sum over ops, and the expected latency differentiable.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from hwnas.cost.lut_keys import OpSpec, parse_key
+
+LAYOUT_NODES = ("ReorderInput", "ReorderOutput")
+
+
+def optimised_graph(model_bytes: bytes, threads: int = 1):
+    """The ONNX graph ONNX Runtime runs for ``model_bytes`` with the table backend's session settings."""
+    import onnx
+    import onnxruntime as ort
+
+    from hwnas.cost.backends import OnnxRuntimeBackend
+
+    options = OnnxRuntimeBackend(threads).session_options()
+    with tempfile.TemporaryDirectory() as tmp:
+        options.optimized_model_filepath = str(Path(tmp) / "optimised.onnx")
+        ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        return onnx.load(options.optimized_model_filepath).graph
+
+
+def executed_nodes(graph) -> int:
+    """Nodes of an op's optimised graph that a network containing it still runs (see the module docstring)."""
+    inputs = {v.name for v in graph.input}
+    outputs = {v.name for v in graph.output}
+    dropped = 0
+    for node in graph.node:
+        at_boundary = bool(inputs & set(node.input)) or bool(outputs & set(node.output))
+        if node.op_type == "Identity" or (node.op_type in LAYOUT_NODES and at_boundary):
+            dropped += 1
+    return len(graph.node) - dropped
+
+
+def op_features(op: OpSpec, batch_size: int = 1, threads: int = 1) -> tuple[int, int]:
+    """``(executed nodes, parameters)`` of one op."""
+    from hwnas.cost.backends import onnx_bytes
+    from hwnas.cost.measure import op_module
+
+    module = op_module(op)
+    params = sum(p.numel() for p in module.parameters())
+    return executed_nodes(optimised_graph(onnx_bytes(module, (batch_size, *op.in_shape)), threads)), params
+
+
+def table_features(keys: Iterable[str], batch_size: int = 1, threads: int = 1,
+                   progress: bool = False) -> dict[str, list[int]]:
+    """``{op key: [executed nodes, parameters]}`` for every key (one export and one session each)."""
+    from tqdm import tqdm
+
+    keys = list(keys)
+    out = {}
+    for key in tqdm(keys, unit="op", desc="graph features", disable=not progress, dynamic_ncols=True):
+        out[key] = list(op_features(parse_key(key), batch_size, threads))
+    return out

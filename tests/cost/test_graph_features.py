@@ -1,0 +1,37 @@
+"""Executed graph nodes and weights of ops, from ONNX Runtime's optimised graphs."""
+
+import pytest
+
+from hwnas.cost.lut_keys import parse_key
+
+pytest.importorskip("onnxruntime")
+
+
+def test_boundary_layout_conversions_and_identities_are_not_executed_inside_a_network():
+    from onnx import helper
+
+    from hwnas.cost.graph_features import executed_nodes
+
+    nodes = [helper.make_node("ReorderInput", ["input"], ["a"]),  # boundary: dropped
+             helper.make_node("Conv", ["a", "w"], ["b"]),
+             helper.make_node("ReorderOutput", ["b"], ["c"]),  # inner (around a shuffle): kept
+             helper.make_node("Transpose", ["c"], ["d"]),
+             helper.make_node("ReorderInput", ["d"], ["e"]),  # inner: kept
+             helper.make_node("Identity", ["e"], ["f"]),  # dropped
+             helper.make_node("ReorderOutput", ["f"], ["output"])]  # boundary: dropped
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", 1, [1])],
+                              [helper.make_tensor_value_info("output", 1, [1])])
+    assert executed_nodes(graph) == 4
+
+
+def test_real_ops():
+    from hwnas.cost.graph_features import op_features, table_features
+    from hwnas.cost.measure import op_module
+
+    skip = parse_key("skip_s1_c16@16x8x8")
+    block = parse_key("ir_r1_k3_s1_e1_c16_m48_nre@16x8x8")
+    assert op_features(skip) == (0, 0)
+    nodes, params = op_features(block)
+    assert params == sum(p.numel() for p in op_module(block).parameters()) > 16 * 48
+    assert nodes >= 3  # three convolutions, however ONNX Runtime fuses their BN, activations and the residual
+    assert table_features([skip.key, block.key]) == {skip.key: [0, 0], block.key: [nodes, params]}
