@@ -8,7 +8,7 @@ budgets in hard mode (:mod:`hwnas.search.projection`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -64,8 +64,13 @@ class DnasParts:
 
 def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchParams, samples: int, hard: bool,
                 config: dict[str, Any], history: list, generator: torch.Generator,
-                base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result dict."""
+                base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+                refine: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
+                ) -> dict[str, Any]:
+    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result dict.
+
+    ``refine`` (TF-NAS: reach the target) maps the chosen architecture to its final form and extra result fields.
+    """
     scores = params.scores()
     argmax = params.argmax(base)
     drawn = [params.sample(generator, base) for _ in range(samples)]
@@ -76,4 +81,7 @@ def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchP
     else:
         chosen = argmax
     info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}
+    if refine is not None:
+        chosen, more = refine(chosen)
+        info.update(more)
     return build_result(ctx, method, chosen, budgets, config=config, history=history, samples=drawn, extra=info)

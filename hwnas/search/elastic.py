@@ -133,3 +133,66 @@ def _fill(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callab
             return choice, steps
         choice, steps = best, steps + 1
     return choice, steps
+
+
+def reach_target(space: SearchSpace, choice: Mapping[str, Any], latency: Callable[[Mapping[str, Any]], float],
+                 target: float, scores: Mapping[str, Mapping[Any, float]],
+                 fits: Callable[[Mapping[str, Any]], bool] = lambda c: True,
+                 tolerance: float = 0.01) -> tuple[Choice, list[dict[str, Any]]]:
+    """Elasticity scaling, then (hwnas) structural growth where widths alone cannot reach ``target``.
+
+    Width scaling cannot reach a target that the chosen ops and depths miss even at their widest widths (a short
+    search whose argmax kept one block per stage). While the latency is more than ``tolerance`` below ``target``,
+    this makes the one op or depth change that gives up the least preference (``scores``: label -> value ->
+    log-probability, as :func:`hwnas.search.projection.preference` reads them) per ms gained, keeping the latency
+    within ``target`` and ``fits`` (the other budgets) true, with the blocks it adds at their narrowest widths,
+    then rescales the widths. It stops within the tolerance or when no change fits.
+    """
+    from hwnas.search.projection import preference
+
+    choice, trace = elasticity_scale(space, choice, latency, target)
+    structural = [d for d in space.dims() if not d.label.endswith("_width")]
+    while latency(choice) < (1 - tolerance) * target:
+        current, pref = latency(choice), preference(scores, choice)
+        best, best_key = None, None
+        for dim in structural:
+            for value in dim.values:
+                if value == choice[dim.label]:
+                    continue
+                trial = _narrow_new_slots(space, choice, {**choice, dim.label: value})
+                gained = latency(trial) - current
+                if gained <= 0:
+                    continue
+                if latency(trial) > target:  # too heavy as is: give it the chance to shrink the others
+                    trial, _ = elasticity_scale(space, trial, latency, target)
+                    gained = latency(trial) - current
+                    if gained <= 0 or latency(trial) > target:
+                        continue
+                if not fits(trial):
+                    continue
+                key = (max(pref - preference(scores, trial), 0.0) / gained, -gained)
+                if best_key is None or key < best_key:
+                    best, best_key = trial, key
+        if best is None:
+            break
+        moved = [k for k in best if best[k] != choice[k] and not k.endswith("_width")]
+        choice, phases = elasticity_scale(space, best, latency, target)
+        if not fits(choice):  # widening may break a budget the width-free move kept: keep the move alone
+            choice = best
+        trace.append({"phase": f"change {', '.join(f'{k}={best[k]}' for k in moved)}", "steps": len(phases),
+                      "latency_ms": latency(choice)})
+    return choice, trace
+
+
+def _narrow_new_slots(space: SearchSpace, before: Mapping[str, Any], after: Choice) -> Choice:
+    """``after`` with the slots it activates (a deeper stage) at their lowest width, and every other width
+    clipped to the bounds of its (possibly new) op."""
+    active = {slot.label for slot in space.active_slots(before)}
+    for stage_slots in _elastic_slots(space, after).values():
+        for slot in stage_slots:
+            if slot.label not in active:
+                after[slot.width_label] = _snap(slot, width_bounds(space, slot, after)[0])
+            else:  # a new op may have other bounds: keep the width inside them
+                lo, hi = width_bounds(space, slot, after)
+                after[slot.width_label] = _snap(slot, min(max(after[slot.width_label], lo), hi))
+    return after

@@ -14,6 +14,11 @@ Width level, **elasticity scaling** (Sec. 3.3): after every epoch past the warm-
 architecture are rescaled until its predicted latency is just within ``T`` (:mod:`hwnas.search.elastic`); the
 next epoch trains at those widths. Spaces without elastic widths keep their widths (the result says so).
 
+The final architecture (the argmax, projected onto every budget in hard mode) is scaled once more; where its widths
+saturate below the target, hwnas then grows it by the op or depth changes that cost the least preference per ms
+gained (:func:`hwnas.search.elastic.reach_target`), so that its predicted latency lands within ``target_tolerance``
+(1 %) of ``T`` as the paper's does after 90 epochs, also after a short search or on a space without widths.
+
 The temperature starts at 5 and is multiplied by 0.96 per epoch after the warm-up; the first ``warmup_epochs``
 train weights only (one Gumbel path). A budget on latency is the target ``T`` and is required.
 """
@@ -29,10 +34,10 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.search.arch_params import ArchParams, gumbel_softmax
-from hwnas.search.budgets import Budgets
+from hwnas.search.budgets import Budgets, feasible
 from hwnas.search.context import SearchContext
 from hwnas.search.dnas import DnasParts, finish_dnas
-from hwnas.search.elastic import elasticity_scale, initial_widths
+from hwnas.search.elastic import elasticity_scale, initial_widths, reach_target
 from hwnas.search.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
 from hwnas.search.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
 from hwnas.search.separable import SeparableCost
@@ -59,6 +64,8 @@ class TFNASConfig:
     arch_mode: str = "mixture"
     elastic: bool = True  # elasticity scaling of widths after each epoch past the warm-up
     hard: bool = True  # project the final architecture onto every budget
+    reach_target: bool = True  # (hwnas) grow ops/depth at the end where widths alone stay below the target
+    target_tolerance: float = 0.01  # how far below the target the final architecture may stay
     samples: int = 0  # extra architectures drawn from the final distribution
     steps_per_epoch: int | None = None
 
@@ -167,13 +174,20 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
         state.save(parts.snapshot(epoch + 1, tau, history, widths=widths))
     if not any(slot.widths for slot in ctx.space.slots()):
         elastic_note = f"space {ctx.space.name!r} has no elastic widths: elasticity scaling did not apply"
-    else:  # the final argmax at its own scaled widths
-        widths, _ = scale_widths(ctx, params, separable, widths, target)
     final = params.argmax(widths)
+
+    def refine(chosen: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The chosen (projected) architecture scaled, and grown where widths saturate, to the target."""
+        if cfg.reach_target:
+            chosen, trace = reach_target(ctx.space, chosen, separable.cost, target, params.scores(),
+                                         lambda c: feasible(ctx.budgets, c), cfg.target_tolerance)
+        else:
+            trace = []
+        return chosen, {"target_ms": target, "elastic_note": elastic_note, "final_scaling": trace,
+                        "target_error_pct": 100 * (separable.cost(chosen) / target - 1)}
+
     return finish_dnas(ctx, "tfnas", budgets, params, cfg.samples, cfg.hard, asdict(cfg), history,
-                       ctx.generator(2), base=final,
-                       extra={"target_ms": target, "elastic_note": elastic_note,
-                              "target_error_pct": 100 * (separable.cost(final) / target - 1)})
+                       ctx.generator(2), base=final, refine=refine)
 
 
 def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCost, widths: dict[str, Any],

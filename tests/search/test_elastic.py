@@ -7,7 +7,7 @@ import random
 import pytest
 
 from hwnas.cost.models import AnalyticCost
-from hwnas.search.elastic import elasticity_scale, initial_widths, width_bounds
+from hwnas.search.elastic import elasticity_scale, initial_widths, reach_target, width_bounds
 from hwnas.search.separable import SeparableCost
 from hwnas.space import get_space
 
@@ -55,3 +55,57 @@ def test_spaces_without_widths_are_left_alone():
     fbnet = get_space("fbnet", 28, 1, 10)
     choice = fbnet.sample(random.Random(0))
     assert elasticity_scale(fbnet, choice, lambda c: 1.0, 0.5) == (choice, [])
+
+
+def _one_block_per_stage(space, choice):
+    """The lightest depth everywhere: what a short TF-NAS search's argmax kept in the benchmark."""
+    out = dict(choice)
+    for dim in space.dims():
+        if dim.label.endswith("_depth"):
+            out[dim.label] = dim.values[0]
+    return out
+
+
+def test_reach_target_grows_depth_and_ops_when_widths_saturate(space, macs):
+    choice = initial_widths(space, _one_block_per_stage(space, space.sample(random.Random(6))))
+    widest, _ = elasticity_scale(space, choice, macs.cost, 1e15)
+    target = 1.6 * macs.cost(widest)  # out of reach of widths alone
+    scaled, _ = elasticity_scale(space, choice, macs.cost, target)
+    assert macs.cost(scaled) < 0.99 * target
+    scores = {d.label: {v: 0.0 for v in d.values} for d in space.dims()}
+    grown, trace = reach_target(space, choice, macs.cost, target, scores)
+    assert 0.99 * target <= macs.cost(grown) <= target, trace
+    assert any(step["phase"].startswith("change") for step in trace)
+    space.check(grown)
+    for slot in space.active_slots(grown):
+        lo, hi = width_bounds(space, slot, grown)
+        assert lo <= grown[slot.width_label] <= hi
+
+
+def test_reach_target_follows_the_preference_and_keeps_other_budgets(space, macs):
+    choice = initial_widths(space, _one_block_per_stage(space, space.sample(random.Random(7))))
+    widest, _ = elasticity_scale(space, choice, macs.cost, 1e15)
+    target = 1.3 * macs.cost(widest)
+    # Deeper stage 3 is strongly preferred: the first growth step must take it.
+    scores = {d.label: {v: 0.0 for v in d.values} for d in space.dims()}
+    deepest = [d for d in space.dims() if d.label == "s3_depth"][0]
+    scores["s3_depth"] = {v: (0.0 if v == deepest.values[1] else -5.0) for v in deepest.values}
+    grown, trace = reach_target(space, choice, macs.cost, target, scores)
+    first = [s for s in trace if s["phase"].startswith("change")][0]
+    assert "s3_depth" in first["phase"]
+    # A params-like budget that no growth may break: the result keeps it even if the target is then missed.
+    params = SeparableCost(AnalyticCost.for_space("params", space), space)
+    cap = params.cost(widest) * 1.05
+    capped, _ = reach_target(space, widest, macs.cost, target, scores, lambda c: params.cost(c) <= cap)
+    assert params.cost(capped) <= cap
+    assert macs.cost(capped) <= target
+
+
+def test_reach_target_on_a_space_without_widths():
+    fbnet = get_space("fbnet", 28, 1, 10)
+    macs = SeparableCost(AnalyticCost.for_space("macs", fbnet), fbnet)
+    lightest = {d.label: ("skip" if "skip" in d.values else d.values[0]) for d in fbnet.dims()}
+    target = 0.5 * (macs.cost(lightest) + macs.cost(fbnet.heaviest()))
+    scores = {d.label: {v: 0.0 for v in d.values} for d in fbnet.dims()}
+    grown, _ = reach_target(fbnet, lightest, macs.cost, target, scores)
+    assert 0.99 * target <= macs.cost(grown) <= target
