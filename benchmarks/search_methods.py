@@ -3,14 +3,17 @@
 For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
 
 1. build the ONNX Runtime table (1 thread, batch 1, 28 px, 1 channel, 10 classes) and calibrate it on
-   ``--calibrate`` sampled networks (the default ``overhead`` fit);
+   ``--calibrate`` networks drawn with the ``mixed`` sampler (half uniform, half with a random share of skips,
+   so that light networks, which tight budgets return, are in the fit) with the ``graph`` fit;
 2. two budgets between the lightest and the heaviest network's predicted latency (``--budgets``, fractions);
 3. for each method and budget: the search on ``--limit`` training images (80 % weights / 20 % architecture);
    spos, random and hardcore train their supernet once, at the first budget, and search the second from it
    (``--from-supernet``, the cheap second target), so their second row's time is the search alone;
 4. the result exported to ONNX (``hwnas.export``); at the end, every exported file of a space is timed in ONNX
    Runtime with the table's settings, all of them together in interleaved rounds (median): the *measured*
-   latency, against the budget;
+   latency, against the budget. The calibration networks are timed in the same rounds: how far they moved
+   since the table was calibrated (``drift``: the machine's speed changes over an hour of searching) and a
+   table re-calibrated on them (``recalibrated_ms``) separate the machine's drift from the table's error;
 5. the result trained from scratch with one fixed recipe (``--train-epochs`` on ``--train-limit`` images, SGD,
    cosine, no augmentation) and its top-1 on the Fashion-MNIST test split.
 
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hwnas.cost.calibrate import calibrate_table, measure_here, sample_specs
+from hwnas.cost.calibrate import GRAPH_MIN_NETWORKS, Measured, calibrate_table, measure_here, sample_specs
 from hwnas.cost.lut import LatencyTable
 from hwnas.cost.lut_build import build_space_table
 from hwnas.cost.measure import time_models
@@ -61,12 +64,16 @@ def build_table(space_name: str, width: float, workdir: Path, calibrate: int, ro
     started = time.perf_counter()
     built = build_space_table(space, path, rounds=rounds, progress=False, overwrite=True)
     table = built.table
-    measured = measure_here(table, sample_specs(space, calibrate, seed=0), overheads=True)
-    calibrate_table(table, measured, space, seed=0)
+    measured = measure_here(table, calibration_specs(space, calibrate), overheads=True)
+    calibrate_table(table, measured, space, seed=0, graph=calibrate >= GRAPH_MIN_NETWORKS, sampler="mixed")
     table.save()
     print(f"[{space_name}: table of {built.ops} ops built and calibrated on {calibrate} networks in "
           f"{time.perf_counter() - started:.0f} s]", flush=True)
     return path
+
+
+def calibration_specs(space, calibrate: int) -> list:
+    return sample_specs(space, calibrate, seed=0, sampler="mixed")
 
 
 def measure_export(result: dict[str, Any], lut: Path, workdir: Path, rounds: int) -> tuple[float, float]:
@@ -124,31 +131,57 @@ def run_space(space_name: str, args: argparse.Namespace, rows: list[dict[str, An
             (Path(args.out) / "rows.json").write_text(json.dumps(rows, indent=1))
 
 
-def remeasure(rows: list[dict[str, Any]], out: Path, rounds: int) -> None:
+def remeasure(rows: list[dict[str, Any]], out: Path, rounds: int) -> dict[str, dict[str, float]]:
     """Time every result's exported ONNX file of a space together, in interleaved rounds (A B C A B C ...), so a
-    slow spell of the machine hits all of them alike; these medians replace the per-result measurements."""
+    slow spell of the machine hits all of them alike; these medians replace the per-result measurements. The
+    table's calibration networks run in the same rounds: per space, their median measured / predicted ratio
+    (``drift``), and each row gets ``recalibrated_ms``, its prediction by the table re-fitted on them."""
+    from hwnas.arch import decode
+    from hwnas.nn import build_model
+
+    drift = {}
     for space_name in sorted({r["space"] for r in rows}):
         mine = [r for r in rows if r["space"] == space_name]
         lut = LatencyTable.load(out / space_name / f"lut_{space_name}.json")
-        prov = lut.provenance
+        prov, cal = lut.provenance, lut.calibration
+        space = get_space(space_name, prov["input_size"], prov["in_channels"], prov["num_classes"],
+                          prov["width_mult"])
         files = [out / space_name / f"{r['method']}_{r['index']}" / "model.onnx" for r in mine]
+        fitted = calibration_specs(space, cal["fit"]["samples"])
+        nets = [build_model(spec, prov["num_classes"], prov["in_channels"]).eval() for spec in fitted]
         size, channels = prov["input_size"], prov["in_channels"]
-        timings = time_models(files, prov["backend"], prov["threads"], prov["batch_size"], prov["timing"]["warmup"],
-                              rounds, input_shapes=(channels, size, size))
+        timings = time_models([*files, *nets], prov["backend"], prov["threads"], prov["batch_size"],
+                              prov["timing"]["warmup"], rounds, input_shapes=(channels, size, size))
         for r, t in zip(mine, timings):
             r["measured_ms"], r["measured_iqr_ms"] = t.median_ms, t.iqr_ms
+        now = [t.median_ms for t in timings[len(files):]]
+        ratios = sorted(m / lut.predict(spec) for m, spec in zip(now, fitted))
+        drift[space_name] = {"median": ratios[len(ratios) // 2], "min": ratios[0], "max": ratios[-1]}
+        again = Measured(fitted, now, [t.iqr_ms for t in timings[len(files):]], "measured",
+                         prov["device"], prov["timing"], cal.get("overhead_ms"))
+        calibrate_table(lut, again, space, seed=0, graph=cal["kind"] == "graph", sampler="mixed",
+                        op_features=cal.get("op_features"))
+        for r in mine:
+            r["recalibrated_ms"] = lut.predict(decode(r["arch"]))
+    return drift
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    lines = ["| space | budget ms | method | search time | predicted ms | measured ms (IQR) | measured / budget | "
-             "params | MACs | test top-1 |", "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["| space | budget ms | method | search time | predicted ms | measured ms (IQR) | re-calibrated ms | "
+             "measured / budget | params | MACs | test top-1 |", "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
         when = f"{r['search_s']:.0f} s" + (" (from supernet)" if r["from_supernet"] else "")
+        again = f"{r['recalibrated_ms']:.3f}" if "recalibrated_ms" in r else "-"
         lines.append(f"| {r['space']} | {r['budget_ms']:.3f} | {r['method']} | {when} | {r['predicted_ms']:.3f} | "
-                     f"{r['measured_ms']:.3f} ({r['measured_iqr_ms']:.3f}) | "
+                     f"{r['measured_ms']:.3f} ({r['measured_iqr_ms']:.3f}) | {again} | "
                      f"{100 * (r['measured_ms'] / r['budget_ms'] - 1):+.1f} % | {r['params'] / 1e3:.0f}k | "
                      f"{r['macs'] / 1e6:.2f}M | {r['test_top1']:.2f} % |")
     return "\n".join(lines)
+
+
+def format_drift(drift: dict[str, dict[str, float]]) -> str:
+    return "\n".join(f"\n{space}: the calibration networks now run at {100 * d['median']:.0f} % of their calibrated "
+                     f"prediction (median; {100 * d['min']:.0f}-{100 * d['max']:.0f} %)" for space, d in drift.items())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=6000, help="training images for the search")
     parser.add_argument("--train-epochs", type=int, default=2)
     parser.add_argument("--train-limit", type=int, default=10000, help="training (and test) images for training")
-    parser.add_argument("--calibrate", type=int, default=20, help="networks the table is calibrated on")
+    parser.add_argument("--calibrate", type=int, default=30, help="networks the table is calibrated on")
     parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds (table and measurement)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
@@ -175,20 +208,22 @@ def main(argv: list[str] | None = None) -> None:
         for r in rows:  # rows written before the index field existed: derive it from the budget order
             r.setdefault("index", sorted({x["budget_ms"] for x in rows if x["space"] == r["space"]}).index(
                 r["budget_ms"]))
-        remeasure(rows, out, args.rounds)
+        drift = remeasure(rows, out, args.rounds)
         (out / "rows.json").write_text(json.dumps(rows, indent=1))
         print(format_rows(rows))
+        print(format_drift(drift))
         return
     if args.quick:
-        args.limit, args.train_limit, args.train_epochs, args.calibrate, args.rounds = 1000, 1000, 1, 5, 10
+        args.limit, args.train_limit, args.train_epochs, args.calibrate, args.rounds = 1000, 1000, 1, 8, 10
 
     rows: list[dict[str, Any]] = []
     for space_name in args.spaces:
         run_space(space_name, args, rows)
-    remeasure(rows, out, args.rounds)
+    drift = remeasure(rows, out, args.rounds)
     (out / "rows.json").write_text(json.dumps(rows, indent=1))
     print()
     print(format_rows(rows))
+    print(format_drift(drift))
 
 
 if __name__ == "__main__":

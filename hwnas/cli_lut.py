@@ -53,10 +53,13 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
             measured = replace(measured, overheads=None)
         elif measured.overheads is None:
             raise ValueError(f"{manifest} has no null models; use --kind affine or export the networks again")
-        return measured, {"seed": sampling.get("seed"), "space": sampling.get("space")}
+        return measured, {"seed": sampling.get("seed"), "space": sampling.get("space"),
+                          "sampler": sampling.get("sampler", "uniform")}
     space = _space(table, args.space)
-    specs = sample_specs(space, args.samples, args.seed, exclude)
-    return measure_here(table, specs, args.rounds, overheads), {"seed": args.seed, "space": space.name}
+    sampler = getattr(args, "sampler", "uniform")
+    specs = sample_specs(space, args.samples, args.seed, exclude, sampler)
+    return (measure_here(table, specs, args.rounds, overheads),
+            {"seed": args.seed, "space": space.name, "sampler": sampler})
 
 
 def cmd_lut_calibrate(args: argparse.Namespace) -> None:
@@ -66,6 +69,7 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
     measured, sampling = _measured(args, table, [])
     kind = default_kind(table, args.kind, len(measured.specs))
     cal = calibrate_table(table, measured, seed=sampling["seed"], graph=kind == "graph",
+                          sampler=sampling.get("sampler") or "given",
                           progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]
     out = table.save(args.out or args.lut)
@@ -121,9 +125,9 @@ def cmd_lut_export_nets(args: argparse.Namespace) -> None:
 
     table = _table(args)
     space = _space(table, args.space)
-    specs = sample_specs(space, args.samples, args.seed, fitted_networks(table))
+    specs = sample_specs(space, args.samples, args.seed, fitted_networks(table), args.sampler)
     manifest = export_nets(table, specs, args.out, {"space": space.name, "samples": args.samples,
-                                                    "seed": args.seed}, args.overwrite)
+                                                    "seed": args.seed, "sampler": args.sampler}, args.overwrite)
     data = {"out": str(args.out), "kind": "nets", "models": len(specs), "bundle_id": manifest["bundle_id"]}
     _print(args, data, f"wrote {len(specs)} ONNX networks and manifest.json to {args.out}; on the device: "
                        f"python runner.py {args.out}")
@@ -144,6 +148,9 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
                    help=f"networks sampled from the space {what} (default {default_samples})")
     p.add_argument("--seed", type=int, default=default_seed, help=f"sampling seed (default {default_seed})")
     p.add_argument("--space", help="the space to sample from (default: the table's; a YAML space needs its file)")
+    p.add_argument("--sampler", choices=("uniform", "spread", "mixed"), default="uniform",
+                   help="uniform (default): every decision uniformly; spread: a random share of skips (and "
+                        "smallest depths) per network, covering light networks too; mixed: half and half")
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:

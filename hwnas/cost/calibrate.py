@@ -54,14 +54,46 @@ def arch_digest(spec: ArchSpec) -> str:
     return hashlib.sha256(encode(spec).encode()).hexdigest()[:12]
 
 
-def sample_specs(space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = ()) -> list[ArchSpec]:
-    """``n`` distinct networks drawn uniformly from ``space`` with ``random.Random(seed)``, none of whose digests
-    (:func:`arch_digest`) is in ``exclude``."""
+SAMPLERS = ("uniform", "spread", "mixed")
+
+
+def draw_choice(space: SearchSpace, rng: random.Random, sampler: str = "uniform") -> dict:
+    """One architecture of ``space``.
+
+    ``uniform``: every decision uniformly (the validation protocol). ``spread``: first a lightness ``p ~ U(0,
+    0.9)``, then every decision that can skip skips with probability ``p`` (depth decisions take their smallest
+    depth) and otherwise draws uniformly among its other values: the networks cover the whole latency range,
+    including the light ones a tight budget makes a search return, which uniform draws (1 skip in 9 per FBNet
+    layer) almost never produce. ``mixed``: uniform or spread with even odds.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; valid: {', '.join(SAMPLERS)}")
+    if sampler == "mixed":
+        sampler = "uniform" if rng.random() < 0.5 else "spread"
+    if sampler == "uniform":
+        return space.sample(rng)
+    light = rng.uniform(0.0, 0.9)
+    choice = {}
+    for dim in space.dims():
+        values = list(dim.values)
+        lightest = "skip" if "skip" in values else values[0] if dim.label.endswith("_depth") else None
+        if lightest is not None and rng.random() < light:
+            choice[dim.label] = lightest
+        else:
+            others = [v for v in values if v != lightest] or values
+            choice[dim.label] = rng.choice(others)
+    return choice
+
+
+def sample_specs(space: SearchSpace, n: int, seed: int, exclude: Sequence[str] = (),
+                 sampler: str = "uniform") -> list[ArchSpec]:
+    """``n`` distinct networks drawn from ``space`` with ``random.Random(seed)`` and ``sampler``
+    (:func:`draw_choice`), none of whose digests (:func:`arch_digest`) is in ``exclude``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the number of sampled networks must be a positive integer, got {n!r}")
     rng, seen, specs, misses = random.Random(seed), set(exclude), [], 0
     while len(specs) < n:
-        spec = space.to_spec(space.sample(rng))
+        spec = space.to_spec(draw_choice(space, rng, sampler))
         digest = arch_digest(spec)
         if digest in seen:
             misses += 1
@@ -186,7 +218,7 @@ def check_device(table: LatencyTable, measured: Measured) -> None:
 
 
 def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace | None = None,
-                    seed: int | None = None, graph: bool = False,
+                    seed: int | None = None, graph: bool = False, sampler: str = "uniform",
                     op_features: Mapping[str, Sequence[int]] | None = None,
                     progress: bool = False) -> dict[str, Any]:
     """Fit the correction to ``measured`` networks, store it in ``table.calibration`` (not saved) and return it.
@@ -212,7 +244,7 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
     calibration = fit_calibration(raw, measured.median_ms, nulls, per_net, net_features, op_features)
     calibration["fit"] = {
         "samples": len(raw), "seed": seed, "space": space.name if space is not None else None,
-        "sampler": "uniform" if seed is not None else "given", "source": measured.source,
+        "sampler": sampler if seed is not None else "given", "source": measured.source,
         "device": measured.device.get("cpu_model"), "timing": measured.timing,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "networks": [arch_digest(spec) for spec in measured.specs],

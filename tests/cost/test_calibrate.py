@@ -200,3 +200,23 @@ def test_fit_relative_needs_more_networks_than_coefficients():
 
     with pytest.raises(ValueError, match="needs more than"):
         fit_relative([[1.0, 2.0, 3.0]] * 4, [1.0] * 4)
+
+
+def test_spread_sampler_covers_light_networks_and_mixed_is_both():
+    from hwnas.cost.calibrate import draw_choice
+    from hwnas.space import get_space
+
+    space = get_space("fbnet", 32)
+
+    def skips(sampler, seed):
+        rng = random.Random(seed)
+        return [sum(v == "skip" for v in draw_choice(space, rng, sampler).values()) for _ in range(200)]
+
+    uniform, spread, mixed = skips("uniform", 0), skips("spread", 0), skips("mixed", 0)
+    assert max(uniform) < 10 and max(spread) >= 15  # uniform almost never draws a light network
+    assert sum(uniform) < sum(mixed) < sum(spread)
+    specs = sample_specs(space, 5, 3, sampler="spread")
+    assert len({arch_digest(s) for s in specs}) == 5
+    assert [arch_digest(s) for s in specs] == [arch_digest(s) for s in sample_specs(space, 5, 3, sampler="spread")]
+    with pytest.raises(ValueError, match="unknown sampler"):
+        draw_choice(space, random.Random(0), "gaussian")
