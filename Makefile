@@ -27,7 +27,7 @@ data: $(STAMP)
 
 # The main job end to end on the default dataset (see README: what the demo does).
 demo: $(STAMP) data
-	$(HWNAS) demo --out $(DEMO_OUT)
+	$(HWNAS) run --preset quick --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -189,13 +189,6 @@ def cmd_data_fetch(args: argparse.Namespace) -> None:
     print(f"{args.name}: {len(info)} training images, {info.num_classes} classes")
 
 
-# --------------------------------------------------------------------------------------------------------- demo
-def cmd_demo(args: argparse.Namespace) -> None:
-    from hwnas.demo import run_demo
-
-    run_demo(Path(args.out), epochs=args.epochs, limit=args.limit, progress=not args.quiet)
-
-
 # ------------------------------------------------------------------------------------------------------- parser
 def _geometry_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, help="input resolution (default: the network's own, else 224)")
@@ -311,18 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_data_fetch)
 
-    p = sub.add_parser("demo", help="the quick end-to-end run that `make demo` starts")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--epochs", type=_positive_int, default=1)
-    p.add_argument("--limit", type=_positive_int, help="use only N images per split (smoke test)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_demo)
-
     from hwnas.cli_cost import add_commands  # lut build, latency: kept in their own module
+    from hwnas.cli_run import add_commands as add_run
     from hwnas.cli_search import add_commands as add_search
 
     add_commands(sub)
     add_search(sub)
+    add_run(sub)
     return parser
 
 

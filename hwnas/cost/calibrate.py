@@ -33,6 +33,7 @@ Honest validation (the point of the exercise) uses networks that were *not* used
 from __future__ import annotations
 
 import datetime
+import logging
 import hashlib
 import random
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,8 @@ from hwnas.arch.spec import ArchSpec
 from hwnas.cost.lut import LatencyTable, feature_lookup
 from hwnas.cost.validate import metrics
 from hwnas.space.base import SearchSpace
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 20
 MAX_MISSES = 1000  # draws in a row without a new network before a small space is declared exhausted
@@ -241,7 +244,16 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
             p = table.provenance
             op_features = table_features(table.entries, p["batch_size"], p["threads"], progress)
         net_features = [_net_features(table, spec, op_features) for spec in measured.specs]
-    calibration = fit_calibration(raw, measured.median_ms, nulls, per_net, net_features, op_features)
+    try:
+        calibration = fit_calibration(raw, measured.median_ms, nulls, per_net, net_features, op_features)
+    except ValueError as e:
+        if net_features is None or "non-positive scale" not in str(e):
+            raise
+        # Four coefficients on few or noisy networks can trade the scale for the node term; the two-coefficient
+        # overhead fit is the safer answer then (and the fit records that it was the fallback).
+        log.warning("graph calibration failed (%s); fitting the overhead kind instead", e)
+        calibration = fit_calibration(raw, measured.median_ms, nulls, per_net)
+        calibration["fallback_from"] = "graph"
     calibration["fit"] = {
         "samples": len(raw), "seed": seed, "space": space.name if space is not None else None,
         "sampler": sampler if seed is not None else "given", "source": measured.source,

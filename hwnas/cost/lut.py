@@ -324,6 +324,17 @@ class LatencyTable:
             return raw
         return apply_calibration(raw - sum(self.overhead(op) for op in self.spec_ops(spec)), self.calibration)
 
+    def op_latencies(self, spec: ArchSpec) -> tuple[list[tuple[str, float]], float]:
+        """Per-op contributions to :meth:`predict` (op key, ms, in execution order) and the constant left over
+        (the calibration's offset): they sum to the prediction. Uncalibrated: the raw entries and 0."""
+        cal = self.calibration
+        rows = self.breakdown(spec)
+        if cal is None:
+            return rows, 0.0
+        ops = self.spec_ops(spec)
+        return ([(key, cal["scale"] * (ms - self.overhead(op))) for (key, ms), op in zip(rows, ops)],
+                float(cal["offset_ms"]))
+
     def cost(self, spec: ArchSpec) -> float:
         return self.predict(spec)
 

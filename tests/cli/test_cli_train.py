@@ -91,14 +91,3 @@ def test_missing_dataset_error_says_where_it_looked(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("HWNAS_DATA", raising=False)
     code, _, err = cli("train", TINY, "--data-dir", tmp_path / "empty", "--out", tmp_path / "r", "--quiet")
     assert code == 2 and "looked in" in err and str(tmp_path / "empty") in err and "Traceback" not in err
-
-
-def test_demo_trains_exports_and_checks(cli, tmp_path, fake_fashion):
-    out = tmp_path / "demo"
-    code, stdout, err = cli("demo", "--out", out, "--limit", 64, "--quiet")
-    assert code == 0, err
-    summary = json.loads((out / "demo.json").read_text())
-    assert summary["arch"] == "fbnet_a" and summary["input_size"] == 28
-    assert summary["onnx_max_abs_diff"] < 1e-4 and summary["torchscript_max_abs_diff"] < 1e-4
-    assert Path(summary["onnx"]).is_file() and Path(summary["torchscript"]).is_file()
-    assert "[3/3] done" in stdout

@@ -1,0 +1,161 @@
+"""What the run report shows, gathered from a run's outputs into one JSON-able dict (``summary.json``).
+
+Everything in it is read from files the stages wrote (the search result, the training metrics, the table, the
+stage records) or computed exactly (per-layer costs), so a report can be regenerated from a run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hwnas.search.budgets import MIB
+
+BUDGET_UNITS = {"max_latency_ms": "ms", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB"}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut by a kill: the rest is still worth showing
+            continue
+    return out
+
+
+def per_layer(spec, geometry: dict[str, int], table) -> list[dict[str, Any]]:
+    """Each stem / block / head: its text, output shape, MACs, params, activation memory, predicted ms, share."""
+    from hwnas.cost.counting import per_layer_costs
+
+    rows = per_layer_costs(spec, geometry["input_size"], geometry["num_classes"], geometry["in_channels"])
+    latencies, offset = table.op_latencies(spec) if table is not None else ([], 0.0)
+    if latencies and len(latencies) != len(rows):  # never expected: both walk stem, resolved layers, head
+        raise ValueError(f"{len(latencies)} timed ops for {len(rows)} layers")
+    total = sum(ms for _, ms in latencies) + offset if latencies else None
+    out = []
+    for i, row in enumerate(rows):
+        ms = latencies[i][1] if latencies else None
+        out.append({"label": row["label"], "type": row["type"], "op": latencies[i][0].split("@")[0] if latencies
+                    else row["type"], "out_shape": list(row["out_shape"]), "macs": row["macs"],
+                    "params": row["params"], "activation_mb": row["peak_bytes"] / MIB, "predicted_ms": ms,
+                    "share_pct": None if ms is None or not total else 100 * ms / total})
+    return out
+
+
+def theta_history(result: dict[str, Any]) -> dict[str, Any] | None:
+    """Per decision and epoch the probability of the finally chosen value (fbnet, tfnas), or the final op
+    distribution per decision (hardcore's alpha); ``None`` for methods without one (spos, random)."""
+    history, choice = result.get("history"), result.get("choice") or {}
+    if isinstance(history, list) and history and isinstance(history[0].get("probs"), dict):
+        labels = [k for k in history[0]["probs"] if k in choice]
+        from hwnas.space import get_space
+
+        g = result["geometry"]
+        space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
+        values = {d.label: list(d.values) for d in space.dims()}
+        rows = []
+        for label in labels:
+            index = values[label].index(choice[label]) if choice[label] in values[label] else None
+            rows.append([h["probs"][label][index] if index is not None else 0.0 for h in history])
+        return {"kind": "chosen probability per epoch", "rows": labels,
+                "cols": [str(h["epoch"] + 1) for h in history], "values": rows}
+    if isinstance(history, dict) and isinstance(history.get("alpha"), dict) and history["alpha"]:
+        alpha = history["alpha"]
+        labels = list(alpha)
+        width = max(len(v) for v in alpha.values())
+        return {"kind": "final op distribution (alpha)", "rows": labels, "cols": [str(i) for i in range(width)],
+                "values": [list(v) + [0.0] * (width - len(v)) for v in alpha.values()]}
+    return None
+
+
+def candidates(result: dict[str, Any]) -> list[dict[str, Any]]:
+    history = result.get("history")
+    if not isinstance(history, dict):
+        return []
+    out = []
+    for c in history.get("candidates") or []:
+        if c.get("predicted_latency_ms") is not None and c.get("val_top1") is not None:
+            out.append({"predicted_ms": c["predicted_latency_ms"], "val_top1": c["val_top1"]})
+    return out
+
+
+def training_curve(train_dir: Path) -> list[dict[str, Any]]:
+    return [{"epoch": r["epoch"] + 1, "train_loss": r.get("train_loss"), "val_top1": r.get("val_top1"),
+             "val_loss": r.get("val_loss")} for r in read_jsonl(train_dir / "metrics.jsonl") if r.get("kind") == "val"]
+
+
+def budget_checks(budgets: dict[str, Any], result: dict[str, Any], measured_ms: float) -> list[dict[str, Any]]:
+    """Each budget with the search's predicted value and the final one: latency measured on the target, params
+    and MACs exact, memory the modelled peak activation memory at batch 1."""
+    final = {"max_latency_ms": (measured_ms, "measured"), "max_params": (result["params"], "exact"),
+             "max_macs": (result["macs"], "exact"), "max_memory_mb": (result["peak_memory_mb"], "modelled")}
+    predicted = {"max_latency_ms": result.get("predicted_latency_ms"), "max_params": result["params"],
+                 "max_macs": result["macs"], "max_memory_mb": result["peak_memory_mb"]}
+    out = []
+    for key, limit in budgets.items():
+        if limit is None:
+            continue
+        value, how = final[key]
+        out.append({"budget": key, "limit": limit, "units": BUDGET_UNITS[key], "predicted": predicted[key],
+                    "final": value, "how": how, "holds": value <= limit})
+    return out
+
+
+def stage_times(out: Path) -> dict[str, float]:
+    times = {}
+    for path in sorted((out / "stages").glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            times[record["stage"]] = record["seconds"]
+        except (json.JSONDecodeError, KeyError):
+            continue
+    return times
+
+
+def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
+    from hwnas.arch import decode
+    from hwnas.cost.lut import LatencyTable
+
+    result = json.loads(Path(inputs["search"]["result"]).read_text())
+    geometry = inputs["geometry"]
+    spec = decode(result["arch"])
+    table = LatencyTable.load(inputs["lut"]["path"])
+    measured = inputs["measure"]["winner"]
+    predicted = result["predicted_latency_ms"]
+    validation_file = Path(inputs["lut"]["path"]).parent / "validation.json"
+    validation = json.loads(validation_file.read_text()) if inputs["lut"].get("validation") and \
+        validation_file.is_file() else None
+    references = [{"name": name, **ref, "measured_ms": inputs["measure"]["references"][name]["median_ms"],
+                   "measured_iqr_ms": inputs["measure"]["references"][name]["iqr_ms"]}
+                  for name, ref in inputs["references"].items()]
+    checks = budget_checks(inputs["budgets"], result, measured["median_ms"])
+    return {
+        "format": "hwnas-run-summary", "version": 1,
+        "method": result["method"], "space": result["space"], "dataset": inputs["config"]["dataset"],
+        "geometry": geometry, "seed": inputs["config"]["seed"],
+        "target": {**inputs["config"]["target"], "table": table.description},
+        "arch": result["arch"], "params": result["params"], "macs": result["macs"],
+        "peak_memory_mb": result["peak_memory_mb"],
+        "budgets": inputs["budgets"], "budget_rule": inputs["budget_rule"], "budget_checks": checks,
+        "all_budgets_hold": all(c["holds"] for c in checks),
+        "latency": {"predicted_ms": predicted, "measured_ms": measured["median_ms"],
+                    "measured_iqr_ms": measured["iqr_ms"],
+                    "error_pct": None if not predicted else 100 * (predicted / measured["median_ms"] - 1)},
+        "test_top1": inputs["train"]["test_top1"], "test_top5": inputs["train"].get("test_top5"),
+        "train_epochs": inputs["train"]["epochs"],
+        "search_time_s": result["search_time_s"],
+        "stage_times_s": stage_times(out),
+        "lut": {k: v for k, v in inputs["lut"].items() if k != "path"},
+        "layers": per_layer(spec, geometry, table),
+        "candidates": candidates(result),
+        "theta": theta_history(result),
+        "training": training_curve(Path(inputs["train"]["dir"])),
+        "validation_points": None if validation is None else validation["points"],
+        "references": references,
+        "export": inputs["export"],
+        "config": inputs["config"],
+    }

@@ -1,0 +1,284 @@
+"""The configuration of ``hwnas run``: a YAML preset, ``--set key=value`` overrides, strict validation.
+
+A preset is a YAML mapping with the sections of :class:`RunConfig` (every key optional: the defaults below make
+a sensible run). Loading is strict, because a typo in a preset that silently falls back to a default costs a
+user a day of compute: an unknown key, a value of the wrong type or out of range is a ``ValueError`` naming the
+key (``search.method``), the file and what is allowed. ``--set search.settings.epochs=3`` overrides any key
+(values are YAML scalars). The resolved configuration (preset + overrides + defaults) is written beside the
+outputs as ``config.yaml`` and is what a rerun compares against to decide which stages to redo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
+BACKENDS = ("onnxruntime", "torch", "cuda")
+METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
+SAMPLERS = ("uniform", "spread", "mixed")
+FORMATS = ("onnx", "torchscript")
+
+
+@dataclass
+class TargetConfig:
+    """The device the budget is for: how latency is measured (table and final check alike)."""
+
+    backend: str = "onnxruntime"  # onnxruntime | torch | cuda
+    threads: int = 1
+    batch_size: int = 1
+
+
+@dataclass
+class BudgetConfig:
+    """Hard budgets of the search (any combination; at least one of the latency ones)."""
+
+    max_latency_ms: float | None = None  # absolute, on the target
+    # Relative: the fraction of the way from the space's lightest to its heaviest network's predicted latency.
+    # Presets use it so that they mean the same on any machine; ignored when max_latency_ms is set.
+    latency_fraction: float | None = 0.35
+    max_params: float | None = None
+    max_macs: float | None = None
+    max_memory_mb: float | None = None
+
+
+@dataclass
+class LutConfig:
+    """The latency table: reuse ``path`` or build one for the space at the dataset's geometry."""
+
+    path: str | None = None  # an existing, matching table (checked); else built in OUT/lut/
+    rounds: int = 50  # timed interleaved rounds per op
+    passes: int = 3  # build passes (median per op)
+    calibrate: int = 30  # whole networks the table is calibrated on (0: no calibration)
+    sampler: str = "mixed"  # how they are drawn (see hwnas.cost.calibrate.draw_choice)
+    validate: int = 20  # other networks to validate on, for the report (0: none)
+
+
+@dataclass
+class SearchConfig:
+    method: str = "spos"
+    space: str = "fbnet"  # a built-in space or a YAML space file
+    width_mult: float = 0.5
+    limit: int | None = 6000  # training images for the search (None: all)
+    batch_size: int = 128
+    settings: dict[str, Any] = field(default_factory=dict)  # method settings by dotted name (hwnas search --set)
+
+
+@dataclass
+class TrainConfigSection:
+    """Training the winner from scratch with one fixed recipe (hwnas.pipeline.train_arch)."""
+
+    epochs: int = 3
+    limit: int | None = None  # training (and test) images (None: all)
+    batch_size: int = 128
+    augment: bool = False  # short runs fit faster without augmentation (docs/BENCHMARKS.md)
+    lr: float | None = None  # None: 0.1 x batch / 256 (SGD)
+
+
+@dataclass
+class ExportConfig:
+    formats: list[str] = field(default_factory=lambda: ["onnx", "torchscript"])
+
+
+@dataclass
+class MeasureConfig:
+    rounds: int = 100  # timed interleaved rounds of the exported model (and the references)
+    warmup: int = 10
+
+
+@dataclass
+class ReferenceConfig:
+    """Reference networks drawn in the report's accuracy-latency figure (zoo names, adapted to the input)."""
+
+    names: list[str] = field(default_factory=list)
+    train: bool = True  # train each with the winner's recipe (else: latency only)
+
+
+@dataclass
+class RunConfig:
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    download: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    target: TargetConfig = field(default_factory=TargetConfig)
+    budgets: BudgetConfig = field(default_factory=BudgetConfig)
+    lut: LutConfig = field(default_factory=LutConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfigSection = field(default_factory=TrainConfigSection)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    references: ReferenceConfig = field(default_factory=ReferenceConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is Any:
+        return True
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        (inner,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    raise TypeError(f"unsupported config type {hint!r}")
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(hint)[0])}"
+    if origin is dict:
+        return "a mapping"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
+def _build(cls: type, data: Any, prefix: str, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: {prefix.rstrip('.') or 'the preset'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key '{prefix}{unknown[0]}'; valid in "
+                         f"{prefix.rstrip('.') or 'the preset'}: {', '.join(fields)}")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value if value is not None else {}, f"{prefix}{name}.", where)
+        elif not _type_ok(value, hint):
+            raise ValueError(f"{where}: {prefix}{name} must be {_type_name(hint)}, got {value!r}")
+        else:
+            values[name] = float(value) if hint in (float, float | None) and isinstance(value, int) else value
+    return cls(**values)
+
+
+def _check(cfg: RunConfig, where: str) -> None:
+    def fail(key: str, why: str) -> None:
+        raise ValueError(f"{where}: {key} {why}")
+
+    def choice(key: str, value: Any, allowed: tuple) -> None:
+        if value not in allowed:
+            fail(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+
+    def positive(key: str, value: Any, zero: bool = False) -> None:
+        if value is not None and (value < 0 or (value == 0 and not zero)):
+            fail(key, f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
+
+    choice("target.backend", cfg.target.backend, BACKENDS)
+    choice("search.method", cfg.search.method, METHODS)
+    choice("lut.sampler", cfg.lut.sampler, SAMPLERS)
+    for fmt in cfg.export.formats:
+        choice("export.formats", fmt, FORMATS)
+    for key in ("target.threads", "target.batch_size", "lut.rounds", "lut.passes", "search.batch_size",
+                "search.limit", "train.epochs", "train.batch_size", "train.limit", "measure.rounds"):
+        section, name = key.split(".")
+        positive(key, getattr(getattr(cfg, section), name))
+    for key in ("lut.calibrate", "lut.validate", "measure.warmup"):
+        section, name = key.split(".")
+        positive(key, getattr(getattr(cfg, section), name), zero=True)
+    b = cfg.budgets
+    for name in ("max_latency_ms", "max_params", "max_macs", "max_memory_mb"):
+        positive(f"budgets.{name}", getattr(b, name))
+    if b.latency_fraction is not None and not 0 < b.latency_fraction <= 1:
+        fail("budgets.latency_fraction", f"must be in (0, 1], got {b.latency_fraction!r}")
+    if b.max_latency_ms is None and b.latency_fraction is None and cfg.search.method == "tfnas":
+        fail("budgets", "need max_latency_ms or latency_fraction for tfnas (a latency target)")
+    if 0 < cfg.lut.calibrate < 8:
+        fail("lut.calibrate", f"needs 0 (no calibration) or at least 8 networks, got {cfg.lut.calibrate}")
+    positive("search.width_mult", cfg.search.width_mult)
+    from hwnas.search.api import method_config
+
+    try:  # the method's own settings, checked now rather than after the latency table is built
+        method_config(cfg.search.method, cfg.search.settings)
+    except ValueError as e:
+        fail("search.settings", f"do not fit {cfg.search.method}: {e}")
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data[a][b][c] = value`` for ``key="a.b.c"``; ``search.settings.X.Y`` keeps ``X.Y`` as one setting key
+    (method settings are dotted names themselves)."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ValueError(f"--set: malformed key {key!r}")
+    if parts[:2] == ["search", "settings"] and len(parts) > 2:
+        parts = ["search", "settings", ".".join(parts[2:])]
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ValueError(f"--set {key}: {part!r} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def resolve_preset(name: str | Path) -> Path:
+    """A preset name (``quick``: ``hwnas/presets/quick.yaml``) or a YAML file path."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"preset file {path} does not exist")
+        return path
+    candidate = PRESETS_DIR / f"{name}.yaml"
+    if not candidate.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise ValueError(f"unknown preset {name!r}; built-in: {', '.join(known)} (or give a YAML file)")
+    return candidate
+
+
+def load_config(preset: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """The preset (a name or a file; ``None``: the defaults) with ``overrides`` (dotted key -> value) applied."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    where = "defaults"
+    if preset is not None:
+        path = resolve_preset(preset)
+        where = f"preset {preset}" if path.parent == PRESETS_DIR else f"preset {path}"
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ValueError(f"{where} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{where} must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded or {}
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    if overrides:
+        where += " with --set " + ", ".join(overrides)
+    cfg = _build(RunConfig, data, "", where)
+    _check(cfg, where)
+    return cfg
+
+
+def dump_config(cfg: RunConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=False)

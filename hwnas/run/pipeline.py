@@ -1,0 +1,282 @@
+"""``hwnas run``: from a dataset, a target and budgets to a trained, exported network measured on the target.
+
+Stages (each cached and resumable, :mod:`hwnas.run.stages`):
+
+1. ``lut``: the latency table of the space at the dataset's geometry on the target: reused (``lut.path``,
+   checked against the space) or built (resumable), calibrated on ``lut.calibrate`` whole networks and validated
+   on ``lut.validate`` others (:mod:`hwnas.cost.calibrate`);
+2. ``search``: the method under the budgets (a relative ``latency_fraction`` is turned into ms with the table);
+   a killed search resumes from its state;
+3. ``train``: the winner from scratch with one fixed recipe (resumes from ``last.pt``);
+4. ``export``: ONNX and TorchScript, each checked against PyTorch;
+5. ``references``: the reference networks of the report, adapted to the input, trained with the same recipe;
+6. ``measure``: the exported winner (and the references) timed on the target in interleaved rounds; every
+   budget checked on the measured / exact value;
+7. ``report``: ``report.html`` (self-contained), ``report.md`` and ``summary.json`` (:mod:`hwnas.report`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hwnas.fileio import write_text_atomic
+from hwnas.run.config import RunConfig, dump_config
+from hwnas.run.stages import Stages
+
+STAGES = ["lut", "search", "train", "export", "references", "measure", "report"]
+
+
+def dataset_geometry(cfg: RunConfig) -> dict[str, int]:
+    """Input size, channels and classes of the dataset (one test image is read to find out)."""
+    from hwnas.data import load_dataset
+
+    info = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, split="test", limit=1,
+                        progress=False)
+    return {"input_size": info.input_size, "in_channels": info.in_channels, "num_classes": info.num_classes}
+
+
+def make_space(cfg: RunConfig, geometry: dict[str, int]):
+    from hwnas.space import get_space
+
+    return get_space(cfg.search.space, geometry["input_size"], geometry["in_channels"], geometry["num_classes"],
+                     cfg.search.width_mult)
+
+
+# ------------------------------------------------------------------------------------------------ stages
+def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
+    from hwnas.cost.calibrate import (
+        arch_digest, calibrate_table, fitted_networks, measure_here, sample_specs, validate_table,
+    )
+    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.lut_build import build_space_table
+
+    t = cfg.target
+    if cfg.lut.path is not None:
+        table = LatencyTable.load(cfg.lut.path, backend=t.backend, threads=t.threads, batch_size=t.batch_size)
+        table.check_space(space)
+        return {"path": str(Path(cfg.lut.path).resolve()), "built": False, "ops": len(table.entries),
+                "calibration": (table.calibration or {}).get("kind"), "validation": None}
+    path = out / "lut" / "table.json"
+    built = build_space_table(space, path, backend=t.backend, threads=t.threads, batch_size=t.batch_size,
+                              rounds=cfg.lut.rounds, passes=cfg.lut.passes, progress=progress)
+    table = built.table
+    kind = None
+    if cfg.lut.calibrate:
+        onnx = t.backend == "onnxruntime"
+        specs = sample_specs(space, cfg.lut.calibrate, cfg.seed, sampler=cfg.lut.sampler)
+        measured = measure_here(table, specs, overheads=onnx)
+        kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=onnx, sampler=cfg.lut.sampler,
+                               progress=progress)["kind"]
+        table.save()
+    validation = None
+    if cfg.lut.validate:
+        others = sample_specs(space, cfg.lut.validate, cfg.seed + 1, exclude=fitted_networks(table))
+        result = validate_table(table, measure_here(table, others))
+        validation = {k: result[k] for k in ("mape", "within_5pct", "within_10pct", "spearman", "n", "bias_pct")}
+        validation["points"] = result["points"]
+        validation["networks"] = [arch_digest(s) for s in others]
+        write_text_atomic(out / "lut" / "validation.json", json.dumps(validation, indent=1) + "\n")
+    return {"path": str(path.resolve()), "built": True, "ops": built.ops, "calibration": kind,
+            "validation": None if validation is None else {k: v for k, v in validation.items()
+                                                           if k not in ("points", "networks")}}
+
+
+def resolve_budgets(cfg: RunConfig, space, lut_path: str):
+    """The search's budgets, with a relative latency budget turned into ms on the table."""
+    from hwnas.cost.lut import LatencyTable
+    from hwnas.search import Budgets
+    from hwnas.search.separable import SeparableCost
+
+    b = cfg.budgets
+    latency, how = b.max_latency_ms, "given"
+    if latency is None and b.latency_fraction is not None:
+        separable = SeparableCost(LatencyTable.load(lut_path), space)
+        fixed_widths = cfg.search.method not in ("tfnas", "spos", "random")
+        low, high = separable.minimum(largest_widths=fixed_widths), separable.cost(space.heaviest())
+        latency = round(low + b.latency_fraction * (high - low), 4)
+        how = f"{b.latency_fraction:g} of the way from the lightest ({low:.3f} ms) to the heaviest ({high:.3f} ms)"
+    budgets = Budgets(max_latency_ms=latency, max_params=b.max_params, max_macs=b.max_macs,
+                      max_memory_mb=b.max_memory_mb)
+    return budgets, how
+
+
+def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, progress: bool) -> dict[str, Any]:
+    from hwnas.search import search
+
+    directory = out / "search"
+    resume = (directory / "search_state.pt").is_file() or (directory / "supernet.pt").is_file()
+    result = search(cfg.search.method, cfg.search.space, cfg.dataset, out=directory, lut=lut_path, budgets=budgets,
+                    overrides=cfg.search.settings, batch_size=cfg.search.batch_size, width_mult=cfg.search.width_mult,
+                    seed=cfg.seed, device=cfg.device, data_dir=cfg.data_dir, download=cfg.download,
+                    limit=cfg.search.limit, resume=resume, progress=progress, tensorboard=False)
+    return {"result": str(directory / "result.json"), "arch": result["arch"],
+            "predicted_latency_ms": result["predicted_latency_ms"], "search_time_s": result["search_time_s"]}
+
+
+def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -> dict[str, Any]:
+    from hwnas.pipeline import train_arch
+
+    tr = cfg.train
+    metrics = train_arch(spec, cfg.dataset, directory, epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr,
+                         seed=cfg.seed, device=cfg.device, data_dir=cfg.data_dir, download=cfg.download,
+                         limit=tr.limit, resume=True, adapt=adapt, progress=progress, augment=tr.augment,
+                         tensorboard=False)
+    return {"dir": str(directory), "test_top1": metrics["top1"], "test_top5": metrics.get("top5"),
+            "epochs": metrics["epochs"]}
+
+
+def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, Any]:
+    from hwnas.pipeline import export_arch, read_run
+
+    spec, geometry = read_run(train_dir)
+    outputs = {}
+    for fmt in cfg.export.formats:
+        name = "model.onnx" if fmt == "onnx" else "model.ts"
+        report = export_arch(spec, geometry, train_dir / "best.pt", directory / name, fmt)
+        outputs[fmt] = {"path": str(report.path), "max_abs_diff": report.max_abs_diff}
+    return outputs
+
+
+def stage_references(cfg: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
+    from hwnas.archref import load_arch
+    from hwnas.pipeline import export_arch, read_run
+
+    from hwnas import zoo
+
+    outputs = {}
+    for i, name in enumerate(cfg.references.names):
+        directory = out / "references" / (name if name in zoo.ZOO else f"custom{i}")
+        spec = load_arch(name).spec
+        if cfg.references.train:
+            trained = _train(cfg, spec, directory / "train", progress, adapt=True)
+            checkpoint = directory / "train" / "best.pt"
+        else:
+            from hwnas.pipeline import _write_run  # the geometry a built network needs, without training
+
+            trained, checkpoint = {"test_top1": None}, None
+            _write_run(directory / "train", spec, _geometry(cfg), resume=False)
+        spec, geometry = read_run(directory / "train")
+        onnx = export_arch(spec, geometry, checkpoint, directory / "model.onnx", "onnx")
+        outputs[name] = {"dir": str(directory), "onnx": str(onnx.path), "test_top1": trained["test_top1"],
+                         **_costs(spec, geometry)}
+    return outputs
+
+
+def _geometry(cfg: RunConfig):
+    from hwnas.pipeline import RunGeometry
+
+    g = dataset_geometry(cfg)
+    return RunGeometry(cfg.dataset, g["input_size"], g["in_channels"], g["num_classes"])
+
+
+def _costs(spec, geometry) -> dict[str, Any]:
+    from hwnas.arch import encode
+    from hwnas.cost import count_macs, count_params, peak_activation_bytes
+
+    return {"arch": encode(spec), "params": count_params(spec, geometry.num_classes, geometry.in_channels),
+            "macs": count_macs(spec, geometry.input_size, geometry.num_classes, geometry.in_channels),
+            "peak_memory_mb": peak_activation_bytes(spec, geometry.input_size, geometry.in_channels) / 2 ** 20}
+
+
+def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, Any],
+                  geometry: dict[str, int]) -> dict[str, Any]:
+    """The exported winner and the references, timed together in interleaved rounds on the target: their ONNX
+    files in ONNX Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends."""
+    from hwnas.cost.measure import time_models
+    from hwnas.pipeline import load_trained, read_run
+
+    t = cfg.target
+    if t.backend == "onnxruntime":
+        models = [onnx, *[r["onnx"] for r in references.values()]]
+    else:
+        dirs = [out / "train", *[Path(r["dir"]) / "train" for r in references.values()]]
+        models = []
+        for d in dirs:
+            spec, g = read_run(d)
+            checkpoint = d / "best.pt"
+            models.append(load_trained(spec, g, checkpoint) if checkpoint.is_file() else _built(spec, g))
+    shape = (geometry["in_channels"], geometry["input_size"], geometry["input_size"])
+    timings = time_models(models, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
+                          input_shapes=shape)
+    result = {"backend": t.backend, "threads": t.threads, "batch_size": t.batch_size, "rounds": cfg.measure.rounds,
+              "winner": {"median_ms": timings[0].median_ms, "iqr_ms": timings[0].iqr_ms}}
+    result["references"] = {name: {"median_ms": tm.median_ms, "iqr_ms": tm.iqr_ms}
+                            for name, tm in zip(references, timings[1:])}
+    return result
+
+
+def _built(spec, geometry):
+    from hwnas.pipeline import build
+
+    return build(spec, geometry).eval()
+
+
+def describe_budgets(budgets) -> str:
+    units = {"max_latency_ms": "ms latency", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB memory"}
+    return ", ".join(f"<= {v:g} {units[k]}" for k, v in budgets.to_dict().items() if v is not None) or "no budgets"
+
+
+# ------------------------------------------------------------------------------------------------ the run
+def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) -> dict[str, Any]:
+    """Run (or continue) every stage into ``out``; returns ``summary.json``'s content."""
+    from hwnas.arch import decode
+    from hwnas.report import write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.yaml", dump_config(cfg))
+    geometry = dataset_geometry(cfg)
+    space = make_space(cfg, geometry)
+    stages = Stages(out, STAGES, announce)
+    settings = cfg.to_dict()
+
+    lut_key, lut = stages.run(
+        "lut", {"target": settings["target"], "lut": settings["lut"], "space": settings["search"]["space"],
+                "width_mult": cfg.search.width_mult, "geometry": geometry, "seed": cfg.seed},
+        lambda: stage_lut(cfg, out, space, progress),
+        f"latency table of {space.name} at {geometry['input_size']} px on {cfg.target.backend}")
+    budgets, how = resolve_budgets(cfg, space, lut["path"])
+    search_key, searched = stages.run(
+        "search", {"after": lut_key, "search": settings["search"], "budgets": budgets.to_dict(),
+                   "dataset": cfg.dataset, "seed": cfg.seed},
+        lambda: stage_search(cfg, out, lut["path"], budgets, progress),
+        f"{cfg.search.method} on {space.name}, {describe_budgets(budgets)}")
+    spec = decode(searched["arch"])
+    train_key, trained = stages.run(
+        "train", {"after": search_key, "train": settings["train"]},
+        lambda: _train(cfg, spec, out / "train", progress, adapt=False),
+        f"the winner, {cfg.train.epochs} epoch(s) from scratch")
+    export_key, exported = stages.run(
+        "export", {"after": train_key, "export": settings["export"]},
+        lambda: stage_export(cfg, out / "train", out / "export"), ", ".join(cfg.export.formats))
+    refs_key, references = stages.run(
+        "references", {"references": settings["references"], "train": settings["train"], "dataset": cfg.dataset,
+                       "seed": cfg.seed, "geometry": geometry},
+        lambda: stage_references(cfg, out, progress), ", ".join(cfg.references.names) or "none")
+    onnx = exported.get("onnx", {}).get("path") or _onnx_for_measure(cfg, out)
+    measure_key, measured = stages.run(
+        "measure", {"after": [export_key, refs_key], "measure": settings["measure"], "target": settings["target"]},
+        lambda: stage_measure(cfg, out, onnx, references, geometry),
+        f"exported model on {cfg.target.backend}, {cfg.measure.rounds} interleaved rounds")
+    inputs = {"config": settings, "geometry": geometry, "lut": lut, "budgets": budgets.to_dict(),
+              "budget_rule": how, "search": searched, "train": trained, "export": exported,
+              "references": references, "measure": measured}
+    _, reported = stages.run("report", {"after": [measure_key, lut_key, search_key], "inputs": digest_inputs(inputs)},
+                             lambda: write_report(out, inputs), "report.html, report.md, summary.json")
+    return json.loads((out / "summary.json").read_text())
+
+
+def digest_inputs(inputs: dict[str, Any]) -> str:
+    from hwnas.run.stages import digest
+
+    return digest(inputs)
+
+
+def _onnx_for_measure(cfg: RunConfig, out: Path) -> str:
+    """An ONNX file of the trained winner even when export.formats leaves ONNX out: the measurement needs one."""
+    from hwnas.pipeline import export_arch, read_run
+
+    spec, geometry = read_run(out / "train")
+    return str(export_arch(spec, geometry, out / "train" / "best.pt", out / "measure" / "model.onnx", "onnx").path)
