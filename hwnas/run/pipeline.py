@@ -23,7 +23,7 @@ from typing import Any
 
 from hwnas.fileio import write_text_atomic
 from hwnas.run.config import RunConfig, dump_config
-from hwnas.run.stages import Stages
+from hwnas.run.stages import Stages, digest
 
 STAGES = ["lut", "search", "train", "export", "references", "measure", "report"]
 
@@ -263,15 +263,9 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
     inputs = {"config": settings, "geometry": geometry, "lut": lut, "budgets": budgets.to_dict(),
               "budget_rule": how, "search": searched, "train": trained, "export": exported,
               "references": references, "measure": measured}
-    _, reported = stages.run("report", {"after": [measure_key, lut_key, search_key], "inputs": digest_inputs(inputs)},
-                             lambda: write_report(out, inputs), "report.html, report.md, summary.json")
+    stages.run("report", {"after": [measure_key, lut_key, search_key], "inputs": digest(inputs)},
+               lambda: write_report(out, inputs), "report.html, report.md, summary.json")
     return json.loads((out / "summary.json").read_text())
-
-
-def digest_inputs(inputs: dict[str, Any]) -> str:
-    from hwnas.run.stages import digest
-
-    return digest(inputs)
 
 
 def _onnx_for_measure(cfg: RunConfig, out: Path) -> str:
