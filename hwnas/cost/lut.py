@@ -63,6 +63,18 @@ def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     return calibration["scale"] * raw + calibration["offset_ms"]
 
 
+def family_bracket(op: OpSpec, families: Mapping[str, list]) -> tuple[str, str, float] | None:
+    """For an op of elastic width inside its family's grid: the grid keys below and above its width and the
+    interpolation weight ``t`` of the upper one; ``None`` otherwise."""
+    points = families.get(op.family) if op.family else None
+    if not points or not points[0][0] <= op.width <= points[-1][0]:
+        return None
+    widths = [p[0] for p in points]
+    i = min(max(bisect.bisect_right(widths, op.width) - 1, 0), len(points) - 2)
+    (w0, k0), (w1, k1) = points[i], points[i + 1]
+    return k0, k1, (op.width - w0) / (w1 - w0)
+
+
 def feature_lookup(op: OpSpec, features: Mapping[str, Sequence[float]],
                    families: Mapping[str, list]) -> tuple[float, float] | None:
     """``(executed nodes, parameters)`` of ``op`` from per-key ``features``; an op of elastic width takes its
@@ -71,14 +83,11 @@ def feature_lookup(op: OpSpec, features: Mapping[str, Sequence[float]],
     if op.key in features:
         nodes, params = features[op.key]
         return float(nodes), float(params)
-    points = families.get(op.family) if op.family else None
-    if points and points[0][0] <= op.width <= points[-1][0] and all(p[1] in features for p in points):
-        widths = [p[0] for p in points]
-        i = min(max(bisect.bisect_right(widths, op.width) - 1, 0), len(points) - 2)
-        (w0, k0), (w1, k1) = points[i], points[i + 1]
-        t = (op.width - w0) / (w1 - w0)
-        return float(features[k0][0]), (1 - t) * features[k0][1] + t * features[k1][1]
-    return None
+    bracket = family_bracket(op, families)
+    if bracket is None or bracket[0] not in features or bracket[1] not in features:
+        return None
+    k0, k1, t = bracket
+    return float(features[k0][0]), (1 - t) * features[k0][1] + t * features[k1][1]
 
 
 def _finite(value: Any) -> bool:
@@ -271,12 +280,9 @@ class LatencyTable:
         entry = self.entries.get(op.key)
         if entry is not None:
             return float(entry["median_ms"])
-        points = self.families.get(op.family) if op.family else None
-        if points and points[0][0] <= op.width <= points[-1][0]:
-            widths = [p[0] for p in points]
-            i = min(max(bisect.bisect_right(widths, op.width) - 1, 0), len(points) - 2)
-            (w0, k0), (w1, k1) = points[i], points[i + 1]
-            t = (op.width - w0) / (w1 - w0)
+        bracket = family_bracket(op, self.families)
+        if bracket is not None:
+            k0, k1, t = bracket
             return (1 - t) * self.entries[k0]["median_ms"] + t * self.entries[k1]["median_ms"]
         space = self.provenance.get("space") or "the given networks"
         raise ValueError(f"{self.where} has no entry for op {op.key!r} (it was built for {space} at "

@@ -139,7 +139,7 @@ def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, 
     return outputs
 
 
-def stage_references(cfg: RunConfig, out: Path, progress: bool) -> dict[str, Any]:
+def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progress: bool) -> dict[str, Any]:
     from hwnas.archref import load_arch
     from hwnas.pipeline import export_arch, read_run
 
@@ -153,22 +153,15 @@ def stage_references(cfg: RunConfig, out: Path, progress: bool) -> dict[str, Any
             trained = _train(cfg, spec, directory / "train", progress, adapt=True)
             checkpoint = directory / "train" / "best.pt"
         else:
-            from hwnas.pipeline import _write_run  # the geometry a built network needs, without training
+            from hwnas.pipeline import RunGeometry, _write_run  # what a built network needs, untrained
 
             trained, checkpoint = {"test_top1": None}, None
-            _write_run(directory / "train", spec, _geometry(cfg), resume=False)
+            _write_run(directory / "train", spec, RunGeometry(cfg.dataset, **geometry), resume=False)
         spec, geometry = read_run(directory / "train")
         onnx = export_arch(spec, geometry, checkpoint, directory / "model.onnx", "onnx")
         outputs[name] = {"dir": str(directory), "onnx": str(onnx.path), "test_top1": trained["test_top1"],
                          **_costs(spec, geometry)}
     return outputs
-
-
-def _geometry(cfg: RunConfig):
-    from hwnas.pipeline import RunGeometry
-
-    g = dataset_geometry(cfg)
-    return RunGeometry(cfg.dataset, g["input_size"], g["in_channels"], g["num_classes"])
 
 
 def _costs(spec, geometry) -> dict[str, Any]:
@@ -254,7 +247,7 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
     refs_key, references = stages.run(
         "references", {"references": settings["references"], "train": settings["train"], "dataset": cfg.dataset,
                        "seed": cfg.seed, "geometry": geometry},
-        lambda: stage_references(cfg, out, progress), ", ".join(cfg.references.names) or "none")
+        lambda: stage_references(cfg, out, geometry, progress), ", ".join(cfg.references.names) or "none")
     onnx = exported.get("onnx", {}).get("path") or _onnx_for_measure(cfg, out)
     measure_key, measured = stages.run(
         "measure", {"after": [export_key, refs_key], "measure": settings["measure"], "target": settings["target"]},
