@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from hwnas.arch.resolve import feature_sizes
+from hwnas.arch.resolve import feature_sizes, make_divisible
 from hwnas.arch.spec import ArchSpec
 
 MIN_FINAL_MAP = 2
@@ -49,3 +50,41 @@ def for_input_size(spec: ArchSpec, input_size: int, min_final_map: int = MIN_FIN
             break
         spec = adapted
     return spec
+
+
+def scale_width(spec: ArchSpec, multiplier: float, divisor: int = 8) -> ArchSpec:
+    """Every channel count of ``spec`` times ``multiplier``, rounded to a multiple of ``divisor``.
+
+    The width multiplier of MobileNetV1/V2 (Howard et al. 2017, Sec. 3.2; Sandler et al. 2018, Sec. 5.1) and the
+    ``round_chs`` rule of their reference code (:func:`hwnas.arch.resolve.make_divisible`). Unlike MobileNetV2,
+    which keeps its 1280-wide last conv below 1.0x, the head is scaled too: on small inputs that conv is a large
+    share of the latency, and a reference network scaled to a tight budget must be able to shrink it. Expansion
+    ratios and SPOS mid scales are relative and carry over; explicit mid and SE widths scale with the rest.
+    Grouped blocks keep widths their groups divide (a multiple of ``divisor * groups``).
+    """
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not multiplier > 0:
+        raise ValueError(f"width multiplier must be a positive number, got {multiplier!r}")
+
+    def scaled(channels: int | None, groups: int = 1) -> int | None:
+        if channels is None:
+            return None
+        return make_divisible(channels * multiplier, divisor * groups)
+
+    stages = tuple(
+        tuple(dataclasses.replace(b, out=scaled(b.out, b.groups), mid=scaled(b.mid, b.groups),
+                                  se_channels=scaled(b.se_channels)) for b in stage)
+        for stage in spec.stages
+    )
+    head = dataclasses.replace(spec.head, features=scaled(spec.head.features))
+    return dataclasses.replace(spec, stem=dataclasses.replace(spec.stem, out=scaled(spec.stem.out)), stages=stages,
+                               head=head)
+
+
+def scale_depth(spec: ArchSpec, multiplier: float) -> ArchSpec:
+    """Every block's repeats times ``multiplier``, rounded up (at least one): the depth coefficient of compound
+    scaling (EfficientNet, Tan & Le 2019, Eq. 3; ``ceil(d * repeats)`` as in its reference code)."""
+    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not multiplier > 0:
+        raise ValueError(f"depth multiplier must be a positive number, got {multiplier!r}")
+    stages = tuple(tuple(dataclasses.replace(b, repeats=max(1, math.ceil(b.repeats * multiplier))) for b in stage)
+                   for stage in spec.stages)
+    return dataclasses.replace(spec, stages=stages)
