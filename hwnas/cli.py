@@ -18,7 +18,10 @@ EXIT_FAILED = 1  # the request was valid but the work failed (download error, di
 
 
 def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+    from hwnas.distributed import is_main
+
+    if is_main():  # under torchrun, one rank reports
+        print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
 
 
 # ---------------------------------------------------------------------------------------------------------- zoo
@@ -336,9 +339,41 @@ def _one_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+DISTRIBUTED_COMMANDS = ("train", "search")
+
+
+def _join_torchrun(args: argparse.Namespace) -> None:
+    """Under torchrun: join the process group, put each rank on its device, resume after a restart."""
+    from hwnas import distributed
+
+    if not distributed.launched_by_torchrun():
+        return
+    if args.command not in DISTRIBUTED_COMMANDS:
+        raise ValueError(f"`hwnas {args.command}` does not run under torchrun; the data-parallel commands are "
+                         + ", ".join(f"`hwnas {c}`" for c in DISTRIBUTED_COMMANDS))
+    world = distributed.init_from_env(args.device)
+    args.device = distributed.device_for(args.device)
+    if distributed.restarted() and not args.resume:
+        args.resume = True  # torchrun --max-restarts started us again: continue from the last checkpoint
+        if world.is_main:
+            print(f"hwnas: restarted by torchrun: resuming from the last checkpoint in {args.out}", file=sys.stderr)
+    if not world.is_main:
+        args.quiet = True
+
+
 def main(argv: list[str] | None = None) -> int:
+    from hwnas import distributed
+
+    try:
+        return _main(argv)
+    finally:
+        distributed.shutdown()  # leave the process group cleanly (a no-op for one process)
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _join_torchrun(args)
         args.func(args)
     except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
         print(f"hwnas: error: {_one_line(e)}", file=sys.stderr)

@@ -5,14 +5,19 @@ system, so ``os.replace`` is an atomic rename), flush and fsync it, rename it ov
 directory so the rename itself is durable. On any failure the temporary file is removed and the previous version
 of the target is left untouched. Temporary names match :data:`TEMP_NAME`, so a directory can be swept of the
 leftovers of a killed writer (:func:`remove_stale_temp_files`).
+
+Under ``torchrun`` only rank 0 writes: on the other ranks these functions accept the data and discard it, so that
+N processes running the same code leave one set of files, written once (:mod:`hwnas.distributed`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -50,11 +55,20 @@ def _fsync_path(path: Path) -> None:
             os.close(fd)
 
 
+def _writes_files() -> bool:
+    from hwnas.distributed import is_main  # local: fileio is imported by modules that distributed must not need
+
+    return is_main()
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file for writing; on a clean exit of the block it atomically becomes ``path``."""
     if "w" not in mode or "+" in mode:
         raise ValueError(f"atomic_open needs a plain write mode ('wb' or 'w'), got {mode!r}")
+    if not _writes_files():
+        yield io.BytesIO() if "b" in mode else io.StringIO()
+        return
     with _temp_beside(Path(path)) as (_, fd), os.fdopen(fd, mode) as handle:
         yield handle
 
@@ -65,6 +79,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     On a clean exit the file at the yielded path is fsynced and atomically renamed to ``path``.
     """
+    if not _writes_files():
+        with tempfile.TemporaryDirectory() as scratch:
+            yield Path(scratch) / Path(path).name
+        return
     with _temp_beside(Path(path)) as (tmp, fd):
         os.close(fd)
         yield tmp
@@ -85,8 +103,10 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 def remove_stale_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
     """Delete temporary files a killed writer left in ``directory``; returns what was removed.
 
-    Only call this when no other process writes to ``directory``.
+    Only call this when no other process writes to ``directory`` (under torchrun: rank 0 only; a no-op elsewhere).
     """
+    if not _writes_files():
+        return []
     removed = []
     for tmp in Path(directory).glob(".*.tmp"):
         if TEMP_NAME.match(tmp.name) and tmp.is_file():

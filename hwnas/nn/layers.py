@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hwnas.nn.global_bn import BatchNorm2d
+
 ACT_LAYERS: dict[str, type[nn.Module]] = {
     "re": nn.ReLU,
     "r6": nn.ReLU6,
@@ -97,7 +99,7 @@ class ConvBnAct(nn.Module):
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(out_ch)
+        self.bn = BatchNorm2d(out_ch)  # nn.BatchNorm2d that can use global-batch statistics (data-parallel)
         self.act = create_act(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

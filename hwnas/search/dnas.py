@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from hwnas import distributed
 from hwnas.search.arch_params import ArchParams
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
@@ -37,17 +38,22 @@ class DnasParts:
 
     def theta_update(self, loss_fn) -> float:
         """One Adam step on the architecture logits with the supernet weights frozen (their gradients are not
-        even computed); a non-finite loss is skipped. Returns the loss value."""
+        even computed); a non-finite loss is skipped. Under torchrun the logits' gradients are averaged over the
+        ranks and the logits checked identical on every rank afterwards. Returns the global batch's loss."""
+        world = distributed.current()
         self.theta_opt.zero_grad(set_to_none=True)
         self.supernet.requires_grad_(False)
         try:
-            loss = loss_fn()
-            value = float(loss.detach())
+            with distributed.synchronised_bn():
+                loss = loss_fn()
+            value = world.mean(float(loss.detach()))
             if math.isfinite(value):
                 loss.backward()
+                world.average_gradients(self.params.parameters())
                 self.theta_opt.step()
         finally:
             self.supernet.requires_grad_(True)
+        world.check_replicated(self.params.parameters(), "architecture parameters")
         return value
 
     def restore(self, saved: Mapping[str, Any] | None, tau0: float) -> tuple[int, float, list]:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from hwnas import distributed
 from hwnas.supernet import Supernet, recalibrate_bn
 from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
 from hwnas.train import save_checkpoint
@@ -49,18 +50,22 @@ class WeightTrainer:
                           warmup_steps=0, total_steps=self.total_steps)
 
     def update(self, loss_fn: Callable[[], torch.Tensor], params: Iterable[nn.Parameter] | None = None) -> float:
-        """One step: ``loss_fn()`` builds the loss, backward, clip, SGD step. Returns the loss value."""
+        """One step: ``loss_fn()`` builds the loss (of this rank's shard), backward, gradients averaged over the
+        ranks (:mod:`hwnas.distributed`), clip, SGD step. Returns the global batch's loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn()
-        value = float(loss.detach())
+        world = distributed.current()
+        with distributed.synchronised_bn():
+            loss = loss_fn()
+        value = world.mean(float(loss.detach()))  # the global batch's loss; NaN on any rank skips on all
         ok = math.isfinite(value)
         if ok:
             loss.backward()
+            weights = [p for g in self.optimizer.param_groups for p in g["params"]]
+            world.average_gradients(weights)  # before clipping: clip the global gradient, as one process would
             if self.cfg.grad_clip is not None:
-                norm = torch.nn.utils.clip_grad_norm_(
-                    [p for g in self.optimizer.param_groups for p in g["params"]], self.cfg.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(weights, self.cfg.grad_clip)
                 ok = bool(torch.isfinite(norm))
         self.step += 1
         if not ok:
@@ -92,7 +97,8 @@ def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tenso
     """Call ``step(x, y)`` on every batch of ``source``'s ``epoch`` (at most ``limit``); the mean finite loss."""
     total = len(source) if limit is None else min(limit, len(source))
     losses = []
-    with tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True, leave=False) as bar:
+    with tqdm(total=total, desc=desc, disable=not (progress and distributed.is_main()), dynamic_ncols=True,
+              leave=False) as bar:
         for i, (x, y) in enumerate(source.epoch_batches(epoch)):
             if i >= total:
                 break

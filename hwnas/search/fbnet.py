@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hwnas import distributed
 from hwnas.search.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
@@ -114,7 +115,8 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
     hard = cfg.mode == "sampled"
 
     def forward(x: torch.Tensor, y: torch.Tensor, with_theta: bool) -> torch.Tensor:
-        ops, depth = masks(params, tau, x.shape[0], generator, hard, ctx.device)
+        ops, depth = masks(params, tau, x.shape[0], generator, hard, ctx.device)  # per sample of the global batch
+        x, y, ops, depth = distributed.current().shard((x, y, ops, depth))  # this rank's rows of all four
         if not with_theta:
             ops = {k: v.detach() for k, v in ops.items()}
             depth = None if depth is None else {k: v.detach() for k, v in depth.items()}

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hwnas import distributed
 from hwnas.search.arch_params import gumbel_softmax
 from hwnas.search.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, sparsify
 from hwnas.search.budgets import Budgets, check_feasible
@@ -105,12 +106,16 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         teacher = freeze(supernet.extract(heaviest))
         teacher.load_state_dict(saved["teacher"])
 
+    world = distributed.current()
+
     def heavy_step(x: torch.Tensor, y: torch.Tensor) -> float:
         supernet.set_active(heaviest)
+        x, y = world.shard((x, y))
         return trainer.update(lambda: F.cross_entropy(supernet(x), y))
 
     def multipath_step(x: torch.Tensor, y: torch.Tensor) -> float:
-        ops, depth = uniform_masks(ctx.space, x.shape[0], generator, ctx.device)
+        ops, depth = uniform_masks(ctx.space, x.shape[0], generator, ctx.device)  # per sample, global batch
+        x, y, ops, depth = world.shard((x, y, ops, depth))
         with torch.no_grad():
             soft = teacher(x)
         return trainer.update(lambda: kd_loss(supernet.forward_per_sample(x, ops, depth, hard=True), soft, y,
@@ -139,8 +144,13 @@ def freeze(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, generator: torch.Generator):
-    """``grad(alpha, beta)``: batch-mean gradient of the arch-split CE w.r.t. per-sample hard Gumbel masks."""
+    """``grad(alpha, beta)``: batch-mean gradient of the arch-split CE w.r.t. per-sample hard Gumbel masks.
+
+    Under torchrun each rank backpropagates its shard's CE summed and divided by the global batch size, so its
+    mask rows get exactly their global-mean gradients; the per-rank sums over rows are then summed over the ranks.
+    """
     arch_batches = cycle_batches(ctx.loaders.val)
+    world = distributed.current()
 
     def grad(alpha: dict[str, np.ndarray], beta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         total: dict[str, np.ndarray] = {}
@@ -149,18 +159,22 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
         try:
             for _ in range(cfg.grad_batches):
                 x, y = (t[:cfg.grad_batch].to(ctx.device) for t in next(arch_batches))
+                rows = x.shape[0]
                 masks = {}
                 for label, p in {**alpha, **beta}.items():
                     logits = torch.log(torch.as_tensor(p, dtype=torch.float32).clamp_min(1e-12))
                     masks[label] = gumbel_softmax(logits, 1.0, generator, x.shape[0], hard=True).detach()
                     masks[label] = masks[label].to(ctx.device).requires_grad_(True)
-                ops = {k: v for k, v in masks.items() if k.endswith("_op")}
-                depth = {k: v for k, v in masks.items() if k.endswith("_depth")} or None
+                local = world.shard(masks)  # views: the grads of this rank's rows land in the global masks
+                ops = {k: v for k, v in local.items() if k.endswith("_op")}
+                depth = {k: v for k, v in local.items() if k.endswith("_depth")} or None
+                x, y = world.shard((x, y))
                 logits = supernet.forward_per_sample(x, ops, depth, hard=cfg.grad_mode == "sampled")
-                F.cross_entropy(logits, y).backward()
+                (F.cross_entropy(logits, y, reduction="sum") / rows).backward()
                 for label, m in masks.items():
-                    g = m.grad.mean(0).double().cpu().numpy() if m.grad is not None else np.zeros(m.shape[1])
-                    total[label] = total.get(label, 0) + g / cfg.grad_batches
+                    g = m.grad.sum(0) if m.grad is not None else torch.zeros(m.shape[1], device=m.device)
+                    g = world.sum_(g.double()) / rows
+                    total[label] = total.get(label, 0) + g.cpu().numpy() / cfg.grad_batches
         finally:
             supernet.requires_grad_(True)
             supernet.train()

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from hwnas import distributed
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext, write_json_atomic
 from hwnas.search.engine import (
@@ -81,7 +82,8 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
     supernet.to(ctx.device).train()
 
     def single_path(x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
-        supernet.set_active(sampler.sample(rng, epoch))
+        supernet.set_active(sampler.sample(rng, epoch))  # the same path on every rank: same seeded rng
+        x, y = distributed.current().shard((x, y))
         return trainer.update(lambda: torch.nn.functional.cross_entropy(supernet(x), y))
 
     for epoch in range(start, cfg.epochs):
@@ -130,20 +132,34 @@ def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg
         strategy.load_state_dict(saved["strategy"])
     calibration = batches(ctx.loaders.train, cfg.recal_batches)
     val = LimitedSource(ctx.loaders.val, cfg.score_batches)
-    with tqdm(desc=what, disable=not ctx.progress, dynamic_ncols=True, initial=len(strategy.scored)) as bar:
+    with tqdm(desc=what, disable=not (ctx.progress and distributed.is_main()), dynamic_ncols=True,
+              initial=len(strategy.scored)) as bar:
         while not strategy.done:
             candidates = strategy.ask()
             if not candidates:
                 break
-            scores = []
-            for choice in candidates:
-                scores.append(score_choice(supernet, choice, calibration, val, ctx.device))
-                bar.update(1)
+            scores = score_all(supernet, candidates, calibration, val, ctx.device, bar)
             strategy.tell(scores)
             best = strategy.best(1)[0][1]
             bar.set_postfix(best=f"{best:.2f}%", refresh=False)
             ctx.log(len(strategy.scored), {"kind": "search", "scored": len(strategy.scored), "best_top1": best})
             state.save({"phase": "search", "strategy": strategy.state_dict(), **(keep or {})})
+
+
+def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any, device: torch.device,
+              bar: Any) -> list[float]:
+    """Every candidate's score; under torchrun rank ``r`` scores candidates ``r, r + N, ...`` and the scores are
+    gathered, so all ranks tell the strategy the same list (scoring is a whole evaluation per candidate, no
+    collective inside: the ranks' supernets only differ in the BN statistics scoring itself recalibrates)."""
+    world = distributed.current()
+    mine = {}
+    for i in range(world.rank, len(candidates), world.size):
+        mine[i] = score_choice(supernet, candidates[i], calibration, val, device)
+        bar.update(world.size)
+    merged: dict[int, float] = {}
+    for part in world.all_gather_objects(mine):
+        merged.update(part)
+    return [merged[i] for i in range(len(candidates))]
 
 
 def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotConfig, make_strategy: Callable,

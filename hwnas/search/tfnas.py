@@ -33,6 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hwnas import distributed
 from hwnas.search.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.budgets import Budgets, feasible
 from hwnas.search.context import SearchContext
@@ -117,7 +118,7 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
     def arch_step(epoch: int) -> float:
         if arch_batches["epoch"] != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             arch_batches.update(epoch=epoch, batches=cycle_batches(ctx.loaders.val, first_epoch=epoch))
-        x, y = (t.to(ctx.device) for t in next(arch_batches["batches"]))
+        x, y = distributed.current().shard(tuple(t.to(ctx.device) for t in next(arch_batches["batches"])))
 
         def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), tau, generator, 1)[0]
@@ -133,6 +134,7 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
 
     def weight_step(x: torch.Tensor, y: torch.Tensor, epoch: int, counter: list[int]) -> float:
         first, second = bi_sample(params, tau, generator)
+        x, y = distributed.current().shard((x, y))
         depth = params.depth_probs()
         depth = None if depth is None else {k: v.detach() for k, v in depth.items()}
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.arch.resolve import Layer
+from hwnas.nn import global_bn
 from hwnas.nn.blocks import InvertedResidual, ShuffleUnit
 from hwnas.nn.layers import ConvBnAct, SqueezeExcite
 
@@ -55,8 +56,8 @@ def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     if bn.training:
         bn.num_batches_tracked.add_(1)
         factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-    return F.batch_norm(x, bn.running_mean[:channels], bn.running_var[:channels], bn.weight[:channels],
-                        bn.bias[:channels], bn.training, factor, bn.eps)
+    return global_bn.batch_norm(x, bn.running_mean[:channels], bn.running_var[:channels], bn.weight[:channels],
+                                bn.bias[:channels], bn.training, factor, bn.eps)
 
 
 def _is_depthwise(conv: nn.Conv2d) -> bool:

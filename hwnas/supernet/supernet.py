@@ -33,6 +33,7 @@ from hwnas.arch.resolve import Layer, resolve_layers
 from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec
 from hwnas.cost.counting import count_params
 from hwnas.cost.expected import probs_for
+from hwnas.distributed import bn_is_synchronised, current
 from hwnas.nn.blocks import create_block
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import ConvBnAct
@@ -129,6 +130,18 @@ def _sink_connect(stage: tuple[Slot, ...], min_depth: int, p: torch.Tensor, x: t
             out = y if out is None else out + y
     assert out is not None
     return out
+
+
+def present_candidates(picked: torch.Tensor, count: int) -> list[int]:
+    """The candidates some sample picked, in index order. In a synchronised data-parallel step, those of the
+    global batch: every rank runs every one of them (on none of its rows, if need be), so that each candidate's
+    global BatchNorm gathers the same ranks (:mod:`hwnas.nn.global_bn`)."""
+    if not bn_is_synchronised():
+        return torch.unique(picked).tolist()
+    seen = torch.zeros(count, device=picked.device)
+    seen[picked] = 1.0
+    current().sum_(seen)
+    return torch.nonzero(seen).flatten().tolist()
 
 
 class Supernet(nn.Module):
@@ -313,7 +326,7 @@ class Supernet(nn.Module):
                 return _weighted_sum_per_sample(w, range(w.shape[1]), lambda i: self._run_candidate(slot, i, h, width))
             picked = w.detach().argmax(dim=1)
             pieces, order = [], []
-            for i in torch.unique(picked).tolist():
+            for i in present_candidates(picked, len(slot.candidates)):
                 rows = torch.nonzero(picked == i).flatten()
                 gate = w[rows, i].reshape(-1, 1, 1, 1)
                 pieces.append(gate * self._run_candidate(slot, i, h[rows], width))

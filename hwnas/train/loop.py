@@ -4,6 +4,11 @@ Read ``train`` top to bottom; each helper below does one part of it. All
 state the loop mutates lives in ``RunState`` (``state.py``) and is saved in
 every checkpoint, so a run killed at any point and restarted with
 ``resume=True`` ends with bit-identical weights on CPU.
+
+Under ``torchrun`` the model is wrapped in DistributedDataParallel, each rank
+trains on its shard of every global batch with global-batch BatchNorm, and
+rank 0 alone writes checkpoints and logs (:mod:`hwnas.distributed`): the run
+takes the steps a single process takes on the same global batches.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from hwnas import distributed
 from hwnas.fileio import remove_stale_temp_files
 from hwnas.train.checkpoint import (
     BEST_NAME,
@@ -100,6 +106,13 @@ def _setup(
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     ema = ModelEma(model, cfg.ema_decay) if cfg.ema_decay is not None else None
     warmup_steps, total_steps = schedule_steps(cfg, steps_per_epoch)
+    parallel = None
+    if distributed.current().active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Buffers are not re-sent every forward: global-batch BN keeps them identical (checked each epoch).
+        parallel = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                           forward_sync_buffers=False)
     return RunState(
         cfg=cfg,
         device=device,
@@ -113,12 +126,13 @@ def _setup(
         steps_per_epoch=steps_per_epoch,
         warmup_steps=warmup_steps,
         total_steps=total_steps,
+        parallel=parallel,
     )
 
 
 def _maybe_resume(run: RunState, out_dir: Path, resume: bool) -> int:
     """Load ``out_dir/last.pt`` into ``run`` when resuming; returns the metrics.jsonl lines to keep."""
-    removed = remove_stale_temp_files(out_dir)  # left behind if a previous process died mid-save
+    removed = remove_stale_temp_files(out_dir)  # left behind if a previous process died mid-save (rank 0 only)
     if removed:
         log.info("removed %d stale temp file(s) from %s", len(removed), out_dir)
     path = latest_checkpoint(out_dir)
@@ -142,7 +156,7 @@ def _train_epoch(run: RunState, source: Any, logger: MetricsLogger, out_dir: Pat
         total=run.steps_per_epoch,
         initial=run.batch_in_epoch,
         desc=f"epoch {run.epoch + 1}/{cfg.epochs}",
-        disable=not cfg.progress,
+        disable=not (cfg.progress and distributed.is_main()),
         dynamic_ncols=True,
     ) as bar:
         window_images, window_s = 0, 0.0  # since the last log line, for images/s
@@ -180,15 +194,21 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     dropped, and buffers the forward pass changed (BN running stats, which a NaN input would
     poison for good) are put back.
     """
+    world = distributed.current()
+    rows = int(y.shape[0])
+    x, y = world.shard((x, y), uneven=True)  # this rank's rows of the global batch (a last batch may be uneven)
     x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
     if run.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     run.optimizer.zero_grad(set_to_none=True)
     buffers = [b.clone() for b in run.model.buffers()]  # BN stats are tiny next to the step itself
-    with _autocast(run):
-        loss = _loss(run, x, y)
-    # .item() syncs with the GPU once per step: the price of never stepping on a NaN.
-    loss_value = loss.item()
+    with _autocast(run), distributed.synchronised_bn():
+        # Scaled by this shard's share, so that the ranks' average is the global batch's mean loss also when the
+        # shards differ in size (1.0 for one process and for even shards).
+        loss = _loss(run, x, y) * (world.size * int(y.shape[0]) / rows)
+    # .item() syncs with the GPU once per step: the price of never stepping on a NaN. Under torchrun the
+    # value is the global batch's mean, so a NaN on any rank skips the step on all of them.
+    loss_value = world.mean(loss.item())
     if not math.isfinite(loss_value):
         _restore_buffers(run.model, buffers)
         return loss_value, "loss"
@@ -215,7 +235,7 @@ def _restore_buffers(model: nn.Module, saved: list[torch.Tensor]) -> None:
 def _loss(run: RunState, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Label-smoothed CE, or the KD mix with the teacher's logits when a teacher is given."""
     cfg = run.cfg
-    logits = run.model(x)
+    logits = run.net(x)
     if run.teacher is None:
         return F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
     soft = teacher_logits(run.teacher, x)
@@ -261,6 +281,9 @@ def _end_epoch(run: RunState, val_source: Any, logger: MetricsLogger, out_dir: P
     if run.batch_in_epoch < run.steps_per_epoch:
         log.warning("train_source yielded %d of len()=%d batches in epoch %d",
                     run.batch_in_epoch, run.steps_per_epoch, run.epoch)  # fmt: skip
+    world = distributed.current()
+    world.check_replicated([*run.model.parameters(), *run.model.buffers()], "model weights and BN statistics")
+    # Every rank evaluates the whole split: the replicas are identical, so they agree on best.pt without a message.
     val = evaluate(run.eval_model, val_source, run.device, amp_dtype=run.amp_dtype, channels_last=run.channels_last)
     improved = run.best_val_top1 is None or val["top1"] > run.best_val_top1
     if improved:

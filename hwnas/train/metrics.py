@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -55,14 +56,20 @@ class MetricsLogger:
     """
 
     def __init__(self, out_dir: str | os.PathLike, *, tensorboard: bool = True, keep_lines: int = 0) -> None:
+        from hwnas.distributed import is_main
+
         self.path = Path(out_dir) / JSONL_NAME
-        self.lines_written = _truncate_jsonl(self.path, keep_lines)
-        self._file = open(self.path, "a", encoding="utf-8")
-        self._tb = _open_tensorboard(Path(out_dir) / TENSORBOARD_DIR) if tensorboard else None
+        self.writing = is_main()  # under torchrun, rank 0 logs; the others only count lines
+        self.lines_written = _truncate_jsonl(self.path, keep_lines) if self.writing else keep_lines
+        self._file = open(self.path, "a", encoding="utf-8") if self.writing else io.StringIO()
+        self._tb = _open_tensorboard(Path(out_dir) / TENSORBOARD_DIR) if tensorboard and self.writing else None
 
     def log(self, step: int, record: Mapping[str, Any]) -> None:
         """Write ``{"step": step, **record}``; flushed and fsynced so a crash loses at most this line."""
         line = json.dumps({"step": step, **record}, allow_nan=False, default=_json_default)
+        if not self.writing:
+            self.lines_written += 1
+            return
         self._file.write(line + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -78,6 +78,12 @@ class RunState:
     train_time_s: float = 0.0  # seconds spent in training steps (data included, eval/checkpoints excluded)
     prior_wall_time_s: float = 0.0  # wall time of the processes this run was resumed from
     started_at: float = field(default_factory=time.perf_counter)
+    parallel: nn.Module | None = None  # the DistributedDataParallel wrapper of `model` under torchrun
+
+    @property
+    def net(self) -> nn.Module:
+        """What training steps call: the DDP wrapper (which all-reduces gradients in backward), else the model."""
+        return self.parallel if self.parallel is not None else self.model
 
     @property
     def eval_model(self) -> nn.Module:

@@ -1,0 +1,225 @@
+"""Data-parallel training across the processes ``torchrun`` starts (``torch.distributed``: NCCL on GPU, gloo on CPU).
+
+``torchrun --nproc_per_node=N -m hwnas train|search ...`` runs N copies of the command; :func:`init_from_env`
+(called by the CLI) joins them into one process group. The rules every training step follows:
+
+* **Same data, own shard.** Every rank reads the same seeded batch sources in the same order and trains on its
+  slice of each *global* batch (:meth:`World.shard`): rank ``r`` of ``N`` takes rows ``[r B/N, (r+1) B/N)``.
+  Randomness drawn per sample (FBNet's Gumbel masks, HardCoRe's multipath masks) is drawn for the global batch on
+  every rank from the same generator, then sliced the same way. ``--batch-size`` is therefore the global batch.
+* **Averaged gradients.** Each rank's loss is the mean over its shard; averaging the gradients over the ranks
+  gives the gradient of the global-batch mean (equal shards), so N processes take the step one process takes on
+  the whole batch. Fixed networks use :class:`torch.nn.parallel.DistributedDataParallel`; supernets, whose path
+  changes every step (and whose architecture step freezes the weights), average with one coalesced all-reduce
+  (:meth:`World.average_gradients`), which is what DDP's reducer does, without its requirement of one static
+  set of parameters per step. A latency term computed from the architecture parameters is the same on every
+  rank, so averaging counts it once.
+* **Global BatchNorm.** Inside a training step (:func:`synchronised_bn`), BatchNorm uses the mean and variance
+  of the global batch (:mod:`hwnas.nn.global_bn`); without it each rank would normalise with its shard's
+  statistics and the run would drift from the single-process one.
+* **Agreement.** Architecture parameters are checked to be identical on every rank after every update
+  (:meth:`World.check_replicated`), and a non-finite loss on any rank skips the step on all of them.
+* **One writer.** Only rank 0 writes files (:mod:`hwnas.fileio` discards writes on the other ranks), logs and
+  shows progress; every rank reads checkpoints, so a job restarted by ``torchrun --max-restarts`` resumes from
+  the last one on every rank (:func:`restarted`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+_SYNC_BN = False  # inside a training step: BatchNorm uses global-batch statistics
+
+
+@dataclass(frozen=True)
+class World:
+    """The process group this process belongs to; ``size == 1`` (the default) is a plain single process."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, data: Any, uneven: bool = False) -> Any:
+        """This rank's rows of ``data`` (a tensor, or a dict/list/tuple of them; None passes through).
+
+        Shards are equal, and a batch that does not divide is an error, unless ``uneven``: then the first
+        ``rows % size`` ranks get one row more (``torch.tensor_split``), and the caller weights its loss by its
+        share. Every rank gets at least one row.
+        """
+        if not self.active or data is None:
+            return data
+        if isinstance(data, Mapping):
+            return {k: self.shard(v, uneven) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return type(data)(self.shard(v, uneven) for v in data)
+        if not isinstance(data, torch.Tensor):
+            raise TypeError(f"cannot shard a {type(data).__name__}")
+        rows = data.shape[0]
+        if rows < self.size or (rows % self.size and not uneven):
+            raise ValueError(f"a global batch of {rows} does not split evenly over {self.size} ranks: "
+                             f"use a batch size divisible by {self.size}")
+        return torch.tensor_split(data, self.size)[self.rank]
+
+    def mean(self, value: float) -> float:
+        """The mean of ``value`` over the ranks (NaN anywhere gives NaN: one bad shard spoils the step)."""
+        if not self.active:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self._device())
+        torch.distributed.all_reduce(t)
+        return float(t) / self.size
+
+    def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
+        """All-reduce ``tensor`` in place (sum over the ranks); returns it."""
+        if self.active:
+            torch.distributed.all_reduce(tensor)
+        return tensor
+
+    def average_gradients(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Replace every present gradient by its mean over the ranks, in one coalesced all-reduce.
+
+        The ranks must agree on which parameters have a gradient (they do when they train the same path); the
+        count travels with the gradients and a mismatch is an error rather than a silent misalignment.
+        """
+        if not self.active:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        device = grads[0].device if grads else self._device()
+        flat = torch.cat([*(g.reshape(-1).to(torch.float32) for g in grads),
+                          torch.tensor([float(len(grads))], device=device)])
+        torch.distributed.all_reduce(flat)
+        if int(round(float(flat[-1]))) != self.size * len(grads):
+            raise RuntimeError("ranks disagree on which parameters have gradients: their sampled paths differ "
+                               "(every rank must draw its architecture from the same seeded generator)")
+        flat = flat[:-1] / self.size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def all_gather_objects(self, value: Any) -> list[Any]:
+        """``value`` of every rank, in rank order (picklable builtins only: scores, indices)."""
+        if not self.active:
+            return [value]
+        out: list[Any] = [None] * self.size
+        torch.distributed.all_gather_object(out, value)
+        return out
+
+    def check_replicated(self, tensors: Iterable[torch.Tensor], what: str) -> None:
+        """Raise if ``tensors`` are not bit-identical on every rank (a digest of their bytes is compared)."""
+        if not self.active:
+            return
+        h = hashlib.sha256()
+        for t in tensors:
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        digests = self.all_gather_objects(h.hexdigest())
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"{what} differ between ranks after a synchronised update: the replicas diverged")
+
+    def barrier(self) -> None:
+        if self.active:
+            torch.distributed.barrier()
+
+    def _device(self) -> torch.device:
+        if self.backend == "nccl":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+
+_WORLD = World()
+
+
+def current() -> World:
+    """The process group of this process (a one-process :class:`World` unless :func:`init_from_env` joined one)."""
+    return _WORLD
+
+
+def is_main() -> bool:
+    return _WORLD.is_main
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def restarted() -> bool:
+    """True in a worker that ``torchrun --max-restarts`` started again after a failure: it must resume."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+
+
+def init_from_env(device: str = "cpu", timeout_s: float = 600.0) -> World:
+    """Join the process group ``torchrun`` describes in the environment; a no-op for a single process.
+
+    The backend is NCCL for a CUDA ``device`` (each rank on ``cuda:LOCAL_RANK``) and gloo otherwise.
+    """
+    global _WORLD
+    if not launched_by_torchrun() or _WORLD.active:
+        return _WORLD
+    rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    backend = "nccl" if str(device).startswith("cuda") else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank)
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store, _, _ = next(torch.distributed.rendezvous("env://", rank, size, timeout=timeout))
+    # torchrun keeps one store across restarts: without a prefix per attempt, a restarted group would read the
+    # addresses the killed workers published and fail to connect.
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = torch.distributed.PrefixStore(f"hwnas/attempt{attempt}", store)
+    torch.distributed.init_process_group(backend, store=store, rank=rank, world_size=size, timeout=timeout)
+    _WORLD = World(rank, size, local_rank, backend)
+    if rank != 0:
+        logging.getLogger("hwnas").setLevel(logging.WARNING)  # one rank tells the story
+    log.info("joined a %d-process %s group as rank %d", size, backend, rank)
+    return _WORLD
+
+
+def shutdown() -> None:
+    global _WORLD
+    if _WORLD.active and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    _WORLD = World()
+
+
+def device_for(device: str) -> str:
+    """The device this rank trains on: ``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun."""
+    if _WORLD.active and device == "cuda":
+        return f"cuda:{_WORLD.local_rank}"
+    return device
+
+
+@contextlib.contextmanager
+def synchronised_bn() -> Iterator[None]:
+    """BatchNorm in training mode uses global-batch statistics inside this block (a no-op for one process)."""
+    global _SYNC_BN
+    if not _WORLD.active:
+        yield
+        return
+    previous, _SYNC_BN = _SYNC_BN, True
+    try:
+        yield
+    finally:
+        _SYNC_BN = previous
+
+
+def bn_is_synchronised() -> bool:
+    return _SYNC_BN and _WORLD.active

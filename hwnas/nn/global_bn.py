@@ -1,0 +1,86 @@
+"""BatchNorm over the global batch of a data-parallel step (synchronised BN, Zhang et al. 2018, "Context Encoding
+for Semantic Segmentation", Sec. 3.3; ``torch.nn.SyncBatchNorm`` does the same on GPUs only).
+
+Each rank holds a shard of the batch. Normalising with the shard's own mean and variance would make N processes
+compute something other than one process on the whole batch (and a different thing for every N); here the
+per-channel sums of ``x`` and ``x^2`` and the element count are summed over the ranks with an autograd-aware
+all-reduce, so the forward pass uses the global statistics and the backward pass routes every rank's gradient
+through them. Sums are taken in float64 so the one-pass variance ``E[x^2] - E[x]^2`` loses nothing measurable
+against the two-pass one of ``F.batch_norm``. A rank whose shard is empty for a layer (a candidate no sample of
+its shard picked) still takes part, with zero sums.
+
+:class:`BatchNorm2d` is the BatchNorm of every hwnas network: a plain ``nn.BatchNorm2d`` (same parameters, state
+dict, export) that switches to the global statistics only in training mode inside
+:func:`hwnas.distributed.synchronised_bn`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hwnas.distributed import bn_is_synchronised
+
+
+def global_batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
+                      weight: torch.Tensor | None, bias: torch.Tensor | None, momentum: float,
+                      eps: float) -> torch.Tensor:
+    """Training-mode batch norm of ``x`` (N, C, H, W) with statistics over the batch of every rank.
+
+    The running statistics (views allowed: the elastic supernet passes leading-channel slices) are updated in
+    place as ``F.batch_norm`` does: ``(1 - momentum) * running + momentum * batch``, the variance unbiased.
+    """
+    channels = x.shape[1]
+    x64 = x.double()
+    local = torch.cat([x64.sum(dim=(0, 2, 3)), (x64 * x64).sum(dim=(0, 2, 3)),
+                       x64.new_tensor([float(x.numel() // max(channels, 1))])])
+    total = _all_reduce_sum(local)
+    count = total[-1]
+    if float(count.detach()) < 2:
+        raise ValueError(f"batch norm needs more than one value per channel over all ranks, got {int(count)}")
+    mean = total[:channels] / count
+    var = (total[channels:2 * channels] / count - mean * mean).clamp_min(0)
+    if running_mean is not None and running_var is not None:
+        with torch.no_grad():
+            running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
+            unbiased = var * (count / (count - 1))
+            running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype), alpha=momentum)
+    shape = (1, channels, 1, 1)
+    y = (x - mean.to(x.dtype).view(shape)) * torch.rsqrt(var.to(x.dtype).view(shape) + eps)
+    if weight is not None:
+        y = y * weight.view(shape)
+    if bias is not None:
+        y = y + bias.view(shape)
+    return y
+
+
+def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over the ranks, differentiable: the gradient of every rank's output flows back to every input."""
+    import torch.distributed._functional_collectives as collectives
+
+    return collectives.all_reduce(t, "sum", torch.distributed.group.WORLD)
+
+
+def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
+               weight: torch.Tensor | None, bias: torch.Tensor | None, training: bool, momentum: float,
+               eps: float) -> torch.Tensor:
+    """``F.batch_norm``, with global-batch statistics in a synchronised training step."""
+    if training and bn_is_synchronised():
+        return global_batch_norm(x, running_mean, running_var, weight, bias, momentum, eps)
+    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that uses the global batch's statistics in a synchronised data-parallel step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and bn_is_synchronised()):
+            return super().forward(x)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average, as nn.BatchNorm2d
+                factor = 1.0 / float(self.num_batches_tracked)
+        running = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
+        return global_batch_norm(x, *running, self.weight, self.bias, factor, self.eps)
