@@ -53,7 +53,7 @@ def figures(s: dict[str, Any]) -> dict[str, str]:
     out["fig-theta"] = svg.heatmap("fig-theta", f"Architecture distribution: {theta['kind']}" if theta else
                                    "Architecture distribution", theta["rows"] if theta else [],
                                    theta["cols"] if theta else [], theta["values"] if theta else [],
-                                   "epoch" if theta and "epoch" in theta["kind"] else "candidate index")
+                                   _theta_axis(theta))
     series = []
     if s["validation_points"]:
         p = s["validation_points"]
@@ -180,3 +180,11 @@ def write_all(out: Path, s: dict[str, Any]) -> dict[str, str]:
     write_text_atomic(out / "report.html", render_html(s, figs))
     write_text_atomic(out / "report.md", render_markdown(s))
     return {"html": str(out / "report.html"), "markdown": str(out / "report.md")}
+
+
+def _theta_axis(theta: dict | None) -> str:
+    kind = (theta or {}).get("kind", "")
+    for word, axis in (("epoch", "epoch"), ("BCFW", "Frank-Wolfe step"), ("round", "search round (generation)")):
+        if word in kind:
+            return axis
+    return "candidate index"

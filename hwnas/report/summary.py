@@ -47,22 +47,19 @@ def per_layer(spec, geometry: dict[str, int], table) -> list[dict[str, Any]]:
 
 
 def theta_history(result: dict[str, Any]) -> dict[str, Any] | None:
-    """Per decision and epoch the probability of the finally chosen value (fbnet, tfnas), or the final op
-    distribution per decision (hardcore's alpha); ``None`` for methods without one (spos, random)."""
-    history, choice = result.get("history"), result.get("choice") or {}
+    """Per decision, the weight of the finally chosen value along the search: its probability per epoch (fbnet,
+    tfnas) or per Frank-Wolfe step (hardcore's alpha and beta), or the share of each round's candidates that
+    propose it (spos and random: the evolution converging, or not). ``None`` when the result has no history."""
+    history = result.get("history")
     if isinstance(history, list) and history and isinstance(history[0].get("probs"), dict):
-        labels = [k for k in history[0]["probs"] if k in choice]
-        from hwnas.space import get_space
-
-        g = result["geometry"]
-        space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
-        values = {d.label: list(d.values) for d in space.dims()}
-        rows = []
-        for label in labels:
-            index = values[label].index(choice[label]) if choice[label] in values[label] else None
-            rows.append([h["probs"][label][index] if index is not None else 0.0 for h in history])
-        return {"kind": "chosen probability per epoch", "rows": labels,
-                "cols": [str(h["epoch"] + 1) for h in history], "values": rows}
+        return _chosen_share(result, [(str(h["epoch"] + 1), h["probs"]) for h in history],
+                             "chosen probability per epoch", index=True)
+    if isinstance(history, dict) and history.get("bcfw_probs"):  # hardcore: alpha/beta along the BCFW steps
+        return _chosen_share(result, [(str(s["step"] + 1), s["probs"]) for s in history["bcfw_probs"]],
+                             "chosen probability per BCFW step", index=True)
+    if isinstance(history, dict) and history.get("rounds"):  # spos / random: what each round proposed
+        return _chosen_share(result, [(str(r["round"] + 1), r["shares"]) for r in history["rounds"]],
+                             "share of each round's candidates with the chosen value", index=False)
     if isinstance(history, dict) and isinstance(history.get("alpha"), dict) and history["alpha"]:
         alpha = history["alpha"]
         labels = list(alpha)
@@ -70,6 +67,34 @@ def theta_history(result: dict[str, Any]) -> dict[str, Any] | None:
         return {"kind": "final op distribution (alpha)", "rows": labels, "cols": [str(i) for i in range(width)],
                 "values": [list(v) + [0.0] * (width - len(v)) for v in alpha.values()]}
     return None
+
+
+def _chosen_share(result: dict[str, Any], steps: list[tuple[str, dict[str, Any]]], kind: str,
+                  index: bool) -> dict[str, Any] | None:
+    """Rows: the decisions; columns: ``steps``; cell: the weight of the finally chosen value at that step, given
+    per decision as a list over the space's values (``index``) or as ``{str(value): share}``."""
+    choice = result.get("choice") or {}
+    if not steps or not choice:
+        return None
+    values: dict[str, list] = {}
+    if index:
+        from hwnas.space import get_space
+
+        g = result["geometry"]
+        space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
+        values = {d.label: list(d.values) for d in space.dims()}
+    labels = [k for k in steps[0][1] if k in choice and not k.endswith("_width")]
+    rows = []
+    for label in labels:
+        row = []
+        for _, dist in steps:
+            if index:
+                i = values[label].index(choice[label]) if choice[label] in values.get(label, []) else None
+                row.append(dist[label][i] if i is not None and label in dist else 0.0)
+            else:
+                row.append(dist.get(label, {}).get(str(choice[label]), 0.0))
+        rows.append(row)
+    return {"kind": kind, "rows": labels, "cols": [c for c, _ in steps], "values": rows}
 
 
 def candidates(result: dict[str, Any]) -> list[dict[str, Any]]:

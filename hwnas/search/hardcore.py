@@ -221,18 +221,23 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     lin = LinearBudgets.from_budgets(ctx.space, ctx.budgets)
     alpha, beta = feasible_start(lin, *one_hot_dists(ctx.space, start))
     trace: list[dict[str, Any]] = []
+    snapshots: list[dict[str, Any]] = []  # alpha and beta along the way (the report's heatmap), ~20 of them
     names = [b.key for b in ctx.budgets if b.separable.reduce == "sum"]
+    every = max(1, cfg.bcfw.steps // 20)
 
     def on_step(t: int, a: dict, b: dict, expected: np.ndarray) -> None:
         row = {"step": t, **{f"expected_{k}": float(v) for k, v in zip(names, expected)},
                "feasible": bool(np.all(expected <= lin.limits * (1 + 1e-9)))}
         trace.append(row)
+        if t % every == 0 or t == cfg.bcfw.steps - 1:
+            snapshots.append({"step": t, "probs": {k: np.round(v, 4).tolist() for k, v in {**a, **b}.items()}})
         if t % 10 == 0:
             ctx.log(t, {"kind": "bcfw", **row})
 
     grad_fn = make_grad_fn(ctx, supernet, cfg, ctx.generator(4))
     alpha, beta = bcfw(lin, alpha, beta, grad_fn, cfg.bcfw, np.random.default_rng(ctx.seed), on_step)
     history["bcfw"] = trace
+    history["bcfw_probs"] = snapshots
     history["alpha"] = {k: v.round(6).tolist() for k, v in alpha.items()}
     history["beta"] = {k: v.round(6).tolist() for k, v in beta.items()}
     vertex_a, vertex_b = sparsify(lin, dict(alpha), dict(beta), cfg.bcfw.sparsify_steps)

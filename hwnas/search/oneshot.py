@@ -123,13 +123,16 @@ def load_supernet(directory: Path, supernet: Supernet, device: torch.device) -> 
 
 def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg: OneShotConfig,
                       state: SearchState, saved: Mapping[str, Any] | None, what: str,
-                      keep: Mapping[str, Any] | None = None) -> None:
+                      keep: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Phase 2: ask/tell ``strategy`` until done, scoring candidates on the supernet; checkpoints each round
-    (with ``keep``, e.g. the training history, in every checkpoint)."""
+    (with ``keep``, e.g. the training history, in every checkpoint). Returns per round the share of its
+    candidates taking each value of each decision (:func:`value_shares`)."""
     from tqdm import tqdm
 
+    rounds: list[dict[str, Any]] = []  # per round (generation), how often each value was proposed
     if saved is not None and saved.get("phase") == "search":
         strategy.load_state_dict(saved["strategy"])
+        rounds = list(saved.get("rounds") or [])
     calibration = batches(ctx.loaders.train, cfg.recal_batches)
     val = LimitedSource(ctx.loaders.val, cfg.score_batches)
     with tqdm(desc=what, disable=not (ctx.progress and distributed.is_main()), dynamic_ncols=True,
@@ -140,10 +143,23 @@ def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg
                 break
             scores = score_all(supernet, candidates, calibration, val, ctx.device, bar)
             strategy.tell(scores)
+            rounds.append(value_shares(candidates, len(rounds)))
             best = strategy.best(1)[0][1]
             bar.set_postfix(best=f"{best:.2f}%", refresh=False)
             ctx.log(len(strategy.scored), {"kind": "search", "scored": len(strategy.scored), "best_top1": best})
-            state.save({"phase": "search", "strategy": strategy.state_dict(), **(keep or {})})
+            state.save({"phase": "search", "strategy": strategy.state_dict(), "rounds": rounds, **(keep or {})})
+    return rounds
+
+
+def value_shares(candidates: list, index: int) -> dict[str, Any]:
+    """``{"round": index, "shares": {label: {value: fraction of the candidates}}}``: what a round (an evolution
+    generation) proposed, so a report can show the population converging as a heatmap."""
+    shares: dict[str, dict[str, float]] = {}
+    for choice in candidates:
+        for label, value in choice.items():
+            row = shares.setdefault(label, {})
+            row[str(value)] = row.get(str(value), 0.0) + 1.0 / len(candidates)
+    return {"round": index, "shares": shares}
 
 
 def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any, device: torch.device,
@@ -183,8 +199,8 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
         save_supernet(ctx, supernet, method, {"config": cfg.to_dict(), "seed": ctx.seed})
         saved = None
     strategy = make_strategy(lambda c: feasible(ctx.budgets, c), ctx.seed)
-    search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search",
-                      keep={"train_history": history.get("supernet")})
+    history["rounds"] = search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search",
+                                          keep={"train_history": history.get("supernet")})
     ranked = strategy.best(len(strategy.scored))
     if not ranked:
         raise ValueError("the search scored no candidate: the budgets leave no architecture to evaluate")
