@@ -76,6 +76,21 @@ def _budget_rows(s: dict[str, Any]) -> list[list[str]]:
              "holds" if c["holds"] else "VIOLATED"] for c in s["budget_checks"]]
 
 
+def _attempts_text(s: dict[str, Any]) -> str:
+    """The measured closed loop of the search stage in one sentence ('' when the first network passed)."""
+    attempts = s.get("search_attempts") or []
+    if len(attempts) < 2:
+        return ""
+    steps = []
+    for a in attempts:
+        if "error" in a:
+            steps.append(f"searching under {a['budget_ms']:.3f} ms failed ({a['error']})")
+        else:
+            steps.append(f"under {a['budget_ms']:.3f} ms predicted the search chose a network measured at "
+                         f"{a['measured_ms']:.3f} ms")
+    return "Measured before training: " + "; then ".join(steps) + "."
+
+
 def _layer_rows(s: dict[str, Any]) -> list[list[str]]:
     return [[r["label"], r["op"], "x".join(map(str, r["out_shape"])), _num(r["macs"]), _num(r["params"]),
              f"{r['activation_mb']:.3f}", _num(r["predicted_ms"]),
@@ -140,6 +155,7 @@ def render_html(s: dict[str, Any], figs: dict[str, str]) -> str:
         f"<p>Architecture: <code>{_esc(s['arch'])}</code></p>",
         "<h2>Budgets</h2>", f"<p>Latency budget: {_esc(s['budget_rule'])}.</p>",
         _html_table(BUDGET_HEAD, _budget_rows(s), "budgets"),
+        *([f"<p>{_esc(_attempts_text(s))}</p>"] if _attempts_text(s) else []),
         "<h2>Architecture</h2>", figs["fig-arch"], _html_table(LAYER_HEAD, _layer_rows(s), "layers"),
         "<h2>Accuracy vs latency</h2>", figs["fig-trained"], _html_table(REF_HEAD, _ref_rows(s), "references"),
         figs["fig-candidates"],
@@ -162,7 +178,8 @@ def render_markdown(s: dict[str, Any]) -> str:
 
     parts = [f"# hwnas run: {s['method']} on {s['space']}, {s['dataset']}", "", _headline(s), "",
              f"Architecture: `{s['arch']}`", "", "## Budgets", "", f"Latency budget: {s['budget_rule']}.", "",
-             _md_table(BUDGET_HEAD, _budget_rows(s)), "", "## Architecture", "", fig("fig-arch", "per-layer latency"),
+             _md_table(BUDGET_HEAD, _budget_rows(s)), "", *([_attempts_text(s), ""] if _attempts_text(s) else []),
+             "## Architecture", "", fig("fig-arch", "per-layer latency"),
              "", _md_table(LAYER_HEAD, _layer_rows(s)), "", "## Accuracy vs latency", "",
              fig("fig-trained", "trained networks"), "", _md_table(REF_HEAD, _ref_rows(s)), "",
              fig("fig-candidates", "candidates"), "", "## Search", "", fig("fig-theta", "architecture distribution"),

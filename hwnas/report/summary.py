@@ -166,6 +166,7 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "arch": result["arch"], "params": result["params"], "macs": result["macs"],
         "peak_memory_mb": result["peak_memory_mb"],
         "budgets": inputs["budgets"], "budget_rule": inputs["budget_rule"], "budget_checks": checks,
+        "search_attempts": inputs["search"].get("attempts", []),
         "all_budgets_hold": all(c["holds"] for c in checks),
         "latency": {"predicted_ms": predicted, "measured_ms": measured["median_ms"],
                     "measured_iqr_ms": measured["iqr_ms"],

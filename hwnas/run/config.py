@@ -67,6 +67,11 @@ class SearchConfig:
     limit: int | None = 6000  # training images for the search (None: all)
     batch_size: int = 128
     settings: dict[str, Any] = field(default_factory=dict)  # method settings by dotted name (hwnas search --set)
+    # Closed loop on the latency budget: time the chosen network on the target before training it; if it is over
+    # the budget, search again (from the trained supernet where the method has one) with the predicted budget
+    # tightened by the measured excess, at most `retries` times.
+    check_measured: bool = True
+    retries: int = 2
 
 
 @dataclass
@@ -199,7 +204,7 @@ def _check(cfg: RunConfig, where: str) -> None:
                 "search.limit", "train.epochs", "train.batch_size", "train.limit", "measure.rounds"):
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name))
-    for key in ("lut.calibrate", "lut.validate", "measure.warmup"):
+    for key in ("lut.calibrate", "lut.validate", "measure.warmup", "search.retries"):
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name), zero=True)
     b = cfg.budgets

@@ -6,7 +6,10 @@ Stages (each cached and resumable, :mod:`hwnas.run.stages`):
    checked against the space) or built (resumable), calibrated on ``lut.calibrate`` whole networks and validated
    on ``lut.validate`` others (:mod:`hwnas.cost.calibrate`);
 2. ``search``: the method under the budgets (a relative ``latency_fraction`` is turned into ms with the table);
-   a killed search resumes from its state;
+   a killed search resumes from its state. The chosen network is timed on the target at once; if it breaks the
+   latency budget (the table under-predicted it), the search runs again under a predicted budget tightened by
+   the measured excess (from the trained supernet for spos, random and hardcore), up to ``search.retries``
+   times, so that training is spent on a network that meets the budget measured;
 3. ``train``: the winner from scratch with one fixed recipe (resumes from ``last.pt``);
 4. ``export``: ONNX and TorchScript, each checked against PyTorch;
 5. ``references``: the reference networks of the report, adapted to the input, trained with the same recipe;
@@ -102,17 +105,73 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     return budgets, how
 
 
-def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, progress: bool) -> dict[str, Any]:
-    from hwnas.search import search
+SAFETY = 0.98  # a retry aims 2 % below what the measured excess alone asks for: timings scatter by about that
 
-    directory = out / "search"
-    resume = (directory / "search_state.pt").is_file() or (directory / "supernet.pt").is_file()
-    result = search(cfg.search.method, cfg.search.space, cfg.dataset, out=directory, lut=lut_path, budgets=budgets,
-                    overrides=cfg.search.settings, batch_size=cfg.search.batch_size, width_mult=cfg.search.width_mult,
-                    seed=cfg.seed, device=cfg.device, data_dir=cfg.data_dir, download=cfg.download,
-                    limit=cfg.search.limit, resume=resume, progress=progress, tensorboard=False)
-    return {"result": str(directory / "result.json"), "arch": result["arch"],
-            "predicted_latency_ms": result["predicted_latency_ms"], "search_time_s": result["search_time_s"]}
+
+def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: dict[str, int],
+                 progress: bool) -> dict[str, Any]:
+    """The search, and the measured closed loop on the latency budget (see the module docstring)."""
+    import dataclasses
+
+    from hwnas.search import search
+    from hwnas.search.api import FROM_SUPERNET
+
+    limit = budgets.max_latency_ms
+    checks = cfg.search.retries if cfg.search.check_measured and limit is not None else 0
+    attempts: list[dict[str, Any]] = []
+    current, first = budgets, out / "search"
+    for attempt in range(checks + 1):
+        directory = first if attempt == 0 else out / f"search_retry{attempt}"
+        reuse = first if attempt and cfg.search.method in FROM_SUPERNET else None
+        resume = (directory / "search_state.pt").is_file() or (directory / "supernet.pt").is_file()
+        try:
+            result = search(cfg.search.method, cfg.search.space, cfg.dataset, out=directory, lut=lut_path,
+                            budgets=current, overrides=cfg.search.settings, batch_size=cfg.search.batch_size,
+                            width_mult=cfg.search.width_mult, seed=cfg.seed, device=cfg.device,
+                            data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit, resume=resume,
+                            progress=progress, tensorboard=False, from_supernet=reuse)
+        except ValueError as e:  # the tightened budget is below the lightest network: keep what we have
+            if attempt == 0:
+                raise
+            attempts.append({"attempt": attempt, "budget_ms": current.max_latency_ms, "error": str(e)})
+            break
+        entry = {"attempt": attempt, "result": str(directory / "result.json"), "arch": result["arch"],
+                 "budget_ms": current.max_latency_ms, "predicted_latency_ms": result["predicted_latency_ms"],
+                 "search_time_s": result["search_time_s"]}
+        attempts.append(entry)
+        if not checks:
+            break
+        entry["measured_ms"] = measure_untrained(cfg, result["arch"], geometry, directory / "check.onnx")
+        if entry["measured_ms"] <= limit:
+            break
+        tighter = current.max_latency_ms * limit / entry["measured_ms"] * SAFETY
+        print(f"[search] measured {entry['measured_ms']:.3f} ms > budget {limit:.3f} ms: searching again "
+              f"under a predicted {tighter:.3f} ms", flush=True)
+        current = dataclasses.replace(current, max_latency_ms=tighter)
+    done = [a for a in attempts if "arch" in a]
+    met = [a for a in done if a.get("measured_ms", 0.0) <= (limit or float("inf"))]
+    chosen = met[-1] if met else min(done, key=lambda a: a["measured_ms"])
+    return {**{k: chosen[k] for k in ("result", "arch", "predicted_latency_ms")},
+            "search_time_s": sum(a.get("search_time_s", 0.0) for a in done), "attempts": attempts,
+            "chosen_attempt": chosen["attempt"]}
+
+
+def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path) -> float:
+    """Median latency (ms) of ``arch`` on the target, freshly initialised (latency does not depend on weights)."""
+    from hwnas.arch import decode
+    from hwnas.cost.measure import time_models
+    from hwnas.export import export_model
+    from hwnas.nn import build_model
+
+    t = cfg.target
+    size, channels = geometry["input_size"], geometry["in_channels"]
+    model = build_model(decode(arch), geometry["num_classes"], channels).eval()
+    if t.backend == "onnxruntime":
+        export_model(model, decode(arch), onnx_path, "onnx", size, channels)
+        model = onnx_path
+    timing = time_models([model], t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
+                         input_shapes=(channels, size, size))[0]
+    return timing.median_ms
 
 
 def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -> dict[str, Any]:
@@ -234,7 +293,7 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
     search_key, searched = stages.run(
         "search", {"after": lut_key, "search": settings["search"], "budgets": budgets.to_dict(),
                    "dataset": cfg.dataset, "seed": cfg.seed},
-        lambda: stage_search(cfg, out, lut["path"], budgets, progress),
+        lambda: stage_search(cfg, out, lut["path"], budgets, geometry, progress),
         f"{cfg.search.method} on {space.name}, {describe_budgets(budgets)}")
     spec = decode(searched["arch"])
     train_key, trained = stages.run(
