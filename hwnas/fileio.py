@@ -28,21 +28,39 @@ TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 
 @contextlib.contextmanager
 def _temp_beside(dest: Path) -> Iterator[tuple[Path, int]]:
-    """Yield ``(temp path, open fd)`` beside ``dest``; on a clean exit fsync it and rename it onto ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL: never clobber another writer's file. 0o666 lets the umask decide permissions, as for a file
-    # opened normally (mkstemp would force 0600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    """Yield ``(temp path, open fd)`` beside ``dest``; on a clean exit fsync it and rename it onto ``dest``.
+
+    An OS error (disk full, read-only file system, no permission) is re-raised as the same kind of ``OSError``
+    whose message names ``dest`` and says that its previous version is untouched.
+    """
+    with _naming(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        # O_EXCL: never clobber another writer's file. 0o666 lets the umask decide permissions, as for a file
+        # opened normally (mkstemp would force 0600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            yield tmp, fd
+            _fsync_path(tmp)  # data must be on disk before the rename makes it visible
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_path(dest.parent)  # make the rename itself durable
+
+
+@contextlib.contextmanager
+def _naming(dest: Path) -> Iterator[None]:
     try:
-        yield tmp, fd
-        _fsync_path(tmp)  # data must be on disk before the rename makes it visible
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_path(dest.parent)  # make the rename itself durable
+        yield
+    except OSError as e:
+        if getattr(e, "_hwnas_named", False) or e.errno is None:
+            raise
+        kept = "its previous version is unchanged" if dest.exists() else "nothing was written"
+        named = OSError(e.errno, f"cannot write {dest}: {e.strerror or e} ({kept})")
+        named._hwnas_named = True  # type: ignore[attr-defined]  # nested writers name the file once
+        raise named from e
 
 
 def _fsync_path(path: Path) -> None:

@@ -1,6 +1,6 @@
 """Atomic, safe checkpoint files.
 
-Writes go through :func:`hwnas.fileio.atomic_open`, so a crash (even SIGKILL or
+Writes go through :func:`hwnas.fileio.write_bytes_atomic`, so a crash (even SIGKILL or
 power loss) leaves either the old or the new file, never a torn one. Loads use
 ``torch.load(weights_only=True)``, which refuses pickles that would run code.
 
@@ -14,13 +14,14 @@ that were evaluated: ``ckpt["ema"] or ckpt["model"]``.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hwnas.fileio import atomic_open, remove_stale_temp_files
+from hwnas.fileio import remove_stale_temp_files, write_bytes_atomic
 
 LAST_NAME = "last.pt"  # most recent state; what resume loads
 BEST_NAME = "best.pt"  # state at the epoch with the best val top-1
@@ -30,8 +31,11 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Atomically write ``state`` (tensors and builtins only) to ``path``."""
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint state must be a dict, got {type(state).__name__}")
-    with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+    # Serialised in memory first: torch.save reports a failed write (a full disk) as a RuntimeError without the
+    # errno, while a plain write gives the OSError that names the file and the cause.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
