@@ -24,6 +24,10 @@ def candidate_dirs(subdir: str, data_dir: str | os.PathLike[str] | None = None) 
     Order: ``data_dir`` (and ``data_dir/subdir``), ``$HWNAS_DATA`` (and
     ``$HWNAS_DATA/subdir``), ``SYSTEM_DATA_ROOT/subdir``, ``<cache>/subdir``.
     """
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        # An explicit directory that is not there is a typo, not a request to look elsewhere (a download, which
+        # catches this error, creates it).
+        raise FileNotFoundError(f"data directory {data_dir} does not exist (--data-dir / data_dir)")
     dirs: list[Path] = []
     for root in (data_dir, os.environ.get(ENV_DATA) or None):
         if root is not None:

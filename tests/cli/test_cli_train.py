@@ -89,5 +89,6 @@ def test_missing_dataset_error_says_where_it_looked(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(locate, "SYSTEM_DATA_ROOT", tmp_path / "none")
     monkeypatch.setenv("HWNAS_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("HWNAS_DATA", raising=False)
+    (tmp_path / "empty").mkdir()
     code, _, err = cli("train", TINY, "--data-dir", tmp_path / "empty", "--out", tmp_path / "r", "--quiet")
     assert code == 2 and "looked in" in err and str(tmp_path / "empty") in err and "Traceback" not in err

@@ -47,11 +47,17 @@ def test_cifar_checksum_mismatch_leaves_nothing(http_server, no_system_data, tmp
 
 
 def test_cifar_missing_lists_search_path(no_system_data, tmp_path):
+    (tmp_path / "nowhere").mkdir()  # an empty data dir: the message lists where it looked
     with pytest.raises(FileNotFoundError) as err:
         load_cifar("cifar100", data_dir=tmp_path / "nowhere")
     msg = str(err.value)
     assert "cifar-100-python.tar.gz" in msg and str(tmp_path / "nowhere") in msg
     assert str(tmp_path / "cache" / "cifar100") in msg and "download=True" in msg
+
+
+def test_a_data_dir_that_does_not_exist_is_an_error_not_a_fallback(no_system_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        load_cifar("cifar100", data_dir=tmp_path / "nowhere")
 
 
 def test_unknown_variant():

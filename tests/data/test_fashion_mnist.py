@@ -47,6 +47,7 @@ def test_download_checksum_mismatch_leaves_no_file(http_server, no_system_data, 
 
 def test_missing_without_download_lists_search_path(no_system_data, tmp_path, monkeypatch):
     monkeypatch.setenv("HWNAS_DATA", str(tmp_path / "envdata"))
+    (tmp_path / "explicit").mkdir()  # exists but is empty (a missing one is an error of its own)
     with pytest.raises(FileNotFoundError) as err:
         load_fashion_mnist("train", data_dir=tmp_path / "explicit")
     msg = str(err.value)

@@ -1,0 +1,117 @@
+"""Every kind of bad input gives one clear line on stderr and a non-zero exit, never a traceback.
+
+Each case is a real `python -m hwnas ...` process; the files are real (truncated, corrupt, from another space).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hwnas.cost.lut_build import build_space_table
+from hwnas.space import get_space
+from tests.data.fakes import make_fake_fashion
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_YAML = str(ROOT / "tests" / "search" / "tiny_space.yaml")
+ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e3_c16 | head"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad")
+    data = d / "fashion"
+    make_fake_fashion(data, n_train=64, n_test=16)
+    truncated_data = d / "fashion_truncated"
+    shutil.copytree(data, truncated_data)
+    images = truncated_data / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:200])
+    garbled_data = d / "fashion_garbled"
+    shutil.copytree(data, garbled_data)
+    with gzip.open(garbled_data / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x01\x00\x00\x00\x40" + bytes([42]) * 64)  # label 42 of 10 classes
+    lut = d / "tiny.json"
+    build_space_table(get_space(TINY_YAML, 28, 1, 10), lut, warmup=0, rounds=1, progress=False)
+    truncated_lut = d / "truncated.json"
+    truncated_lut.write_text(lut.read_text()[: len(lut.read_text()) // 2])
+    wrong_units = d / "wrong_units.json"
+    table = json.loads(lut.read_text())
+    table["provenance"]["units"] = "s"
+    wrong_units.write_text(json.dumps(table))
+    checkpoint = d / "corrupt.pt"
+    checkpoint.write_bytes(b"PK\x03\x04 not really a zip" * 10)
+    arch_json = d / "arch.json"
+    arch_json.write_text('{"format": "hwnas-arch", "stem": ')
+    unknown_key = d / "unknown_key.yaml"
+    unknown_key.write_text("search:\n  methd: spos\n")
+    wrong_type = d / "wrong_type.yaml"
+    wrong_type.write_text("train:\n  epochs: three\n")
+    not_yaml = d / "not_yaml.yaml"
+    not_yaml.write_text("search: [unclosed\n")
+    return {"data": data, "truncated_data": truncated_data, "garbled_data": garbled_data, "lut": lut,
+            "truncated_lut": truncated_lut, "wrong_units": wrong_units, "checkpoint": checkpoint,
+            "arch_json": arch_json, "unknown_key": unknown_key, "wrong_type": wrong_type, "not_yaml": not_yaml,
+            "out": d / "out"}
+
+
+def search(*extra: str) -> list[str]:
+    return ["search", "--method", "spos", "--space", TINY_YAML, "--set", "epochs=1", "--quiet", *extra]
+
+
+CASES = {  # name: (argv with {file} placeholders, what the one line must say)
+    "malformed arch text": (["profile", "stem_k3 | ir_k9 | head"], "architecture"),
+    "malformed arch JSON": (["profile", "{arch_json}"], "arch.json: architecture JSON is malformed"),
+    "unknown zoo name": (["zoo", "show", "mobilenet_v9"], "unknown zoo network"),
+    "unknown space": (["space", "show", "nasnet"], "nasnet"),
+    "negative budget": (search("--max-params", "-5", "--data-dir", "{data}", "--out", "{out}"), "max-params"),
+    "zero budget": (search("--max-latency-ms", "0", "--lut", "{lut}", "--data-dir", "{data}", "--out", "{out}"),
+                    "latency"),
+    "unreachable budget": (search("--max-params", "100", "--data-dir", "{data}", "--out", "{out}"), "smallest"),
+    "table of another space": (["search", "--method", "spos", "--space", "fbnet", "--lut", "{lut}",
+                                "--max-latency-ms", "1", "--out", "{out}", "--data-dir", "{data}"], "space"),
+    "table of another input size": (["search", "--method", "spos", "--space", TINY_YAML, "--lut", "{lut}",
+                                     "--max-latency-ms", "1", "--out", "{out}", "--dataset", "cifar10",
+                                     "--data-dir", "{data}"], ""),
+    "truncated table": (["latency", ARCH, "--lut", "{truncated_lut}"], "truncated.json is corrupt or truncated"),
+    "table in other units": (["latency", ARCH, "--lut", "{wrong_units}"], "units"),
+    "corrupt checkpoint": (["eval", ARCH, "--checkpoint", "{checkpoint}", "--dataset", "fashion-mnist",
+                            "--data-dir", "{data}"], "corrupt.pt"),
+    "truncated dataset file": (["train", ARCH, "--data-dir", "{truncated_data}", "--epochs", "1", "--quiet",
+                                "--out", "{out}"], "train-images"),
+    "dataset with impossible labels": (["train", ARCH, "--data-dir", "{garbled_data}", "--epochs", "1", "--quiet",
+                                        "--out", "{out}"], "label"),
+    "dataset path that does not exist": (["train", ARCH, "--data-dir", "/nonexistent/fashion", "--epochs", "1",
+                                          "--quiet", "--out", "{out}"], "/nonexistent/fashion does not exist"),
+    "preset with an unknown key": (["run", "--preset", "{unknown_key}", "--out", "{out}"], "methd"),
+    "preset with a wrong type": (["run", "--preset", "{wrong_type}", "--out", "{out}"], "train.epochs"),
+    "preset that is not YAML": (["run", "--preset", "{not_yaml}", "--out", "{out}"], "not_yaml"),
+    "--set without '='": (["run", "--set", "search.method", "--out", "{out}"], "KEY=VALUE"),
+    "--set of an unknown key": (["run", "--set", "search.mthod=spos", "--out", "{out}"], "mthod"),
+    "--set with a wrong type": (["run", "--set", "search.limit=many", "--out", "{out}"], "search.limit"),
+    "search --set that does not parse": (search("--set", "evolution.population", "--data-dir", "{data}",
+                                                "--max-params", "1e6", "--out", "{out}"), "KEY=VALUE"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_gives_one_line_and_a_non_zero_exit(name, files):
+    argv, needle = CASES[name]
+    argv = [a.format(**files) for a in argv]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HWNAS_DATA": "/nonexistent",
+           "HWNAS_CACHE": str(files["out"] / "cache")}
+    done = subprocess.run([sys.executable, "-m", "hwnas", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line
+             and not line.startswith("  ")]
+    assert done.returncode != 0, f"{name}: exit 0\n{done.stdout[-2000:]}"
+    assert "Traceback" not in done.stderr, f"{name}:\n{done.stderr[-3000:]}"
+    assert lines and lines[-1].startswith(("hwnas: error: ", "usage: ", "hwnas run: error: ")) or \
+        "error:" in lines[-1], f"{name}: {done.stderr[-2000:]}"
+    assert needle.lower() in done.stderr.lower(), f"{name}: {needle!r} not in {done.stderr[-1000:]!r}"
