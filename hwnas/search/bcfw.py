@@ -243,14 +243,33 @@ def lp_step(lin: LinearBudgets, block: str, grads: Dist, alpha: Dist, beta: Dist
     return dict(zip(labels, s))
 
 
+MAX_NONFINITE_STEPS = 10
+
+
 def bcfw(lin: LinearBudgets, alpha: Dist, beta: Dist, grad_fn: Callable[[Dist, Dist], Dist], cfg: BCFWConfig,
          rng: np.random.Generator, on_step: Callable[[int, Dist, Dist, np.ndarray], None] | None = None
          ) -> tuple[Dist, Dist]:
-    """Run ``cfg.steps`` BCFW steps from a feasible ``(alpha, beta)``; returns the final distributions."""
+    """Run ``cfg.steps`` BCFW steps from a feasible ``(alpha, beta)``; returns the final distributions.
+
+    A step whose gradient has a NaN/inf is skipped (neither the momentum buffers nor the iterate move), ten in a
+    row raise :class:`~hwnas.train.NonFiniteLossError`: an LP over a NaN objective would pick an arbitrary vertex.
+    """
     buffers: Dist = {}
     blocks = ["alpha", "beta"] if beta else ["alpha"]
+    bad = 0  # consecutive steps with a non-finite gradient: skipped, so the iterate stays where it was
     for t in range(cfg.steps):
         grads = grad_fn(alpha, beta)
+        if not all(np.all(np.isfinite(g)) for g in grads.values()):
+            bad += 1
+            if bad >= MAX_NONFINITE_STEPS:
+                from hwnas.train import NonFiniteLossError
+
+                raise NonFiniteLossError(f"{bad} consecutive BCFW steps with a non-finite gradient: check the data "
+                                         "and the supernet (its loss is NaN/inf)")
+            if on_step is not None:
+                on_step(t, alpha, beta, lin.expected(alpha, beta))
+            continue
+        bad = 0
         for k, g in grads.items():
             buffers[k] = cfg.momentum * buffers.get(k, np.zeros_like(g)) + (1 - cfg.momentum) * g
         block = blocks[int(rng.integers(len(blocks)))]

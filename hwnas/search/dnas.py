@@ -7,6 +7,7 @@ budgets in hard mode (:mod:`hwnas.search.projection`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,10 +18,13 @@ from hwnas import distributed
 from hwnas.search.arch_params import ArchParams
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
-from hwnas.search.engine import WeightTrainer
+from hwnas.search.engine import MAX_NONFINITE, WeightTrainer
 from hwnas.search.projection import project
 from hwnas.search.result import build_result
 from hwnas.supernet import Supernet
+from hwnas.train import NonFiniteLossError
+
+log = logging.getLogger(__name__)
 
 
 class DnasParts:
@@ -30,6 +34,8 @@ class DnasParts:
                  theta_opt: torch.optim.Optimizer, generator: torch.Generator) -> None:
         self.supernet, self.params, self.trainer = supernet, params, trainer
         self.theta_opt, self.generator = theta_opt, generator
+        self.nonfinite = 0  # consecutive skipped architecture steps
+        self.skipped = 0
 
     def snapshot(self, epoch: int, tau: float, history: list, **extra: Any) -> dict[str, Any]:
         return {"epoch": epoch, "tau": tau, "history": history, "supernet": self.supernet.state_dict(),
@@ -38,8 +44,10 @@ class DnasParts:
 
     def theta_update(self, loss_fn) -> float:
         """One Adam step on the architecture logits with the supernet weights frozen (their gradients are not
-        even computed); a non-finite loss is skipped. Under torchrun the logits' gradients are averaged over the
-        ranks and the logits checked identical on every rank afterwards. Returns the global batch's loss."""
+        even computed). A step whose loss or logit gradient is NaN/inf is skipped (the logits and Adam's moments
+        stay as they were); ``MAX_NONFINITE`` in a row raise :class:`~hwnas.train.NonFiniteLossError`. Under
+        torchrun the logits' gradients are averaged over the ranks and the logits checked identical on every rank
+        afterwards. Returns the global batch's loss."""
         world = distributed.current()
         self.theta_opt.zero_grad(set_to_none=True)
         self.supernet.requires_grad_(False)
@@ -47,14 +55,30 @@ class DnasParts:
             with distributed.synchronised_bn():
                 loss = loss_fn()
             value = world.mean(float(loss.detach()))
-            if math.isfinite(value):
+            ok = math.isfinite(value)
+            if ok:
                 loss.backward()
                 world.average_gradients(self.params.parameters())
-                self.theta_opt.step()
+                ok = all(bool(torch.isfinite(p.grad).all()) for p in self.params.parameters() if p.grad is not None)
+                if ok:
+                    self.theta_opt.step()
         finally:
             self.supernet.requires_grad_(True)
+        self.theta_opt.zero_grad(set_to_none=True)
+        self._account(ok, value)
         world.check_replicated(self.params.parameters(), "architecture parameters")
         return value
+
+    def _account(self, ok: bool, value: float) -> None:
+        if ok:
+            self.nonfinite = 0
+            return
+        self.nonfinite += 1
+        self.skipped += 1
+        if self.nonfinite >= MAX_NONFINITE:
+            raise NonFiniteLossError(f"{self.nonfinite} consecutive architecture steps with a non-finite loss or "
+                                     f"gradient (loss={value}): lower theta_lr or check the data")
+        log.warning("non-finite architecture loss or gradient (loss=%s): step skipped", value)
 
     def restore(self, saved: Mapping[str, Any] | None, tau0: float) -> tuple[int, float, list]:
         """Load ``saved`` (a :meth:`snapshot`); returns (next epoch, temperature, history)."""
