@@ -118,6 +118,9 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     check_feasible(the_space, hard)  # before any training: an impossible budget fails in seconds
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from hwnas.fileio import remove_stale_temp_files
+
+    remove_stale_temp_files(out)  # what a writer killed between its write and its rename left behind
     keep = _lines(out / "metrics.jsonl") if resume else 0
     with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
         ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,

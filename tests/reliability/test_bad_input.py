@@ -1,6 +1,8 @@
 """Every kind of bad input gives one clear line on stderr and a non-zero exit, never a traceback.
 
-Each case is a real `python -m hwnas ...` process; the files are real (truncated, corrupt, from another space).
+Each case runs the real CLI entry point (``hwnas.cli.main``, in-process to keep the suite fast: an exception it does
+not turn into a one-line error escapes and fails the test, as a traceback would); the files are real (truncated,
+corrupt, from another space). ``test_one_case_as_a_real_process`` runs one case as ``python -m hwnas``.
 """
 
 from __future__ import annotations
@@ -101,17 +103,27 @@ CASES = {  # name: (argv with {file} placeholders, what the one line must say)
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_gives_one_line_and_a_non_zero_exit(name, files):
+def test_bad_input_gives_one_line_and_a_non_zero_exit(name, files, capsys, monkeypatch):
+    from hwnas.cli import main
+
     argv, needle = CASES[name]
-    argv = [a.format(**files) for a in argv]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HWNAS_DATA": "/nonexistent",
-           "HWNAS_CACHE": str(files["out"] / "cache")}
-    done = subprocess.run([sys.executable, "-m", "hwnas", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
-    lines = [line for line in done.stderr.splitlines() if line.strip() and "Warning" not in line
-             and not line.startswith("  ")]
-    assert done.returncode != 0, f"{name}: exit 0\n{done.stdout[-2000:]}"
-    assert "Traceback" not in done.stderr, f"{name}:\n{done.stderr[-3000:]}"
-    assert lines and lines[-1].startswith(("hwnas: error: ", "usage: ", "hwnas run: error: ")) or \
-        "error:" in lines[-1], f"{name}: {done.stderr[-2000:]}"
-    assert needle.lower() in done.stderr.lower(), f"{name}: {needle!r} not in {done.stderr[-1000:]!r}"
+    monkeypatch.setenv("HWNAS_DATA", "/nonexistent")
+    monkeypatch.setenv("HWNAS_CACHE", str(files["out"] / "cache"))
+    try:
+        code = main([a.format(**files) for a in argv])
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code not in (0, None), f"{name}: exit 0"
+    assert lines and (lines[-1].startswith("hwnas: error: ") or ": error: " in lines[-1]), f"{name}: {err}"
+    assert needle.lower() in err.lower(), f"{name}: {needle!r} not in {err!r}"
+
+
+def test_one_case_as_a_real_process(files):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "hwnas", "latency", ARCH, "--lut", str(files["truncated_lut"])],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # exactly one line
+    assert done.stderr.startswith("hwnas: error: latency table ") and "truncated.json" in done.stderr

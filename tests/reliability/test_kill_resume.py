@@ -1,0 +1,127 @@
+"""SIGKILL mid-checkpoint-write and at random moments, for every search method and for training; the resumed
+run ends where an uninterrupted one does, and no checkpoint is ever torn.
+
+The default suite kills each run inside an atomic write (after the data, before the rename: the worst moment).
+`make test-all` adds kills at random moments (`slow` marker). On CPU the runs are deterministic, so "ends where
+an uninterrupted run does" is checked bit for bit: the same result.json (but its timing) and the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from hwnas.fileio import TEMP_NAME
+from hwnas.train import load_checkpoint
+from tests.search.test_methods import SMALL, target
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMING = ("search_time_s",)
+
+
+def worker(*args: str, kill_write: int = 0) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HWNAS_TEST_KILL_WRITE": str(kill_write)}
+    return subprocess.Popen([sys.executable, "-m", "tests.reliability._kill_worker", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{out[-2000:]}\n{err[-4000:]}"
+
+
+def killed(proc: subprocess.Popen) -> None:
+    proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"the worker was not killed (exit {proc.returncode})"
+
+
+def no_torn_files(directory: Path) -> None:
+    """Every checkpoint in ``directory`` loads; leftovers are only our named temp files (swept on resume)."""
+    for path in directory.rglob("*.pt"):
+        load_checkpoint(path)
+    for path in directory.rglob("*.json"):
+        json.loads(path.read_text())
+
+
+def same_search(a: Path, b: Path) -> None:
+    ra, rb = (json.loads((d / "result.json").read_text()) for d in (a, b))
+    assert {k: v for k, v in ra.items() if k not in TIMING} == {k: v for k, v in rb.items() if k not in TIMING}
+    for name in ("supernet.pt",):
+        if (a / name).is_file():
+            wa, wb = load_checkpoint(a / name), load_checkpoint(b / name)
+            assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class Straight:
+    """Uninterrupted runs (one per method, and training), made when a test first needs one."""
+
+    def __init__(self, base: Path, lut: Path, data: Path, limit: str) -> None:
+        self.base, self.lut, self.data, self.limit = base, lut, data, limit
+
+    def __call__(self, what: str) -> Path:
+        out = self.base / what
+        if not out.is_dir():
+            args = ("train", str(out), str(self.data)) if what == "train" else \
+                ("search", what, str(out), str(self.lut), str(self.data), self.limit)
+            finish(worker(*args))
+        return out
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, search_space, search_lut, fashion_dir) -> Straight:
+    return Straight(tmp_path_factory.mktemp("straight"), search_lut, fashion_dir,
+                    str(target(search_space, search_lut)))
+
+
+# The default suite kills spos and training inside a write; the other methods are behind the slow marker.
+METHODS = [m if m == "spos" else pytest.param(m, marks=pytest.mark.slow) for m in SMALL]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_search_killed_inside_a_checkpoint_write_resumes_to_the_same_result(method, tmp_path, straight,
+                                                                              search_lut, fashion_dir):
+    args = ("search", method, str(tmp_path), str(search_lut), str(fashion_dir), straight.limit)
+    killed(worker(*args, kill_write=2))
+    assert any(TEMP_NAME.match(p.name) for p in tmp_path.iterdir()), "killed between write and rename"
+    no_torn_files(tmp_path)
+    finish(worker(*args, "--resume"))
+    assert not any(TEMP_NAME.match(p.name) for p in tmp_path.iterdir())  # swept by the resumed run
+    same_search(straight(method), tmp_path)
+
+
+def test_training_killed_inside_a_checkpoint_write_resumes_bit_exact(tmp_path, straight, fashion_dir):
+    killed(worker("train", str(tmp_path), str(fashion_dir), kill_write=4))
+    no_torn_files(tmp_path)
+    finish(worker("train", str(tmp_path), str(fashion_dir), "--resume"))
+    a, b = load_checkpoint(straight("train") / "last.pt"), load_checkpoint(tmp_path / "last.pt")
+    assert a["step"] == b["step"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", [*SMALL, "train"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_killed_at_a_random_moment_resumes_to_the_same_result(method, seed, tmp_path, straight, search_lut,
+                                                             fashion_dir):
+    args = ("train", str(tmp_path), str(fashion_dir)) if method == "train" else \
+        ("search", method, str(tmp_path), str(search_lut), str(fashion_dir), straight.limit)
+    proc = worker(*args)
+    time.sleep(random.Random(seed).uniform(2.5, 6.0))  # imports take ~2 s; the runs take ~4-10 s
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=300)
+    no_torn_files(tmp_path)
+    finish(worker(*args, "--resume"))
+    if method == "train":
+        a, b = load_checkpoint(straight("train") / "last.pt"), load_checkpoint(tmp_path / "last.pt")
+        assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    else:
+        same_search(straight(method), tmp_path)
