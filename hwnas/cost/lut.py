@@ -226,8 +226,21 @@ class LatencyTable:
             raise ValueError(f"{where} is in units {data.get('units')!r}; hwnas tables are in {UNITS!r}")
         if not isinstance(data.get("complete"), bool):
             raise ValueError(f"{where}: 'complete' must be true or false")
-        return cls(data.get("provenance"), data.get("entries"), data.get("families", {}), data.get("calibration"),
-                   data["complete"], path)
+        families, calibration = data.get("families", {}), data.get("calibration")
+        shapes = {"provenance": isinstance(data.get("provenance"), dict),
+                  "entries": isinstance(data.get("entries"), dict)
+                  and all(isinstance(v, dict) for v in data["entries"].values()),
+                  "families": isinstance(families, dict) and all(isinstance(v, list) for v in families.values()),
+                  "calibration": calibration is None or isinstance(calibration, dict)}
+        bad = [k for k, ok in shapes.items() if not ok]
+        if bad:
+            raise ValueError(f"{where} is malformed: {', '.join(repr(k) for k in bad)} do not have the table's "
+                             "structure (rebuild it with `hwnas lut build`)")
+        try:
+            return cls(data["provenance"], data["entries"], families, calibration, data["complete"], path)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a field of the wrong kind deeper down
+            raise ValueError(f"{where} is malformed ({type(e).__name__}: {e}); rebuild it with `hwnas lut build`") \
+                from None
 
     @classmethod
     def load(cls, path: str | Path, **expect: Any) -> LatencyTable:
