@@ -124,9 +124,10 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     spec, geometry = _run_inputs(args)
     report = export_arch(spec, geometry, Path(args.checkpoint) if args.checkpoint else None, Path(args.out),
-                         args.format)
-    _print(args, report.__dict__, f"wrote {report.path} ({report.format}), max |diff| vs PyTorch "
-                                  f"{report.max_abs_diff:.2e}; arch {report.arch_path}, weights {report.weights_path}")
+                         args.format, fold_bn=not args.no_fold_bn)
+    _print(args, report.__dict__, f"wrote {report.path} ({report.format}, {report.folded_bn} BatchNorms folded), "
+                                  f"max |diff| vs PyTorch {report.max_abs_diff:.2e}; arch {report.arch_path}, "
+                                  f"weights {report.weights_path}")
 
 
 # -------------------------------------------------------------------------------------------------------- space
@@ -291,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch", nargs="?", help="ARCH (optional when the checkpoint sits in its run directory)")
     p.add_argument("--checkpoint", help="trained weights (omit to export a freshly initialised network)")
     p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm as its own op in the exported graph")
     p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
     p.add_argument("--no-adapt", action="store_true")
     _geometry_flags(p)

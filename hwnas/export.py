@@ -3,7 +3,9 @@
 Every export writes, beside the model file, ``arch.json`` (the ArchSpec) and ``weights.pt`` (a plain state dict,
 loadable with ``torch.load(weights_only=True)``), so the network can be rebuilt without the exported graph.
 The ONNX file is checked by running it in a real ONNX Runtime session on random inputs and comparing with the
-PyTorch output; the maximum absolute difference is returned and stored next to the file.
+PyTorch output; the maximum absolute difference is returned and stored next to the file. BatchNorm is folded into
+the convs before export (:mod:`hwnas.nn.fold`), and the check compares the folded export with the unfolded model,
+so it also checks the folding.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ExportReport:
     max_abs_diff: float  # exported vs eager PyTorch on random inputs
     arch_path: str | None
     weights_path: str | None
+    folded_bn: int = 0  # BatchNorms folded into their convs in the exported graph
 
 
 def _save_weights(model: nn.Module, path: Path) -> None:
@@ -92,18 +95,26 @@ def torchscript_max_abs_diff(model: nn.Module, path: Path, input_shape: tuple[in
 
 
 def export_model(model: nn.Module, spec: ArchSpec | None, out: Path, fmt: str, input_size: int,
-                 in_channels: int = 3, batch: int = 1, opset: int = DEFAULT_OPSET) -> ExportReport:
-    """Export in ``fmt`` ("onnx" or "torchscript"), verify it, and write arch.json and weights.pt beside it."""
+                 in_channels: int = 3, batch: int = 1, opset: int = DEFAULT_OPSET,
+                 fold_bn: bool = True) -> ExportReport:
+    """Export in ``fmt`` ("onnx" or "torchscript"), verify it, and write arch.json and weights.pt beside it.
+
+    ``fold_bn`` folds every BatchNorm into its conv in the exported graph; ``weights.pt`` keeps the unfolded
+    weights, which ``arch.json`` rebuilds.
+    """
+    from hwnas.nn.fold import fold_batchnorm
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
     out = Path(out)
     shape = (batch, in_channels, input_size, input_size)
     model = model.cpu().eval()
+    graph, folded = fold_batchnorm(model) if fold_bn else (model, 0)
     if fmt == "onnx":
-        export_onnx(model, out, shape, opset=opset)
+        export_onnx(graph, out, shape, opset=opset)
         diff = onnx_max_abs_diff(model, out, shape)
     else:
-        export_torchscript(model, out, shape)
+        export_torchscript(graph, out, shape)
         diff = torchscript_max_abs_diff(model, out, shape)
     arch_path = weights_path = None
     if spec is not None:
@@ -111,6 +122,7 @@ def export_model(model: nn.Module, spec: ArchSpec | None, out: Path, fmt: str, i
         write_text_atomic(arch_path, dumps(spec))
     weights_path = out.parent / "weights.pt"
     _save_weights(model, weights_path)
-    report = ExportReport(str(out), fmt, shape, diff, str(arch_path) if arch_path else None, str(weights_path))
+    report = ExportReport(str(out), fmt, shape, diff, str(arch_path) if arch_path else None, str(weights_path),
+                          folded)
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(asdict(report), indent=2) + "\n")
     return report

@@ -129,7 +129,8 @@ def evaluate_arch(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path, *, ba
     return evaluate(model, make_source(test, batch_size, seed=0, device=device), device=device)
 
 
-def export_arch(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, out: Path, fmt: str) -> ExportReport:
+def export_arch(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, out: Path, fmt: str,
+                fold_bn: bool = True) -> ExportReport:
     """Export a trained (or, without a checkpoint, freshly initialised) network and verify the export."""
     model = load_trained(spec, geometry, checkpoint) if checkpoint else build(spec, geometry)
-    return export_model(model, spec, Path(out), fmt, geometry.input_size, geometry.in_channels)
+    return export_model(model, spec, Path(out), fmt, geometry.input_size, geometry.in_channels, fold_bn=fold_bn)
