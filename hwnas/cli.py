@@ -123,11 +123,24 @@ def cmd_export(args: argparse.Namespace) -> None:
     from hwnas.pipeline import export_arch
 
     spec, geometry = _run_inputs(args)
-    report = export_arch(spec, geometry, Path(args.checkpoint) if args.checkpoint else None, Path(args.out),
-                         args.format, fold_bn=not args.no_fold_bn)
-    _print(args, report.__dict__, f"wrote {report.path} ({report.format}, {report.folded_bn} BatchNorms folded), "
-                                  f"max |diff| vs PyTorch {report.max_abs_diff:.2e}; arch {report.arch_path}, "
-                                  f"weights {report.weights_path}")
+    if args.int8 and args.format != "onnx":
+        raise ValueError("--int8 quantizes the ONNX export: use --format onnx")
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    report = export_arch(spec, geometry, checkpoint, Path(args.out), args.format, fold_bn=not args.no_fold_bn)
+    text = (f"wrote {report.path} ({report.format}, {report.folded_bn} BatchNorms folded), max |diff| vs PyTorch "
+            f"{report.max_abs_diff:.2e}; arch {report.arch_path}, weights {report.weights_path}")
+    data = dict(report.__dict__)
+    if args.int8:
+        from hwnas.pipeline import export_int8
+
+        q = export_int8(spec, geometry, checkpoint, Path(report.path), calib_images=args.calib_images,
+                        rounds=args.rounds, data_dir=args.data_dir)
+        data["int8"] = q
+        top1 = (f"; test top-1 fp32 {q['fp32_top1']:.2f}% int8 {q['int8_top1']:.2f}%"
+                if q["int8_top1"] is not None else "")
+        text += (f"\nwrote {q['int8']}: {q['int8_ms']:.3f} ms vs fp32 {q['fp32_ms']:.3f} ms "
+                 f"({q['speedup']:.2f}x, batch 1, {q['threads']} thread){top1}")
+    _print(args, data, text)
 
 
 # -------------------------------------------------------------------------------------------------------- space
@@ -295,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm as its own op in the exported graph")
     p.add_argument("--out", required=True, help="output file, e.g. model.onnx")
     p.add_argument("--no-adapt", action="store_true")
+    p.add_argument("--int8", action="store_true",
+                   help="also write OUT.int8.onnx (static int8, ONNX Runtime), with fp32 vs int8 latency and top-1")
+    p.add_argument("--calib-images", type=_positive_int, default=300, help="training images for int8 calibration")
+    p.add_argument("--dataset", help="dataset for int8 calibration/evaluation (default: the run directory's)")
+    p.add_argument("--data-dir")
+    p.add_argument("--rounds", type=_positive_int, default=50, help="timed rounds for the fp32/int8 comparison")
     _geometry_flags(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)

@@ -134,3 +134,31 @@ def export_arch(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, 
     """Export a trained (or, without a checkpoint, freshly initialised) network and verify the export."""
     model = load_trained(spec, geometry, checkpoint) if checkpoint else build(spec, geometry)
     return export_model(model, spec, Path(out), fmt, geometry.input_size, geometry.in_channels, fold_bn=fold_bn)
+
+
+def export_int8(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, fp32: Path, *,
+                calib_images: int = 300, rounds: int = 50, data_dir: str | None = None, threads: int = 1,
+                download: bool = False) -> dict[str, Any]:
+    """The int8 model beside the fp32 ONNX export ``fp32`` (:mod:`hwnas.quantize`), calibrated on
+    ``calib_images`` training images; both timed on ONNX Runtime in the same interleaved rounds (batch 1) and,
+    with a checkpoint, both evaluated on the test split. Written to ``<fp32>.int8.json`` and returned."""
+    from hwnas.cost.measure import time_models
+    from hwnas.data import make_loaders
+    from hwnas.quantize import calibration_images, onnx_top1, quantize_onnx
+
+    if geometry.dataset in (None, "none"):
+        raise ValueError("--int8 calibrates on training images: give --dataset (or a checkpoint in its run dir)")
+    loaders = make_loaders(geometry.dataset, 64, seed=0, data_dir=data_dir, download=download, augment=False,
+                           progress=False)
+    int8 = fp32.with_name(fp32.stem + ".int8.onnx")
+    quantize_onnx(fp32, int8, calibration_images(loaders.train, calib_images))
+    timings = time_models([fp32, int8], "onnxruntime", threads, 1, 10, rounds,
+                          input_shapes=(geometry.in_channels, geometry.input_size, geometry.input_size))
+    report = {"fp32": str(fp32), "int8": str(int8), "calib_images": calib_images, "threads": threads,
+              "rounds": rounds, "fp32_ms": timings[0].median_ms, "int8_ms": timings[1].median_ms,
+              "speedup": timings[0].median_ms / timings[1].median_ms, "fp32_top1": None, "int8_top1": None}
+    if checkpoint is not None:
+        report["fp32_top1"] = onnx_top1(fp32, loaders.test, threads)
+        report["int8_top1"] = onnx_top1(int8, loaders.test, threads)
+    write_text_atomic(int8.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    return report
