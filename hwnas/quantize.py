@@ -29,6 +29,9 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: Iterable[np.nd
     from onnxruntime.quantization import quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)  # the calibration sessions' warnings about unused initialisers are noise
     fp32 = Path(fp32)
     if not fp32.is_file():
         raise FileNotFoundError(f"ONNX model {fp32} does not exist")

@@ -13,6 +13,10 @@ Settings are pinned, because they change latency more than most architecture cho
   on the cores while the next session runs.
 * ``torch``: eager CPU PyTorch, ``torch.set_num_threads(threads)`` for the duration (then restored), eval mode,
   ``torch.no_grad()``.
+* ``onnxruntime-int8``: the same ONNX Runtime session settings, on the model quantized to static int8 first
+  (:mod:`hwnas.quantize`: QDQ, per-channel int8 weights, uint8 activations), so that a table and a search see the
+  latency of the network that ships as int8. Each op is calibrated on random inputs of its shape (ranges do not
+  change latency); an ONNX file given by path is timed as it is (an ``hwnas export --int8`` file).
 * ``cuda``: PyTorch on the current GPU, timed with CUDA events around the calls, then a synchronize. Models are
   not compiled. Without a GPU it raises :class:`BackendUnavailable`.
 """
@@ -29,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("onnxruntime", "torch", "cuda")
+BACKENDS = ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
 ONNX_OPSET = 17
 DTYPE = "float32"
 
@@ -146,6 +150,36 @@ class OnnxRuntimeBackend(Backend):
                 "graph_optimization": "ORT_ENABLE_ALL", "allow_spinning": self.threads == 1, "opset": ONNX_OPSET}
 
 
+class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
+    """ONNX Runtime on the statically int8-quantized model (see the module docstring)."""
+
+    name = "onnxruntime-int8"
+    CALIBRATION_BATCHES = 2
+
+    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
+        import tempfile
+
+        import numpy as np
+
+        from hwnas.quantize import quantize_onnx
+
+        if isinstance(model, (str, os.PathLike)):
+            return super().prepare(model, input_shape)
+        rng = np.random.default_rng(0)
+        batches = [rng.standard_normal(input_shape, dtype=np.float32) for _ in range(self.CALIBRATION_BATCHES)]
+        with tempfile.TemporaryDirectory() as scratch:
+            fp32, int8 = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
+            fp32.write_bytes(onnx_bytes(model, input_shape))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantize_onnx(fp32, int8, batches)
+            return super().prepare(int8, input_shape)  # the session holds the model: the file may go
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "quantization": "static int8 QDQ, per-channel int8 weights, uint8 activations, "
+                                                     "min-max on random inputs"}
+
+
 class TorchBackend(Backend):
     """Eager PyTorch on the CPU, ``threads`` intra-op threads while timing."""
 
@@ -222,7 +256,8 @@ class CudaBackend(TorchBackend):
                 "grad": False}
 
 
-_CLASSES: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "torch": TorchBackend, "cuda": CudaBackend}
+_CLASSES: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "onnxruntime-int8": OnnxRuntimeInt8Backend,
+                                      "torch": TorchBackend, "cuda": CudaBackend}
 
 
 def get_backend(backend: str | Backend, threads: int = 1) -> Backend:

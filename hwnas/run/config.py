@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
-BACKENDS = ("onnxruntime", "torch", "cuda")
+BACKENDS = ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
 METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
 SAMPLERS = ("uniform", "spread", "mixed")
 FORMATS = ("onnx", "torchscript")
