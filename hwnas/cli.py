@@ -67,8 +67,45 @@ def cmd_profile(args: argparse.Namespace) -> None:
          "params": count_params(spec, num_classes=args.num_classes, in_channels=args.in_channels),
          "macs": count_macs(spec, size, num_classes=args.num_classes, in_channels=args.in_channels),
          "peak_activation_bytes": peak_activation_bytes(spec, size, in_channels=args.in_channels)}
-    _print(args, d, f"{ref.name} at {size}px: {d['params'] / 1e6:.3f}M params, {d['macs'] / 1e6:.1f}M MACs, "
-                    f"peak activations {d['peak_activation_bytes'] / 2**20:.2f} MiB (batch 1, fp32)")
+    from hwnas.cost.profile import micronet_score, profile
+
+    d["micronet_score"] = micronet_score(d["params"], d["macs"], args.micronet_track, args.bits)
+    text = (f"{ref.name} at {size}px: {d['params'] / 1e6:.3f}M params, {d['macs'] / 1e6:.1f}M MACs, "
+            f"peak activations {d['peak_activation_bytes'] / 2**20:.2f} MiB (batch 1, fp32), MicroNet score "
+            f"{d['micronet_score']:.4f} ({args.micronet_track}, {args.bits}-bit)")
+    if args.per_layer or args.lut or args.measure:
+        from hwnas.cost.lut import LatencyTable
+
+        table = LatencyTable.load(args.lut) if args.lut else None
+        geometry = {"input_size": size, "in_channels": args.in_channels, "num_classes": args.num_classes}
+        if table is not None:
+            table.check(input_size=size, in_channels=args.in_channels, num_classes=args.num_classes)
+        prof = profile(spec, geometry, table, measure=args.measure, rounds=args.rounds,
+                       micronet_track=args.micronet_track, bits=args.bits)
+        d.update(layers=prof["layers"], predicted_ms=prof["predicted_ms"], measured_ms=prof["measured_ms"],
+                 measured_layers_sum_ms=prof.get("measured_layers_sum_ms"))
+        text += "\n" + _layer_table(prof)
+    _print(args, d, text)
+
+
+def _layer_table(prof: dict[str, Any]) -> str:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}%"
+
+    lines = [f"{'layer':<10} {'op':<28} {'output':>12} {'MACs':>11} {'params':>9} {'act MiB':>8} "
+             f"{'pred ms':>8} {'share':>6} {'meas ms':>8} {'share':>6}"]
+    for r in prof["layers"]:
+        shape = "x".join(map(str, r["out_shape"]))
+        lines.append(f"{r['label']:<10} {r['op'][:28]:<28} {shape:>12} {r['macs']:>11,} {r['params']:>9,} "
+                     f"{r['activation_mb']:>8.3f} {ms(r['predicted_ms']):>8} {pct(r['share_pct']):>6} "
+                     f"{ms(r.get('measured_ms')):>8} {pct(r.get('measured_share_pct')):>6}")
+    lines.append(f"whole network: predicted {ms(prof['predicted_ms'])} ms, measured {ms(prof['measured_ms'])} ms"
+                 + (f" (layers alone sum to {prof['measured_layers_sum_ms']:.4f} ms)"
+                    if prof.get("measured_layers_sum_ms") else ""))
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------------------------------------------- train
@@ -258,8 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same network)")
     p.set_defaults(func=cmd_space_sample)
 
-    p = sub.add_parser("profile", help="params, MACs and peak activation memory of an architecture")
+    p = sub.add_parser("profile", help="params, MACs, memory and MicroNet score; per layer with --per-layer")
     p.add_argument("arch", help="zoo name, one-line arch text, or arch JSON file")
+    p.add_argument("--per-layer", action="store_true", help="each layer's costs and share (op-to-op profile)")
+    p.add_argument("--lut", help="latency table: predicted ms per layer (its geometry must match)")
+    p.add_argument("--measure", action="store_true",
+                   help="time every layer alone and the whole network (the table's backend and settings, else "
+                        "ONNX Runtime, 1 thread, batch 1)")
+    p.add_argument("--rounds", type=_positive_int, help="timed rounds for --measure")
+    p.add_argument("--micronet-track", choices=("imagenet", "cifar100", "spos"), default="imagenet",
+                   help="MicroNet score reference: MobileNetV2-1.4 (imagenet), WRN-28-10 (cifar100), SPOS OneShot")
+    p.add_argument("--bits", type=int, default=32, help="bit width of weights and math for the MicroNet score")
     _geometry_flags(p)
     p.add_argument("--adapt", action="store_true",
                    help="apply the small-input transform first, as `hwnas train` does on small images")

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwnas.search.budgets import MIB
+from hwnas.cost.profile import per_layer
 
 BUDGET_UNITS = {"max_latency_ms": "ms", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB"}
 
@@ -24,25 +24,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             out.append(json.loads(line))
         except json.JSONDecodeError:  # a line cut by a kill: the rest is still worth showing
             continue
-    return out
-
-
-def per_layer(spec, geometry: dict[str, int], table) -> list[dict[str, Any]]:
-    """Each stem / block / head: its text, output shape, MACs, params, activation memory, predicted ms, share."""
-    from hwnas.cost.counting import per_layer_costs
-
-    rows = per_layer_costs(spec, geometry["input_size"], geometry["num_classes"], geometry["in_channels"])
-    latencies, offset = table.op_latencies(spec) if table is not None else ([], 0.0)
-    if latencies and len(latencies) != len(rows):  # never expected: both walk stem, resolved layers, head
-        raise ValueError(f"{len(latencies)} timed ops for {len(rows)} layers")
-    total = sum(ms for _, ms in latencies) + offset if latencies else None
-    out = []
-    for i, row in enumerate(rows):
-        ms = latencies[i][1] if latencies else None
-        out.append({"label": row["label"], "type": row["type"], "op": latencies[i][0].split("@")[0] if latencies
-                    else row["type"], "out_shape": list(row["out_shape"]), "macs": row["macs"],
-                    "params": row["params"], "activation_mb": row["peak_bytes"] / MIB, "predicted_ms": ms,
-                    "share_pct": None if ms is None or not total else 100 * ms / total})
     return out
 
 
