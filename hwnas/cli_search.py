@@ -36,7 +36,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     if args.epochs is not None:
         overrides.setdefault("epochs", args.epochs)
     budgets = Budgets(max_latency_ms=args.max_latency_ms, max_params=args.max_params, max_macs=args.max_macs,
-                      max_memory_mb=args.max_memory_mb)
+                      max_memory_mb=args.max_memory_mb, max_micronet_score=args.max_micronet_score)
     result = search(args.method, args.space, args.dataset, out=Path(args.out), lut=args.lut, budgets=budgets,
                     overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
                     device=args.device, data_dir=args.data_dir, download=args.download, limit=args.limit,
@@ -64,6 +64,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-params", type=float, help="parameter budget (all parameters)")
     p.add_argument("--max-macs", type=float, help="MACs budget")
     p.add_argument("--max-memory-mb", type=float, help="peak activation memory budget at batch 1, MiB")
+    p.add_argument("--max-micronet-score", type=float,
+                   help="MicroNet Challenge score budget (params / 6.9M + 2 MACs / 1170M, 32-bit)")
     p.add_argument("--epochs", type=_positive_int, help="supernet / search epochs (the method's default if omitted)")
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")

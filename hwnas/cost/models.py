@@ -124,6 +124,64 @@ class AnalyticCost:
                              widths, reduce="max" if self.metric == "peak_bytes" else "sum")
 
 
+MICRONET_REFERENCES = {  # track: (params, operations, MAC -> operations)
+    "imagenet": (6.9e6, 1170e6, 2.0),
+    "cifar100": (36.5e6, 10.49e9, 2.0),
+    "spos": (3.4e6, 328e6, 1.0),
+}
+
+
+def micronet_score(params: float, macs: float, track: str = "imagenet", bits: int = 32) -> float:
+    """The normalised MicroNet score of a network with ``params`` parameters and ``macs`` MACs at ``bits``."""
+    if track not in MICRONET_REFERENCES:
+        raise ValueError(f"unknown MicroNet track {track!r}; valid: {', '.join(MICRONET_REFERENCES)}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
+        raise ValueError(f"bits must be in 1..32, got {bits}")
+    ref_params, ref_ops, ops_per_mac = MICRONET_REFERENCES[track]
+    scale = bits / 32
+    return params * scale / ref_params + macs * ops_per_mac * scale / ref_ops
+
+
+@dataclass(frozen=True)
+class MicroNetCost:
+    """The MicroNet score (:func:`micronet_score`) as a cost model. It is linear in params and MACs, so its
+    expectation and its per-slot decomposition are theirs, weighted: any method can take it as a budget."""
+
+    input_size: int = 224
+    in_channels: int = 3
+    num_classes: int = 1000
+    track: str = "imagenet"
+    bits: int = 32
+    name = "micronet"
+    units = "score"
+
+    def __post_init__(self) -> None:
+        micronet_score(0.0, 0.0, self.track, self.bits)  # validates track and bits
+
+    @classmethod
+    def for_space(cls, space: SearchSpace, track: str = "imagenet", bits: int = 32) -> MicroNetCost:
+        g = space.geometry
+        return cls(g.input_size, g.in_channels, g.num_classes, track, bits)
+
+    @property
+    def description(self) -> str:
+        return f"MicroNet score ({self.track} reference, {self.bits}-bit, {self.input_size} px)"
+
+    def _parts(self) -> tuple[AnalyticCost, AnalyticCost]:
+        g = (self.input_size, self.in_channels, self.num_classes)
+        return AnalyticCost("params", *g), AnalyticCost("macs", *g)
+
+    def cost(self, spec: ArchSpec) -> float:
+        params, macs = self._parts()
+        return micronet_score(params.cost(spec), macs.cost(spec), self.track, self.bits)
+
+    def expected(self, space: SearchSpace, op_probs: Mapping[str, Any], depth_probs: Mapping[str, Any] | None = None,
+                 widths: Mapping[str, Any] | None = None) -> Any:
+        params, macs = self._parts()
+        return micronet_score(params.expected(space, op_probs, depth_probs, widths),
+                              macs.expected(space, op_probs, depth_probs, widths), self.track, self.bits)
+
+
 def macs_cost(**geometry: Any) -> AnalyticCost:
     return AnalyticCost("macs", **geometry)
 

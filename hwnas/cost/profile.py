@@ -19,25 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hwnas.cost.models import MICRONET_REFERENCES, micronet_score  # noqa: F401  (re-exported)
 from hwnas.search.budgets import MIB
-
-MICRONET_REFERENCES = {  # track: (params, operations, MAC -> operations)
-    "imagenet": (6.9e6, 1170e6, 2.0),
-    "cifar100": (36.5e6, 10.49e9, 2.0),
-    "spos": (3.4e6, 328e6, 1.0),
-}
-
-
-def micronet_score(params: float, macs: float, track: str = "imagenet", bits: int = 32) -> float:
-    """The normalised MicroNet score of a network with ``params`` parameters and ``macs`` MACs at ``bits``."""
-    if track not in MICRONET_REFERENCES:
-        raise ValueError(f"unknown MicroNet track {track!r}; valid: {', '.join(MICRONET_REFERENCES)}")
-    if not 1 <= bits <= 32:
-        raise ValueError(f"bits must be in 1..32, got {bits}")
-    ref_params, ref_ops, ops_per_mac = MICRONET_REFERENCES[track]
-    scale = bits / 32
-    return params * scale / ref_params + macs * ops_per_mac * scale / ref_ops
-
 
 def per_layer(spec, geometry: dict[str, int], table=None) -> list[dict[str, Any]]:
     """Each stem / block / head: its text, output shape, MACs, params, activation memory, predicted ms, share."""

@@ -45,6 +45,7 @@ class BudgetConfig:
     max_params: float | None = None
     max_macs: float | None = None
     max_memory_mb: float | None = None
+    max_micronet_score: float | None = None
 
 
 @dataclass
@@ -208,7 +209,7 @@ def _check(cfg: RunConfig, where: str) -> None:
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name), zero=True)
     b = cfg.budgets
-    for name in ("max_latency_ms", "max_params", "max_macs", "max_memory_mb"):
+    for name in ("max_latency_ms", "max_params", "max_macs", "max_memory_mb", "max_micronet_score"):
         positive(f"budgets.{name}", getattr(b, name))
     if b.latency_fraction is not None and not 0 < b.latency_fraction <= 1:
         fail("budgets.latency_fraction", f"must be in (0, 1], got {b.latency_fraction!r}")

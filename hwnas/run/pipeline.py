@@ -101,7 +101,7 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
         latency = round(low + b.latency_fraction * (high - low), 4)
         how = f"{b.latency_fraction:g} of the way from the lightest ({low:.3f} ms) to the heaviest ({high:.3f} ms)"
     budgets = Budgets(max_latency_ms=latency, max_params=b.max_params, max_macs=b.max_macs,
-                      max_memory_mb=b.max_memory_mb)
+                      max_memory_mb=b.max_memory_mb, max_micronet_score=b.max_micronet_score)
     return budgets, how
 
 
@@ -266,7 +266,8 @@ def _built(spec, geometry):
 
 
 def describe_budgets(budgets) -> str:
-    units = {"max_latency_ms": "ms latency", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB memory"}
+    units = {"max_latency_ms": "ms latency", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB memory",
+             "max_micronet_score": "MicroNet score"}
     return ", ".join(f"<= {v:g} {units[k]}" for k, v in budgets.to_dict().items() if v is not None) or "no budgets"
 
 

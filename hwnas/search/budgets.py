@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hwnas.cost.models import AnalyticCost, Constraint, CostModel
+from hwnas.cost.models import AnalyticCost, Constraint, CostModel, MicroNetCost
 from hwnas.search.separable import SeparableCost
 from hwnas.space.base import Choice, SearchSpace
 
@@ -33,6 +33,7 @@ class Budgets:
     max_params: float | None = None  # all parameters, BN included
     max_macs: float | None = None  # conv + linear + SE multiply-accumulates
     max_memory_mb: float | None = None  # modelled peak activation memory at batch 1, MiB
+    max_micronet_score: float | None = None  # MicroNet Challenge score, ImageNet reference, 32-bit
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -93,6 +94,8 @@ def make_budgets(budgets: Budgets, space: SearchSpace, latency: CostModel | None
         limit = getattr(budgets, key)
         if limit is not None:
             out.append(_budget(key, AnalyticCost.for_space(metric, space), limit * factor, space, 1 / factor))
+    if budgets.max_micronet_score is not None:
+        out.append(_budget("max_micronet_score", MicroNetCost.for_space(space), budgets.max_micronet_score, space))
     return out
 
 

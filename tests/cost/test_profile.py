@@ -54,3 +54,26 @@ def test_profile_cli_per_layer_json(tmp_path, capsys):
     assert main(["profile", ARCH, "--input-size", "32", "--num-classes", "10", "--per-layer"]) == 0
     out = capsys.readouterr().out
     assert "layer" in out and "whole network" in out
+
+
+def test_micronet_cost_is_separable_and_a_search_budget(tmp_path, search_space, fashion_dir):
+    from hwnas.cost.models import MicroNetCost
+    from hwnas.search import Budgets, search
+    from hwnas.search.budgets import InfeasibleBudgetError
+    from hwnas.search.separable import SeparableCost
+    from tests.search.test_methods import SMALL, TINY_YAML
+
+    cost = MicroNetCost.for_space(search_space)
+    separable = SeparableCost(cost, search_space)
+    for choice in (search_space.heaviest(), separable.lightest()):
+        assert separable.cost(choice) == pytest.approx(cost.cost(search_space.to_spec(choice)), rel=1e-9)
+    low, high = separable.minimum(), separable.cost(search_space.heaviest())
+    limit = low + 0.3 * (high - low)
+    result = search("spos", TINY_YAML, "fashion-mnist", out=tmp_path, budgets=Budgets(max_micronet_score=limit),
+                    overrides=SMALL["spos"], batch_size=32, data_dir=str(fashion_dir), progress=False,
+                    tensorboard=False)
+    assert result["budgets_met"]["max_micronet_score"]["met"]
+    assert micronet_score(result["params"], result["macs"]) <= limit * (1 + 1e-9)
+    with pytest.raises(InfeasibleBudgetError, match="micronet"):
+        search("spos", TINY_YAML, "fashion-mnist", out=tmp_path / "x", budgets=Budgets(max_micronet_score=low / 2),
+               overrides=SMALL["spos"], batch_size=32, data_dir=str(fashion_dir), progress=False, tensorboard=False)
