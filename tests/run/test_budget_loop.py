@@ -12,6 +12,7 @@ from hwnas.search import Budgets
 from tests.run.test_run_e2e import small
 
 GEOMETRY = {"input_size": 28, "in_channels": 1, "num_classes": 10}
+LOOP = {"search.check_measured": True}
 
 
 def lut_of(finished) -> str:
@@ -30,7 +31,7 @@ def test_an_over_budget_network_is_searched_again_under_a_tightened_budget(tmp_p
     budget = finished[1]["budgets"]["max_latency_ms"]
     measured = iter([1.5 * budget, 0.9 * budget])  # the table under-predicted the first choice by 50 %
     monkeypatch.setattr(pipeline, "measure_untrained", lambda *a, **k: next(measured))
-    out = pipeline.stage_search(small(fashion_dir), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
+    out = pipeline.stage_search(small(fashion_dir, **LOOP), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
                                 GEOMETRY, progress=False)
     first, second = out["attempts"]
     assert first["measured_ms"] == 1.5 * budget and second["measured_ms"] == 0.9 * budget
@@ -46,7 +47,7 @@ def test_when_no_retry_meets_the_budget_the_fastest_measured_network_is_kept(tmp
     budget = finished[1]["budgets"]["max_latency_ms"]
     measured = iter([1.2 * budget, 1.1 * budget, 1.3 * budget])
     monkeypatch.setattr(pipeline, "measure_untrained", lambda *a, **k: next(measured))
-    out = pipeline.stage_search(small(fashion_dir), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
+    out = pipeline.stage_search(small(fashion_dir, **LOOP), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
                                 GEOMETRY, progress=False)
     assert [a["attempt"] for a in out["attempts"]] == [0, 1, 2]  # search.retries = 2
     assert out["chosen_attempt"] == 1
@@ -56,7 +57,7 @@ def test_a_tightened_budget_below_the_lightest_network_stops_the_loop(tmp_path, 
                                                                       monkeypatch):
     budget = finished[1]["budgets"]["max_latency_ms"]
     monkeypatch.setattr(pipeline, "measure_untrained", lambda *a, **k: 100.0 * budget)
-    out = pipeline.stage_search(small(fashion_dir), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
+    out = pipeline.stage_search(small(fashion_dir, **LOOP), tmp_path, lut_of(finished), Budgets(max_latency_ms=budget),
                                 GEOMETRY, progress=False)
     assert "error" in out["attempts"][-1] and out["chosen_attempt"] == 0
 
