@@ -68,7 +68,14 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
     table = _table(args)
     measured, sampling = _measured(args, table, [])
     kind = default_kind(table, args.kind, len(measured.specs))
-    cal = calibrate_table(table, measured, seed=sampling["seed"], graph=kind == "graph",
+    # With the space, the fit is checked against the space's lightest network (calibrate._plausible); a space
+    # named by an imported manifest may not resolve here (a YAML file of the other machine): then it is not.
+    name = getattr(args, "space", None) or sampling.get("space")
+    try:
+        space = _space(table, name) if name or table.provenance.get("space") else None
+    except (ValueError, OSError):
+        space = None
+    cal = calibrate_table(table, measured, space, seed=sampling["seed"], graph=kind == "graph",
                           sampler=sampling.get("sampler") or "given",
                           progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]

@@ -254,6 +254,8 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
         log.warning("graph calibration failed (%s); fitting the overhead kind instead", e)
         calibration = fit_calibration(raw, measured.median_ms, nulls, per_net)
         calibration["fallback_from"] = "graph"
+    if space is not None:
+        calibration = _plausible(table, space, calibration, raw, measured, nulls, per_net)
     calibration["fit"] = {
         "samples": len(raw), "seed": seed, "space": space.name if space is not None else None,
         "sampler": sampler if seed is not None else "given", "source": measured.source,
@@ -263,6 +265,64 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
     }
     table.calibration = calibration
     return calibration
+
+
+PLAUSIBLE_FRACTION = 0.1
+"""A calibration must predict the space's lightest network at more than this fraction of the fastest measured
+network: the lightest network is faster than any sampled one, but not ten times faster in the spaces we ship."""
+
+
+def lightest_prediction(table: LatencyTable, space: SearchSpace) -> float:
+    """The calibrated prediction (ms) of the space's lightest network (exact: the table is separable)."""
+    from hwnas.search.separable import SeparableCost
+
+    return SeparableCost(table, space).minimum()
+
+
+def _plausible(table: LatencyTable, space: SearchSpace, calibration: dict[str, Any], raw: Sequence[float],
+               measured: Measured, nulls: Mapping[str, float] | None,
+               per_net: Sequence[float] | None) -> dict[str, Any]:
+    """``calibration``, or a simpler one if it extrapolates the space's lightest network to (nearly) zero ms.
+
+    A fit on a handful of noisy networks can have a large negative offset (or node term) that the sampled
+    networks never expose but the lightest ones do: a budget search then believes a 0 ms network exists and
+    the budget check is void. Each step down drops coefficients: graph, overhead, affine, then a pure ratio
+    (offset 0), whose predictions are positive wherever the raw table's are.
+    """
+    floor = PLAUSIBLE_FRACTION * min(measured.median_ms)
+    steps = [("overhead", lambda: fit_calibration(raw, measured.median_ms, nulls, per_net))] if nulls else []
+    steps += [("affine", lambda: fit_calibration(raw, measured.median_ms)), ("ratio", lambda: _ratio(raw, measured))]
+    current, tried = calibration, []
+    while True:
+        table.calibration = current
+        low = lightest_prediction(table, space)
+        if low > floor:
+            if tried:
+                log.warning("the %s calibration predicted the lightest network of %r at %s; fitted %s instead",
+                            " then ".join(k for k, _ in tried), space.name,
+                            ", ".join(f"{v:.4g} ms" for _, v in tried), current.get("fit_kind", current["kind"]))
+                current["fallback_from"] = tried[0][0]
+            return current
+        tried.append((current.get("fit_kind", current["kind"]), low))
+        if not steps:
+            raise ValueError(f"no calibration predicts the lightest network of {space.name!r} above "
+                             f"{floor:.4g} ms ({PLAUSIBLE_FRACTION:.0%} of the fastest measured network): check "
+                             "the table and the measured networks were timed the same way")
+        kind, fit = steps.pop(0)
+        current = fit()
+        if kind == "ratio":
+            current["fit_kind"] = "ratio"
+
+
+def _ratio(raw: Sequence[float], measured: Measured) -> dict[str, Any]:
+    """The affine kind with offset 0: ``measured ~ scale * raw``, least squares on the relative error
+    (``scale = sum(q) / sum(q^2)`` with ``q = raw / measured``)."""
+    q = [r / m for r, m in zip(raw, measured.median_ms, strict=True)]
+    scale = sum(q) / sum(v * v for v in q)
+    fitted = [scale * r for r in raw]
+    m = metrics(fitted, measured.median_ms)
+    return {"kind": "affine", "scale": scale, "offset_ms": 0.0,
+            "in_sample": {k: m[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}}
 
 
 def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float]) -> float:

@@ -245,3 +245,24 @@ def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
     monkeypatch.setattr(calibrate, "fit_relative", lambda rows, y: [-0.02, 0.01, 0.0, 0.3])
     cal = calibrate_table(table, measured, space, seed=0, graph=True, op_features=features)
     assert cal["kind"] == "overhead" and cal["fallback_from"] == "graph" and cal["scale"] > 0
+
+
+def test_a_fit_that_predicts_the_lightest_network_at_zero_ms_is_replaced_by_a_ratio(table):
+    from hwnas.cost.calibrate import PLAUSIBLE_FRACTION, lightest_prediction
+
+    space = tiny_space()
+    specs = sample_specs(space, 12, seed=0)
+    lightest_raw = lightest_prediction(table, space)  # uncalibrated
+    fastest_raw = min(table.predict(s, calibrated=False) for s in specs)
+    assert fastest_raw > lightest_raw  # the lightest network was not sampled: its prediction is extrapolated
+    # Measured times consistent with a large negative offset: every sampled network stays positive, but the
+    # exact affine fit then extrapolates the lightest network below zero.
+    offset = -(lightest_raw + 0.9 * (fastest_raw - lightest_raw))
+    measured = synthetic(table, specs, 1.0, offset)
+    assert 1.0 * lightest_raw + offset < PLAUSIBLE_FRACTION * min(measured.median_ms)
+    cal = calibrate_table(table, measured, space, seed=0)
+    assert cal["fit_kind"] == "ratio" and cal["fallback_from"] == "affine" and cal["offset_ms"] == 0.0
+    assert lightest_prediction(table, space) > 0 and table.calibration == cal
+    assert cal["in_sample"]["n"] == 12
+    # Without the space the fit cannot be checked against the space's lightest network: it is kept as fitted.
+    assert calibrate_table(table, measured, seed=0)["offset_ms"] == pytest.approx(offset)

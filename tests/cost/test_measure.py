@@ -124,4 +124,4 @@ def test_bad_settings_are_errors(kwargs, match):
 def test_input_shapes_must_match_models():
     with pytest.raises(ValueError, match="2 input shapes for 1 models"):
         time_models([Tagged("A")], FakeBackend(), input_shapes=[(3, 4, 4), (3, 4, 4)])
-    assert BACKENDS == ("onnxruntime", "torch", "cuda")
+    assert BACKENDS == ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
