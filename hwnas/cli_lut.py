@@ -45,7 +45,7 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
     from hwnas.cost.bundle import imported_networks
     from hwnas.cost.calibrate import default_kind, measure_here, sample_specs
 
-    overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph")
+    overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph", "contextual")
     if args.imported_results:
         manifest = Path(args.manifest) if args.manifest else Path(args.imported_results).parent
         measured, sampling = imported_networks(manifest, args.imported_results, table)
@@ -75,7 +75,7 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
         space = _space(table, name) if name or table.provenance.get("space") else None
     except (ValueError, OSError):
         space = None
-    cal = calibrate_table(table, measured, space, seed=sampling["seed"], graph=kind == "graph",
+    cal = calibrate_table(table, measured, space, seed=sampling["seed"], graph=kind == "graph", contextual=kind == "contextual",
                           sampler=sampling.get("sampler") or "given",
                           progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]
@@ -85,9 +85,14 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
             "samples": fit["n"], "seed": sampling["seed"], "source": measured.source,
             "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
     terms = ""
-    if cal["kind"] == "graph":
+    if cal["kind"] in ("graph", "contextual"):
         data.update(node_ms=cal["node_ms"], ms_per_mparam=cal["ms_per_mparam"])
         terms = f" {cal['node_ms'] * 1e3:+.2f} us/node {cal['ms_per_mparam']:+.4f} ms/M weights"
+    if "contextual_cv" in cal:  # asked for (or auto chose) per-op residuals: say what cross-validation kept
+        lam = cal["contextual_cv"]["lambda"]
+        data["ridge_lambda"] = lam
+        terms += (f" + per-op residuals ({len(cal['op_residual_ms'])} ops, ridge {lam:g})" if lam is not None
+                  else " (per-op residuals did not help in cross-validation: none kept)")
     what = "raw" if cal["kind"] == "affine" else "(raw - null overheads)"
     _print(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({measured.source}): measured = "
                        f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
@@ -181,8 +186,10 @@ def add_lut_commands(lut: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("auto", *CALIBRATION_KINDS), default="auto",
                    help="affine: measured ~ scale x raw + offset; overhead: the same after subtracting each op's "
                         "measured null-model overhead; graph: overhead plus terms per executed graph node and per "
-                        "weight (overhead and graph: onnxruntime tables only); auto (default): graph for "
-                        "onnxruntime tables (overhead with fewer than 8 networks), else affine")
+                        "weight; contextual: graph plus a cross-validated ridge residual per op (needs ~100+ "
+                        "networks) (overhead, graph, contextual: onnxruntime tables only); auto (default): "
+                        "for onnxruntime tables contextual from 100 networks, graph from 8, else overhead; "
+                        "affine for other backends")
     p.add_argument("--out", help="write the calibrated table here instead")
     p.set_defaults(func=cmd_lut_calibrate)
 

@@ -44,7 +44,7 @@ REQUIRED_PROVENANCE = ("space", "input_size", "in_channels", "num_classes", "bac
 CHECKABLE = ("space", "space_digest", "width_mult", "input_size", "in_channels", "num_classes", "backend",
              "backend_version", "threads", "batch_size", "dtype")
 """Provenance fields :meth:`LatencyTable.check` compares."""
-CALIBRATION_KINDS = ("affine", "overhead", "graph")
+CALIBRATION_KINDS = ("affine", "overhead", "graph", "contextual")
 
 
 def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
@@ -56,7 +56,9 @@ def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     :func:`~hwnas.cost.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
     ``graph``: like ``overhead``, plus ``node_ms`` per executed graph node and ``ms_per_mparam`` per million
     weights of every op (:mod:`hwnas.cost.graph_features`), also folded into each op's correction by
-    :meth:`LatencyTable.overhead`, so this stays one affine map of a sum over ops.
+    :meth:`LatencyTable.overhead`, so this stays one affine map of a sum over ops. ``contextual``: like
+    ``graph``, plus a fitted residual ``op_residual_ms`` per op key (what the op costs inside networks beyond
+    its prediction), folded in the same way.
     """
     if calibration is None:
         return raw
@@ -103,11 +105,11 @@ def check_calibration(calibration: Any, where: str) -> None:
         if not _finite(calibration.get(field)):
             raise ValueError(f"{where}: calibration {field!r} must be a finite number")
     overheads = calibration.get("overhead_ms")
-    if calibration["kind"] in ("overhead", "graph") and not (isinstance(overheads, dict) and all(
+    if calibration["kind"] in ("overhead", "graph", "contextual") and not (isinstance(overheads, dict) and all(
             isinstance(k, str) and _finite(v) and v >= 0 for k, v in overheads.items())):
         raise ValueError(f"{where}: an {calibration['kind']!r} calibration needs 'overhead_ms': shape key -> "
                          "non-negative ms")
-    if calibration["kind"] == "graph":
+    if calibration["kind"] in ("graph", "contextual"):
         for field in ("node_ms", "ms_per_mparam"):
             if not _finite(calibration.get(field)):
                 raise ValueError(f"{where}: calibration {field!r} must be a finite number")
@@ -116,7 +118,12 @@ def check_calibration(calibration: Any, where: str) -> None:
                 isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(
                     isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
                 for k, v in features.items())):
-            raise ValueError(f"{where}: a 'graph' calibration needs 'op_features': op key -> [nodes, params]")
+            raise ValueError(f"{where}: a {calibration['kind']!r} calibration needs 'op_features': op key -> "
+                             "[nodes, params]")
+    if calibration["kind"] == "contextual":
+        residuals = calibration.get("op_residual_ms")
+        if not (isinstance(residuals, dict) and all(isinstance(k, str) and _finite(v) for k, v in residuals.items())):
+            raise ValueError(f"{where}: a 'contextual' calibration needs 'op_residual_ms': op key -> ms")
 
 
 def _check_provenance(prov: Any, where: str) -> None:
@@ -314,7 +321,7 @@ class LatencyTable:
     def overhead(self, op: OpSpec) -> float:
         """What the calibration subtracts from ``op``'s time before its affine map: 0 for ``affine``; the op's
         null-model overhead for ``overhead``; for ``graph`` also less its node and weight terms (divided by the
-        scale, which multiplies them back)."""
+        scale, which multiplies them back); for ``contextual`` also less the op's fitted in-network residual."""
         cal = self.calibration
         if cal is None or cal["kind"] == "affine":
             return 0.0
@@ -326,7 +333,10 @@ class LatencyTable:
         if cal["kind"] == "overhead":
             return null
         nodes, params = self.op_features(op)
-        return null - (cal["node_ms"] * nodes + cal["ms_per_mparam"] * params / 1e6) / cal["scale"]
+        terms = cal["node_ms"] * nodes + cal["ms_per_mparam"] * params / 1e6
+        if cal["kind"] == "contextual":  # ops no fit network had (e.g. interpolated widths) keep no residual
+            terms += float(cal["op_residual_ms"].get(op.key, 0.0))
+        return null - terms / cal["scale"]
 
     def op_features(self, op: OpSpec) -> tuple[float, float]:
         """``(executed nodes, parameters)`` of ``op`` from a ``graph`` calibration (:func:`feature_lookup`)."""

@@ -50,7 +50,7 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
     from hwnas.cost.calibrate import (
-        arch_digest, calibrate_table, fitted_networks, measure_here, sample_specs, validate_table,
+        arch_digest, calibrate_table, default_kind, fitted_networks, measure_here, sample_specs, validate_table,
     )
     from hwnas.cost.lut import LatencyTable
     from hwnas.cost.lut_build import build_space_table
@@ -70,7 +70,9 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
         onnx = t.backend == "onnxruntime"
         specs = sample_specs(space, cfg.lut.calibrate, cfg.seed, sampler=cfg.lut.sampler)
         measured = measure_here(table, specs, overheads=onnx)
-        kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=onnx, sampler=cfg.lut.sampler,
+        wanted = default_kind(table, "auto", len(specs))
+        kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=wanted == "graph",
+                               contextual=wanted == "contextual", sampler=cfg.lut.sampler,
                                progress=progress)["kind"]
         table.save()
     validation = None
@@ -105,52 +107,38 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     return budgets, how
 
 
-SAFETY = 0.98  # a retry aims 2 % below what the measured excess alone asks for: timings scatter by about that
-
-
 def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: dict[str, int],
                  progress: bool) -> dict[str, Any]:
-    """The search, and the measured closed loop on the latency budget (see the module docstring)."""
-    import dataclasses
-
+    """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.measured`)."""
     from hwnas.search import search
     from hwnas.search.api import FROM_SUPERNET
+    from hwnas.search.measured import search_within_measured
 
-    limit = budgets.max_latency_ms
-    checks = cfg.search.retries if cfg.search.check_measured and limit is not None else 0
-    attempts: list[dict[str, Any]] = []
-    current, first = budgets, out / "search"
-    for attempt in range(checks + 1):
-        directory = first if attempt == 0 else out / f"search_retry{attempt}"
+    first = out / "search"
+
+    def directory(attempt: int) -> Path:
+        return first if attempt == 0 else out / f"search_retry{attempt}"
+
+    def search_at(attempt: int, current) -> dict[str, Any]:
+        where = directory(attempt)
         reuse = first if attempt and cfg.search.method in FROM_SUPERNET else None
-        resume = (directory / "search_state.pt").is_file() or (directory / "supernet.pt").is_file()
-        try:
-            result = search(cfg.search.method, cfg.search.space, cfg.dataset, out=directory, lut=lut_path,
-                            budgets=current, overrides=cfg.search.settings, batch_size=cfg.search.batch_size,
-                            width_mult=cfg.search.width_mult, seed=cfg.seed, device=cfg.device,
-                            data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit, resume=resume,
-                            progress=progress, tensorboard=False, from_supernet=reuse)
-        except ValueError as e:  # the tightened budget is below the lightest network: keep what we have
-            if attempt == 0:
-                raise
-            attempts.append({"attempt": attempt, "budget_ms": current.max_latency_ms, "error": str(e)})
-            break
-        entry = {"attempt": attempt, "result": str(directory / "result.json"), "arch": result["arch"],
-                 "budget_ms": current.max_latency_ms, "predicted_latency_ms": result["predicted_latency_ms"],
-                 "search_time_s": result["search_time_s"]}
-        attempts.append(entry)
-        if not checks:
-            break
-        entry["measured_ms"] = measure_untrained(cfg, result["arch"], geometry, directory / "check.onnx")
-        if entry["measured_ms"] <= limit:
-            break
-        tighter = current.max_latency_ms * limit / entry["measured_ms"] * SAFETY
-        print(f"[search] measured {entry['measured_ms']:.3f} ms > budget {limit:.3f} ms: searching again "
-              f"under a predicted {tighter:.3f} ms", flush=True)
-        current = dataclasses.replace(current, max_latency_ms=tighter)
+        resume = (where / "search_state.pt").is_file() or (where / "supernet.pt").is_file()
+        return search(cfg.search.method, cfg.search.space, cfg.dataset, out=where, lut=lut_path,
+                      budgets=current, overrides=cfg.search.settings, batch_size=cfg.search.batch_size,
+                      width_mult=cfg.search.width_mult, seed=cfg.seed, device=cfg.device,
+                      data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit, resume=resume,
+                      progress=progress, tensorboard=False, from_supernet=reuse)
+
+    def measure(attempt: int, result: dict[str, Any]) -> float:
+        return measure_untrained(cfg, result["arch"], geometry, directory(attempt) / "check.onnx")
+
+    retries = cfg.search.retries if cfg.search.check_measured else 0
+    chosen, attempts = search_within_measured(search_at, measure, budgets, retries,
+                                              announce=lambda line: print(line, flush=True))
+    for a in attempts:  # the summary keeps where each result is, not the result itself
+        if a.pop("result", None) is not None:
+            a["result"] = str(directory(a["attempt"]) / "result.json")
     done = [a for a in attempts if "arch" in a]
-    met = [a for a in done if a.get("measured_ms", 0.0) <= (limit or float("inf"))]
-    chosen = met[-1] if met else min(done, key=lambda a: a["measured_ms"])
     return {**{k: chosen[k] for k in ("result", "arch", "predicted_latency_ms")},
             "search_time_s": sum(a.get("search_time_s", 0.0) for a in done), "attempts": attempts,
             "chosen_attempt": chosen["attempt"]}

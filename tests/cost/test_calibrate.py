@@ -266,3 +266,75 @@ def test_a_fit_that_predicts_the_lightest_network_at_zero_ms_is_replaced_by_a_ra
     assert cal["in_sample"]["n"] == 12
     # Without the space the fit cannot be checked against the space's lightest network: it is kept as fitted.
     assert calibrate_table(table, measured, seed=0)["offset_ms"] == pytest.approx(offset)
+
+
+def test_ridge_residuals_recover_a_per_op_term_and_keep_none_when_there_is_none():
+    import numpy as np
+
+    from hwnas.cost.calibrate import ridge_residuals
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 3, size=(60, 6)).astype(float)
+    predicted = 1.0 + counts.sum(1)
+    truth = np.array([0.0, 0.0, 0.4, 0.0, 0.0, 0.0])  # op 2 costs 0.4 ms more in networks than predicted
+    delta, lam, cv = ridge_residuals(counts, predicted + counts @ truth, predicted)
+    assert lam is not None and cv[str(lam)] < 0.1 * cv["none"]
+    assert delta[2] == pytest.approx(0.4, abs=0.05) and np.abs(np.delete(delta, 2)).max() < 0.05
+    delta, lam, cv = ridge_residuals(counts, predicted, predicted)  # nothing to explain
+    assert lam is None and not delta.any()
+
+
+def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
+    from hwnas.cost.calibrate import fit_contextual, op_counts
+    from hwnas.cost.overhead import table_io_keys
+
+    from .test_lut import one_hot
+
+    space = tiny_space()
+    rng = random.Random(5)
+    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
+    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
+    coef = (0.9, 0.004, 0.05, 0.02)
+    specs = sample_specs(space, 30, 0)
+    others = sample_specs(space, 10, 1, exclude=[arch_digest(s) for s in specs])
+    slow = next(op.key for s in specs for op in table.spec_ops(s) if "k5" in op.key)  # an op slower in context
+
+    def measured_of(chosen):
+        base = _graph_measured(table, chosen, nulls, features, coef)
+        extra = [0.3 * sum(op.key == slow for op in table.spec_ops(s)) for s in chosen]
+        return replace(base, median_ms=[m + e for m, e in zip(base.median_ms, extra)])
+
+    cal = calibrate_table(table, measured_of(specs), space, seed=0, contextual=True, op_features=features)
+    assert cal["kind"] == "contextual" and cal["contextual_cv"]["lambda"] is not None
+    assert max(cal["op_residual_ms"], key=lambda k: abs(cal["op_residual_ms"][k])) == slow
+    contextual = validate_table(table, measured_of(others))
+    table.calibration = calibrate_table(table, measured_of(specs), space, seed=0, graph=True, op_features=features)
+    graph = validate_table(table, measured_of(others))
+    assert contextual["mape"] < 0.5 * graph["mape"]
+    table.calibration = cal
+    for choice in (space.heaviest(), space.sample(rng), space.sample(rng)):  # still one sum over ops
+        spec = space.to_spec(choice)
+        assert float(table.expected(space, *one_hot(space, choice))) == pytest.approx(table.predict(spec))
+    saved = LatencyTable.from_dict(table.to_dict())
+    assert saved.predict(others[0]) == pytest.approx(table.predict(others[0]))
+    with pytest.raises(ValueError, match="op_residual_ms"):
+        table.calibration = dict(cal, op_residual_ms={"x": float("nan")})
+    keys, counts = op_counts(table, specs[:2])
+    assert counts.shape == (2, len(keys)) and counts.sum() == sum(len(table.spec_ops(s)) for s in specs[:2])
+    # Measured exactly as the graph kind models them: cross-validation keeps no residuals, and says so.
+    graph_cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0,
+                                graph=True, op_features=features)
+    kept = fit_contextual(table, _graph_measured(table, specs, nulls, features, coef), graph_cal)
+    assert kept["kind"] == "graph" and kept["contextual_cv"]["lambda"] is None
+
+
+def test_auto_kind_follows_the_number_of_networks(table):
+    from hwnas.cost.calibrate import CONTEXTUAL_MIN_NETWORKS, GRAPH_MIN_NETWORKS, default_kind
+
+    onnx = LatencyTable(dict(table.provenance, backend="onnxruntime"), table.entries, table.families)
+    assert default_kind(onnx, "auto", CONTEXTUAL_MIN_NETWORKS) == "contextual"
+    assert default_kind(onnx, "auto", CONTEXTUAL_MIN_NETWORKS - 1) == "graph"
+    assert default_kind(onnx, "auto", GRAPH_MIN_NETWORKS - 1) == "overhead"
+    assert default_kind(table, "auto", 500) == "affine"  # other backends: no null models, no graphs
+    with pytest.raises(ValueError, match="contextual"):
+        default_kind(onnx, "bogus")

@@ -39,9 +39,9 @@ def test_core_on_a_small_space(tmp_path):
     space = get_space(str(tmp_path / "wide.yaml"), 64, 3, 10)
     result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=6, val=5, rounds=3, warmup=1, passes=2)
     assert result.ops == len(table.entries) and result.build_s > 0
-    assert set(result.calibrations) == set(result.validated) == {"affine", "overhead", "graph"}
+    assert set(result.calibrations) == set(result.validated) == {"affine", "overhead", "graph", "contextual"}
     assert all(m["n"] == 5 for m in (result.raw, result.noise, *result.validated.values()))
-    assert table.calibration["kind"] in ("affine", "overhead", "graph") and len(result.points["measured_ms"]) == 5
+    assert table.calibration["kind"] in ("affine", "overhead", "graph", "contextual") and len(result.points["measured_ms"]) == 5
     text = bench.format_spaces([result], fit=6, val=5, rounds=3)
     assert "| wide 64 px | onnxruntime | calibrated (overhead) |" in text and "noise floor" in text
     rows, ops, _ = bench.evaluate_zoo([ARCH], "onnxruntime", result.calibrations, tmp_path, rounds=2, warmup=0,
