@@ -161,16 +161,21 @@ def _graph_measured(table, specs, nulls, features, coef):
     return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
 
 
-def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table):
+def _graph_inputs(table, seed):
+    """Random null overheads per shape and graph features per op of ``table``, and the graph coefficients."""
     from hwnas.cost.overhead import table_io_keys
 
+    rng = random.Random(seed)
+    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
+    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
+    return rng, nulls, features, (0.9, 0.004, 0.05, 0.02)
+
+
+def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table):
     from .test_lut import one_hot
 
     space = tiny_space()
-    rng = random.Random(3)
-    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
-    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
-    coef = (0.9, 0.004, 0.05, 0.02)
+    rng, nulls, features, coef = _graph_inputs(table, 3)
     specs = sample_specs(space, 12, 0)
     cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True,
                           op_features=features)
@@ -286,15 +291,11 @@ def test_ridge_residuals_recover_a_per_op_term_and_keep_none_when_there_is_none(
 
 def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
     from hwnas.cost.calibrate import fit_contextual, op_counts
-    from hwnas.cost.overhead import table_io_keys
 
     from .test_lut import one_hot
 
     space = tiny_space()
-    rng = random.Random(5)
-    nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
-    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
-    coef = (0.9, 0.004, 0.05, 0.02)
+    rng, nulls, features, coef = _graph_inputs(table, 5)
     specs = sample_specs(space, 30, 0)
     others = sample_specs(space, 10, 1, exclude=[arch_digest(s) for s in specs])
     slow = next(op.key for s in specs for op in table.spec_ops(s) if "k5" in op.key)  # an op slower in context
