@@ -7,6 +7,8 @@ printed by :func:`hwnas.cli.main` as one line (an impossible budget included, wi
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +32,60 @@ def parse_settings(items: list[str] | None) -> dict[str, Any]:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
+    from hwnas.fileio import write_text_atomic
     from hwnas.search import Budgets, search
+    from hwnas.search.api import FROM_SUPERNET
+    from hwnas.search.measured import measure_with_table, search_within_measured
 
     overrides = parse_settings(args.set)
     if args.epochs is not None:
         overrides.setdefault("epochs", args.epochs)
     budgets = Budgets(max_latency_ms=args.max_latency_ms, max_params=args.max_params, max_macs=args.max_macs,
                       max_memory_mb=args.max_memory_mb, max_micronet_score=args.max_micronet_score)
-    result = search(args.method, args.space, args.dataset, out=Path(args.out), lut=args.lut, budgets=budgets,
-                    overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
-                    device=args.device, data_dir=args.data_dir, download=args.download, limit=args.limit,
-                    resume=args.resume, progress=not args.quiet, from_supernet=args.from_supernet,
-                    tensorboard=not args.no_tensorboard)
+    out = Path(args.out)
+    if args.check_measured and (args.max_latency_ms is None or not args.lut):
+        raise ValueError("--check-measured needs --max-latency-ms and --lut: it times the chosen network as the "
+                         "table's ops were timed")
+    if args.check_measured and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("--check-measured times networks on this machine: run it without torchrun (or search "
+                         "under torchrun, then check the result with `hwnas latency ARCH --lut FILE --measure`)")
+
+    def where(attempt: int) -> Path:
+        return out if attempt == 0 else out / f"retry{attempt}"
+
+    def search_at(attempt: int, current) -> dict[str, Any]:
+        # One-shot methods search a retry on the supernet the first attempt trained.
+        reuse = (args.from_supernet or out) if attempt and args.method in FROM_SUPERNET else args.from_supernet
+        resume = args.resume if attempt == 0 else (where(attempt) / "search_state.pt").is_file()
+        return search(args.method, args.space, args.dataset, out=where(attempt), lut=args.lut, budgets=current,
+                      overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
+                      device=args.device, data_dir=args.data_dir, download=args.download, limit=args.limit,
+                      resume=resume, progress=not args.quiet, from_supernet=reuse,
+                      tensorboard=not args.no_tensorboard)
+
+    def measure(attempt: int, result: dict[str, Any]) -> float:
+        return measure_with_table(result["arch"], args.lut, where(attempt) / "check.onnx")
+
+    chosen, attempts = search_within_measured(search_at, measure, budgets, args.check_measured or 0,
+                                              announce=lambda line: None if args.json else print(line, flush=True))
+    result = chosen["result"]
+    if args.check_measured:
+        result = dict(result, measured_check={
+            "chosen": str(where(chosen["attempt"]) / "result.json"), "budget_ms": args.max_latency_ms,
+            "attempts": [{k: a[k] for k in ("attempt", "budget_ms", "predicted_latency_ms", "measured_ms", "error")
+                          if k in a} for a in attempts]})
+        write_text_atomic(out / "measured_check.json", json.dumps(result["measured_check"], indent=1) + "\n")
     held = ", ".join(f"{k} {v['value']:.4g} <= {v['limit']:.4g}: {'met' if v['met'] else 'NOT met'}"
                      for k, v in result["budgets_met"].items()) or "no budgets"
     latency = result["predicted_latency_ms"]
     text = (f"{args.method} on {args.space}: {result['arch']}\n"
             + (f"  predicted latency {latency:.3f} ms, " if latency is not None else "  ")
             + f"{result['params'] / 1e6:.3f}M params, {result['macs'] / 1e6:.1f}M MACs; {held}\n"
-            + f"  search time {result['search_time_s']:.0f} s -> {Path(args.out) / 'result.json'}")
+            + f"  search time {result['search_time_s']:.0f} s -> {where(chosen['attempt']) / 'result.json'}")
+    if "measured_check" in result:
+        met = chosen["measured_ms"] <= args.max_latency_ms
+        text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend after "
+                 f"{len(attempts)} attempt(s): budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
     _print(args, result, text)
 
 
@@ -78,5 +115,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-supernet", metavar="DIR",
                    help="spos/random/hardcore: search a new budget on the supernet trained in DIR")
     p.add_argument("--no-tensorboard", action="store_true", help="metrics.jsonl only")
+    p.add_argument("--check-measured", type=_positive_int, metavar="RETRIES",
+                   help="time the chosen network alone as the table's ops were; over --max-latency-ms, search again "
+                        "under a budget tightened by the measured excess (in OUT/retryN; spos/random/hardcore from "
+                        "the trained supernet), up to RETRIES times; OUT/measured_check.json says which was kept")
     _common_flags(p)
     p.set_defaults(func=cmd_search)

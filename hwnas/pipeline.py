@@ -88,7 +88,9 @@ def train_arch(spec: ArchSpec, dataset: str, out_dir: Path, *, epochs: int = 3, 
 
 def _write_run(out_dir: Path, spec: ArchSpec, geometry: RunGeometry, resume: bool) -> None:
     arch_file = out_dir / "arch.json"
-    if resume and arch_file.is_file():
+    # run.json is written last: without it a kill came between the two writes, before any training began, and
+    # there is nothing to resume (or to compare against).
+    if resume and (out_dir / RUN_FILE).is_file():
         old_spec, previous = read_run(out_dir)
         if old_spec != spec or previous != geometry:
             raise ValueError(f"cannot resume in {out_dir}: it holds a run of a different architecture or dataset "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 SAFETY = 0.98
@@ -75,3 +76,28 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
     met = [a for a in done if a.get("measured_ms", 0.0) <= (limit if limit is not None else float("inf"))]
     chosen = met[-1] if met else min(done, key=lambda a: a["measured_ms"])
     return chosen, attempts
+
+
+def measure_with_table(arch: str, lut: str | Path, onnx_path: str | Path, rounds: int | None = None) -> float:
+    """Median ms of ``arch``, freshly initialised, timed alone as the table's ops were (its backend, threads,
+    batch size, geometry, warm-up and rounds, unless ``rounds``); exported to ``onnx_path`` for ONNX Runtime."""
+    from hwnas.arch import decode
+    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.measure import time_models
+    from hwnas.export import export_model
+    from hwnas.nn import build_model
+
+    p = LatencyTable.load(lut).provenance
+    if p.get("source") == "imported":
+        raise ValueError(f"{lut} was measured on another device ({p['device'].get('cpu_model')}): the measured "
+                         "check has to run there")
+    spec = decode(arch)
+    size, channels = p["input_size"], p["in_channels"]
+    model: Any = build_model(spec, p["num_classes"], channels).eval()
+    if p["backend"] == "onnxruntime":  # the int8 backend quantizes the module itself
+        Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
+        export_model(model, spec, Path(onnx_path), "onnx", size, channels)
+        model = Path(onnx_path)
+    timing = p["timing"]
+    return time_models([model], p["backend"], p["threads"], p["batch_size"], timing.get("warmup", 10),
+                       rounds or timing.get("rounds", 100), input_shapes=(channels, size, size))[0].median_ms

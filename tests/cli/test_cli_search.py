@@ -49,3 +49,40 @@ def test_bad_inputs_are_one_line_errors(cli, tmp_path, search_lut, fashion_dir):
     code, _, err = cli("search", "--method", "spos", "--space", TINY_YAML, "--max-latency-ms", 1,
                        "--data-dir", fashion_dir, "--out", tmp_path / "o", "--quiet")
     assert code == 2 and "--lut" in err
+
+
+def test_check_measured_searches_again_when_the_chosen_network_is_over_budget(cli, tmp_path, search_space,  # noqa: F811
+                                                                               search_lut, fashion_dir, monkeypatch):
+    import hwnas.search.measured as measured
+
+    limit = target(search_space, search_lut)
+    times = iter([1.05 * limit, 0.8 * limit])  # the first choice measures 5 % over, the retry within
+    monkeypatch.setattr(measured, "measure_with_table", lambda *a, **k: next(times))
+    code, out, err = cli("search", "--method", "random", "--space", TINY_YAML, "--lut", search_lut,
+                         "--max-latency-ms", limit, "--epochs", 1, "--batch-size", 32, "--data-dir", fashion_dir,
+                         "--out", tmp_path, "--quiet", "--no-tensorboard", "--json", "--check-measured", 2,
+                         "--set", "random_candidates=4", *SETTINGS)
+    assert code == 0, err
+    result = json.loads(out)
+    check = json.loads((tmp_path / "measured_check.json").read_text())
+    assert result["measured_check"] == check and check["chosen"] == str(tmp_path / "retry1" / "result.json")
+    assert [a["measured_ms"] for a in check["attempts"]] == [1.05 * limit, 0.8 * limit]
+    assert check["attempts"][1]["budget_ms"] < limit and result["predicted_latency_ms"] <= check["attempts"][1][
+        "budget_ms"] + 1e-9
+    assert json.loads((tmp_path / "retry1" / "result.json").read_text())["arch"] == result["arch"]
+
+
+def test_the_real_measured_check_times_the_network_alone_with_the_table_settings(tmp_path, search_space,  # noqa: F811
+                                                                               search_lut):
+    from hwnas.arch import encode
+    from hwnas.search.measured import measure_with_table
+
+    arch = encode(search_space.to_spec(search_space.heaviest()))
+    ms = measure_with_table(arch, search_lut, tmp_path / "check.onnx", rounds=3)
+    assert 0 < ms < 100 and (tmp_path / "check.onnx").is_file()
+
+
+def test_check_measured_needs_a_latency_budget_and_a_table(cli, tmp_path, fashion_dir):  # noqa: F811
+    code, _, err = cli("search", "--method", "random", "--space", TINY_YAML, "--max-params", 50000,
+                       "--check-measured", 1, "--data-dir", fashion_dir, "--out", tmp_path, "--quiet")
+    assert code == 2 and "--check-measured needs --max-latency-ms and --lut" in err
