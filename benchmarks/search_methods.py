@@ -82,19 +82,12 @@ def calibration_specs(space, calibrate: int) -> list:
 
 
 def measure_export(result: dict[str, Any], lut: Path, workdir: Path, rounds: int) -> tuple[float, float]:
-    """Export the result to ONNX and time the file with the table's settings: (median ms, IQR ms)."""
-    from hwnas.arch import decode
-    from hwnas.export import export_model
-    from hwnas.nn import build_model
+    """Export the result to ONNX and time the file alone with the table's settings: (median ms, IQR ms)."""
+    from hwnas.search.measured import time_deployed
 
-    spec = decode(result["arch"])
-    g = result["geometry"]
-    path = workdir / "model.onnx"
-    export_model(build_model(spec, g["num_classes"], g["in_channels"]), spec, path, "onnx", g["input_size"],
-                 g["in_channels"])
     prov = LatencyTable.load(lut).provenance
-    timing = time_models([path], prov["backend"], prov["threads"], prov["batch_size"], prov["timing"]["warmup"],
-                         rounds, input_shapes=(g["in_channels"], g["input_size"], g["input_size"]))[0]
+    timing = time_deployed(result["arch"], result["geometry"], prov["backend"], prov["threads"], prov["batch_size"],
+                           prov["timing"]["warmup"], rounds, workdir / "model.onnx")
     return timing.median_ms, timing.iqr_ms
 
 

@@ -70,13 +70,12 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
     kind = default_kind(table, args.kind, len(measured.specs))
     # With the space, the fit is checked against the space's lightest network (calibrate._plausible); a space
     # named by an imported manifest may not resolve here (a YAML file of the other machine): then it is not.
-    name = getattr(args, "space", None) or sampling.get("space")
     try:
-        space = _space(table, name) if name or table.provenance.get("space") else None
+        space = _space(table, getattr(args, "space", None) or sampling.get("space"))
     except (ValueError, OSError):
         space = None
-    cal = calibrate_table(table, measured, space, seed=sampling["seed"], graph=kind == "graph", contextual=kind == "contextual",
-                          sampler=sampling.get("sampler") or "given",
+    cal = calibrate_table(table, measured, space, seed=sampling["seed"], graph=kind == "graph",
+                          contextual=kind == "contextual", sampler=sampling.get("sampler") or "given",
                           progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]
     out = table.save(args.out or args.lut)

@@ -168,16 +168,21 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
     if scale <= 0:
         raise ValueError(f"the fit gives a non-positive scale ({scale:.3g}): measured times do not grow with the "
                          "table's predictions; measure more networks, or more rounds, on a quieter machine")
-    in_sample = metrics(fitted, measured)
     kind = "affine" if overhead_ms is None else "overhead" if net_features is None else "graph"
     cal = {"kind": kind, "scale": scale, "offset_ms": offset,
-           "in_sample": {k: in_sample[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}}
+           "in_sample": in_sample_metrics(fitted, measured)}
     if overhead_ms is not None:
         cal["overhead_ms"] = dict(overhead_ms)
     if net_features is not None:
         cal.update(node_ms=node_ms, ms_per_mparam=ms_per_mparam,
                    op_features={k: [int(v) for v in f] for k, f in op_features.items()})
     return cal
+
+
+def in_sample_metrics(fitted: Sequence[float], measured: Sequence[float]) -> dict[str, Any]:
+    """What a calibration records of its own fit (:func:`~hwnas.cost.validate.metrics`, a subset)."""
+    m = metrics(fitted, measured)
+    return {k: m[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}
 
 
 def fit_relative(rows: Sequence[Sequence[float]], measured: Sequence[float]) -> list[float]:
@@ -355,8 +360,7 @@ def fit_contextual(table: LatencyTable, measured: Measured, graph: dict[str, Any
     calibration = dict(graph, kind="contextual", op_residual_ms={k: float(d) for k, d in zip(keys, delta)},
                        contextual_cv=folds)
     table.calibration = calibration
-    fitted = metrics([table.predict(spec) for spec in measured.specs], measured.median_ms)
-    calibration["in_sample"] = {k: fitted[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}
+    calibration["in_sample"] = in_sample_metrics([table.predict(s) for s in measured.specs], measured.median_ms)
     return calibration
 
 
@@ -397,18 +401,16 @@ def _plausible(table: LatencyTable, space: SearchSpace, calibration: dict[str, A
                             " then ".join(k for k, _ in tried), space.name,
                             ", ".join(f"{v:.4g} ms" for _, v in tried), current.get("fit_kind", current["kind"]))
                 current["fallback_from"] = tried[0][0]
-                fitted = metrics([table.predict(spec) for spec in measured.specs], measured.median_ms)
-                current["in_sample"] = {k: fitted[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}
+                current["in_sample"] = in_sample_metrics([table.predict(s) for s in measured.specs],
+                                                         measured.median_ms)
             return current
         tried.append((current.get("fit_kind", current["kind"]), low))
         if not steps:
             raise ValueError(f"no calibration predicts the lightest network of {space.name!r} above "
                              f"{floor:.4g} ms ({PLAUSIBLE_FRACTION:.0%} of the fastest measured network): check "
                              "the table and the measured networks were timed the same way")
-        kind, fit = steps.pop(0)
+        _, fit = steps.pop(0)
         current = fit()
-        if kind == "ratio":
-            current["fit_kind"] = "ratio"
 
 
 def _ratio(raw: Sequence[float], measured: Measured) -> dict[str, Any]:
@@ -416,10 +418,8 @@ def _ratio(raw: Sequence[float], measured: Measured) -> dict[str, Any]:
     (``scale = sum(q) / sum(q^2)`` with ``q = raw / measured``)."""
     q = [r / m for r, m in zip(raw, measured.median_ms, strict=True)]
     scale = sum(q) / sum(v * v for v in q)
-    fitted = [scale * r for r in raw]
-    m = metrics(fitted, measured.median_ms)
-    return {"kind": "affine", "scale": scale, "offset_ms": 0.0,
-            "in_sample": {k: m[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}}
+    return {"kind": "affine", "fit_kind": "ratio", "scale": scale, "offset_ms": 0.0,
+            "in_sample": in_sample_metrics([scale * r for r in raw], measured.median_ms)}
 
 
 def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float]) -> float:

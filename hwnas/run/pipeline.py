@@ -146,20 +146,11 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
 
 def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path) -> float:
     """Median latency (ms) of ``arch`` on the target, freshly initialised (latency does not depend on weights)."""
-    from hwnas.arch import decode
-    from hwnas.cost.measure import time_models
-    from hwnas.export import export_model
-    from hwnas.nn import build_model
+    from hwnas.search.measured import time_deployed
 
     t = cfg.target
-    size, channels = geometry["input_size"], geometry["in_channels"]
-    model = build_model(decode(arch), geometry["num_classes"], channels).eval()
-    if t.backend == "onnxruntime":
-        export_model(model, decode(arch), onnx_path, "onnx", size, channels)
-        model = onnx_path
-    timing = time_models([model], t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
-                         input_shapes=(channels, size, size))[0]
-    return timing.median_ms
+    return time_deployed(arch, geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup,
+                         cfg.measure.rounds, onnx_path).median_ms
 
 
 def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -> dict[str, Any]:

@@ -16,13 +16,14 @@ A tightened budget below the space's lightest network (``ValueError`` from the s
 random, hardcore) search the retries from the supernet they trained at the first attempt, so a retry costs the
 search alone; the DNAS methods (fbnet, tfnas) search again from scratch.
 
-Used by ``hwnas run`` (:func:`hwnas.run.pipeline.stage_search`) and ``benchmarks/search_methods.py``.
+Used by ``hwnas run`` (:func:`hwnas.run.pipeline.stage_search`), ``hwnas search --check-measured`` and
+``benchmarks/search_methods.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,26 +79,40 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
     return chosen, attempts
 
 
-def measure_with_table(arch: str, lut: str | Path, onnx_path: str | Path, rounds: int | None = None) -> float:
-    """Median ms of ``arch``, freshly initialised, timed alone as the table's ops were (its backend, threads,
-    batch size, geometry, warm-up and rounds, unless ``rounds``); exported to ``onnx_path`` for ONNX Runtime."""
+def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads: int, batch_size: int,
+                  warmup: int, rounds: int, onnx_path: str | Path):
+    """The :class:`~hwnas.cost.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
+    weights), timed alone and warm as it runs deployed; for ``onnxruntime`` exported first with the deployment
+    export (:func:`hwnas.export.export_model`, BN folded) to ``onnx_path``, which is kept.
+
+    ``geometry``: ``input_size``, ``in_channels``, ``num_classes``. The one measurement behind the closed loop
+    (``hwnas run``, ``hwnas search --check-measured``) and the search benchmark.
+    """
     from hwnas.arch import decode
-    from hwnas.cost.lut import LatencyTable
     from hwnas.cost.measure import time_models
     from hwnas.export import export_model
     from hwnas.nn import build_model
+
+    spec = decode(arch)
+    size, channels = geometry["input_size"], geometry["in_channels"]
+    model: Any = build_model(spec, geometry["num_classes"], channels).eval()
+    if backend == "onnxruntime":  # the int8 backend quantizes the module itself
+        Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
+        export_model(model, spec, Path(onnx_path), "onnx", size, channels)
+        model = Path(onnx_path)
+    return time_models([model], backend, threads, batch_size, warmup, rounds,
+                       input_shapes=(channels, size, size))[0]
+
+
+def measure_with_table(arch: str, lut: str | Path, onnx_path: str | Path, rounds: int | None = None) -> float:
+    """Median ms of ``arch`` by :func:`time_deployed` with the table's settings (backend, threads, batch size,
+    geometry, warm-up and rounds, unless ``rounds``)."""
+    from hwnas.cost.lut import LatencyTable
 
     p = LatencyTable.load(lut).provenance
     if p.get("source") == "imported":
         raise ValueError(f"{lut} was measured on another device ({p['device'].get('cpu_model')}): the measured "
                          "check has to run there")
-    spec = decode(arch)
-    size, channels = p["input_size"], p["in_channels"]
-    model: Any = build_model(spec, p["num_classes"], channels).eval()
-    if p["backend"] == "onnxruntime":  # the int8 backend quantizes the module itself
-        Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
-        export_model(model, spec, Path(onnx_path), "onnx", size, channels)
-        model = Path(onnx_path)
     timing = p["timing"]
-    return time_models([model], p["backend"], p["threads"], p["batch_size"], timing.get("warmup", 10),
-                       rounds or timing.get("rounds", 100), input_shapes=(channels, size, size))[0].median_ms
+    return time_deployed(arch, p, p["backend"], p["threads"], p["batch_size"], timing.get("warmup", 10),
+                         rounds or timing.get("rounds", 100), onnx_path).median_ms
