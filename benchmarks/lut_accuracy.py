@@ -6,7 +6,8 @@ For each (input size, backend), on one thread and batch 1:
 2. calibrate it on ``--fit`` networks sampled uniformly from the space (seed 0);
 3. validate it on ``--val`` *other* sampled networks (seed 1, the fitted ones excluded): MAPE, share within
    +-5 % and +-10 %, Spearman's rho, uncalibrated and calibrated;
-4. measure the validation networks a second time, as a separate run: the measured-vs-measured-again error is the
+4. measure the validation networks a second time, as a separate run (each run: ``--net-passes`` interleaved
+   passes over the networks, median per network): the measured-vs-measured-again error is the
    machine's own noise floor, the best any predictor could score against one measurement.
 
 Then the zoo at 224 px: a table of just the zoo networks' ops (``build_arch_table``), the FBNet-224 calibration of
@@ -69,9 +70,11 @@ def _part(measured: Measured, part: slice) -> Measured:
 
 
 def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
-                   passes: int = 3, label: str = "", progress: bool = False) -> tuple[SpaceResult, LatencyTable]:
-    """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one interleaved run, and again in a
-    second run; calibrate on the fit networks of the first run, validate on the others of both runs."""
+                   passes: int = 3, label: str = "", progress: bool = False,
+                   net_passes: int = 1) -> tuple[SpaceResult, LatencyTable]:
+    """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one interleaved run (of ``net_passes``
+    passes, median per network), and again in a second run; calibrate on the fit networks of the first run,
+    validate on the others of both runs."""
     started = time.perf_counter()
     path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
     built = build_space_table(space, path, backend=backend, warmup=warmup, rounds=rounds, progress=progress,
@@ -81,8 +84,8 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     specs = fit_specs + sample_specs(space, val, 1, exclude=[arch_digest(s) for s in fit_specs])
     # One run for fit and validation networks alike: a slow spell of the machine between a fit measured now and a
     # validation measured later would show up as calibration error; the second run shows what it costs.
-    first = measure_here(table, specs, overheads=backend == "onnxruntime")
-    again = measure_here(table, specs[fit:])  # only the validation networks are scored again
+    first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes)
+    again = measure_here(table, specs[fit:], passes=net_passes)  # only the validation networks are scored again
     calibrations = fit_kinds(table, _part(first, slice(0, fit)), space)
     validated, later, points = {}, {}, {}
     for kind, calibration in calibrations.items():
@@ -103,7 +106,8 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
 
 
 def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dict[str, Any]], workdir: Path,
-                 rounds: int, warmup: int, size: int = 224, passes: int = 3, progress: bool = False):
+                 rounds: int, warmup: int, size: int = 224, passes: int = 3, progress: bool = False,
+                 net_passes: int = 1):
     """Per zoo network: raw prediction, prediction with each calibration kind, measured median and IQR; and the
     zoo table's op count and build time. ``calibrations`` come from an FBNet table of the same backend and
     timing settings, on this machine: whole networks of other families test whether they carry over."""
@@ -115,9 +119,9 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
     built = build_arch_table(archs, workdir / f"zoo{size}_{backend}.json", size, backend=backend, warmup=warmup,
                              rounds=rounds, progress=progress, overwrite=True, passes=passes)
     build_s, table = time.perf_counter() - started, built.table
-    timings = table.measure([spec for _, spec in archs])
-    rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": t.median_ms,
-             "iqr_ms": t.iqr_ms} for (name, spec), t in zip(archs, timings)]
+    timed = measure_here(table, [spec for _, spec in archs], passes=net_passes)
+    rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": ms, "iqr_ms": iqr}
+            for (name, spec), ms, iqr in zip(archs, timed.median_ms, timed.iqr_ms)]
     for kind, calibration in calibrations.items():
         if kind in ("overhead", "graph", "contextual"):  # the zoo's op shapes: measure their null models too
             from hwnas.cost.overhead import measure_overheads, table_io_keys
@@ -152,12 +156,13 @@ def _kind(r: SpaceResult, kind: str) -> str:
     return f"{kind}, ridge {cv['lambda']:g}" if cv["lambda"] is not None else f"{kind}: none kept, = graph"
 
 
-def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int) -> str:
+def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int, net_passes: int = 1) -> str:
     lines = [f"Tables (1 thread, batch 1, {rounds} interleaved rounds per op):", "",
              "| table | backend | ops | build time |", "|---|---|--:|--:|"]
     lines += [f"| {r.label} | {r.backend} | {r.ops} | {r.build_s:.0f} s |" for r in results]
     lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit} others, timed in the "
-                  "same interleaved run); second run = the same validation networks timed again in a separate run, "
+                  f"same interleaved run{f' of {net_passes} passes, median per network' if net_passes > 1 else ''}); "
+                  "second run = the same validation networks timed again in a separate run, "
                   "against the same predictions; noise floor = the second run against the first (what a perfect "
                   "predictor would score):", "",
               "| table | backend | prediction | MAPE | within ±5 % | within ±10 % | Spearman | bias | max error |",
@@ -208,7 +213,7 @@ def run_spaces(args: argparse.Namespace, workdir: Path) -> list[SpaceResult]:
     for backend in args.backends:
         for size in args.sizes:
             result, _ = evaluate_space(get_space("fbnet", size), backend, workdir, args.fit, args.val, args.rounds,
-                                       args.warmup, args.passes)
+                                       args.warmup, args.passes, net_passes=args.net_passes)
             results.append(result)
             if args.plots:
                 scatter_plot(result.points["predicted_ms"], result.points["measured_ms"],
@@ -231,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=100, help="timed interleaved rounds (ops and networks)")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--passes", type=int, default=3, help="table build passes (median per op)")
+    parser.add_argument("--net-passes", type=int, default=3,
+                        help="passes over the networks (median per network), in each of the two runs")
     parser.add_argument("--no-zoo", action="store_true")
     parser.add_argument("--zoo", nargs="+", help="zoo networks (default: every 224 px one)")
     parser.add_argument("--workdir", help="keep the tables here (default: a temporary folder)")
@@ -238,18 +245,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 8, 8, 20, 2
-        args.passes = 1
+        args.passes = args.net_passes = 1
         args.zoo = args.zoo or ["fbnet_a", "mobilenetv2_100"]
     names = args.zoo or [n for n in zoo.names() if n not in ZOO_SKIP]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         results = run_spaces(args, workdir)
-        print(format_spaces(results, args.fit, args.val, args.rounds))
+        print(format_spaces(results, args.fit, args.val, args.rounds, args.net_passes))
         if not args.no_zoo:
             source = results[0]  # the first backend's first size (224 px unless --sizes says otherwise)
             rows, ops, build_s = evaluate_zoo(names, source.backend, source.calibrations, workdir, args.rounds,
-                                              args.warmup, passes=args.passes)
+                                              args.warmup, passes=args.passes, net_passes=args.net_passes)
             print(f"\n(zoo: calibrations of {source.label}, {source.backend})\n")
             print(format_zoo(rows, source.backend, ops, build_s, list(source.calibrations)))
 

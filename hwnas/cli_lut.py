@@ -58,7 +58,7 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
     space = _space(table, args.space)
     sampler = getattr(args, "sampler", "uniform")
     specs = sample_specs(space, args.samples, args.seed, exclude, sampler)
-    return (measure_here(table, specs, args.rounds, overheads),
+    return (measure_here(table, specs, args.rounds, overheads, getattr(args, "passes", 1)),
             {"seed": args.seed, "space": space.name, "sampler": sampler})
 
 
@@ -166,6 +166,9 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=_positive_int, help="timed rounds per network (default: the table's)")
+    p.add_argument("--passes", type=_positive_int, default=1,
+                   help="time the networks in this many interleaved passes, one after the other, and keep each "
+                        "network's median over them (default 1; 3 on a shared, noisy machine)")
     p.add_argument("--imported-results", metavar="RESULTS",
                    help="use networks timed on another device: the runner's results.json of an `export-nets` "
                         "bundle (instead of sampling and timing here)")

@@ -215,17 +215,28 @@ class Measured:
 
 
 def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | None = None,
-                 overheads: bool = False) -> Measured:
+                 overheads: bool = False, passes: int = 1) -> Measured:
     """Time ``specs`` on this machine exactly as the table's ops were (its backend, threads, batch, geometry);
-    with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.overhead`)."""
+    with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.overhead`).
+
+    ``passes > 1`` runs the whole interleaved measurement that many times, one after the other, and keeps per
+    network the median of the passes' medians (and of their IQRs), as ``lut build --passes`` does for ops: a
+    shared machine's slow spells last seconds to minutes, longer than one round of every network, so
+    interleaving alone cannot spread them; a median over passes minutes apart can.
+    """
+    from statistics import median
+
     from hwnas.cost.backends import device_info
     from hwnas.cost.overhead import measure_overheads, table_io_keys
 
-    timings = table.measure(list(specs), rounds=rounds)
-    timing = dict(table.provenance["timing"], rounds=len(timings[0].samples_ms))
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise ValueError(f"passes must be a positive integer, got {passes!r}")
+    runs = [table.measure(list(specs), rounds=rounds) for _ in range(passes)]
+    timing = dict(table.provenance["timing"], rounds=len(runs[0][0].samples_ms), network_passes=passes)
     nulls = measure_overheads(table_io_keys(table.entries), table.provenance, rounds) if overheads else None
-    return Measured(list(specs), [t.median_ms for t in timings], [t.iqr_ms for t in timings], "measured",
-                    device_info(), timing, nulls)
+    medians = [median(run[i].median_ms for run in runs) for i in range(len(specs))]
+    iqrs = [median(run[i].iqr_ms for run in runs) for i in range(len(specs))]
+    return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls)
 
 
 def check_device(table: LatencyTable, measured: Measured) -> None:

@@ -39,12 +39,13 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     path, space = lut
     for kind in ("affine", "overhead"):
         code, out, err = cli("lut", "calibrate", "--lut", path, "--space", space, "--samples", 4, "--seed", 0,
-                             "--kind", kind, *FAST, "--json")
+                             "--kind", kind, "--passes", 2, *FAST, "--json")
         assert code == 0, err
         fit = json.loads(out)
         assert fit["kind"] == kind and fit["samples"] == 4 and fit["source"] == "measured"
     stored = json.loads(path.read_text())["calibration"]
     assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 4 and stored["scale"] == fit["scale"]
+    assert stored["fit"]["timing"]["network_passes"] == 2  # each network's median over two whole passes
     assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
     plot = tmp_path / "scatter.png"
     code, out, err = cli("lut", "validate", "--lut", path, "--space", space, "--samples", 5, "--seed", 1, *FAST,

@@ -8,8 +8,8 @@ import pytest
 
 from hwnas.cost.backends import device_info
 from hwnas.cost.calibrate import (
-    Measured, arch_digest, calibrate_table, fit_affine, fit_calibration, fitted_networks, sample_specs,
-    validate_table,
+    Measured, arch_digest, calibrate_table, fit_affine, fit_calibration, fitted_networks, measure_here,
+    sample_specs, validate_table,
 )
 from hwnas.cost.lut import LatencyTable
 from hwnas.cost.lut_build import build_space_table
@@ -339,3 +339,25 @@ def test_auto_kind_follows_the_number_of_networks(table):
     assert default_kind(table, "auto", 500) == "affine"  # other backends: no null models, no graphs
     with pytest.raises(ValueError, match="contextual"):
         default_kind(onnx, "bogus")
+
+
+def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch):
+    """passes=3: three whole interleaved runs, and per network the median of their medians, so one slow pass (a
+    slow spell of a shared machine) does not move the result."""
+    from hwnas.cost.measure import Timing
+
+    specs = sample_specs(tiny_space(), 2, 0)
+    passes = iter([[10.0, 20.0], [11.0, 90.0], [50.0, 21.0]])  # network 0: 10, 11, 50; network 1: 20, 90, 21
+    calls = []
+
+    def fake_measure(chosen, rounds=None):
+        calls.append(len(chosen))
+        return [Timing.from_samples([ms, ms]) for ms in next(passes)]
+
+    monkeypatch.setattr(table, "measure", fake_measure)
+    measured = measure_here(table, specs, passes=3)
+    assert calls == [2, 2, 2]
+    assert measured.median_ms == [11.0, 21.0]
+    assert measured.timing["network_passes"] == 3
+    with pytest.raises(ValueError, match="passes"):
+        measure_here(table, specs, passes=0)
