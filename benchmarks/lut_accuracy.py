@@ -69,6 +69,21 @@ def _part(measured: Measured, part: slice) -> Measured:
                    iqr_ms=measured.iqr_ms[part])
 
 
+def save_measured(path: Path, first: Measured, again: Measured, fit: int) -> None:
+    """Every timed network beside the table (arch text, role, medians and IQRs of both runs, the null models), so
+    another calibration can be tried on the same measurements later without timing anything again."""
+    import json
+
+    from hwnas.arch import encode
+    from hwnas.fileio import write_text_atomic
+
+    second = dict(zip(range(fit, len(first.specs)), zip(again.median_ms, again.iqr_ms)))
+    write_text_atomic(path, json.dumps({"timing": first.timing, "overheads": first.overheads, "networks": [
+        {"arch": encode(spec), "role": "fit" if i < fit else "validation", "median_ms": ms, "iqr_ms": iqr,
+         **({"again_ms": second[i][0], "again_iqr_ms": second[i][1]} if i in second else {})}
+        for i, (spec, ms, iqr) in enumerate(zip(first.specs, first.median_ms, first.iqr_ms))]}, indent=1))
+
+
 def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
                    passes: int = 3, label: str = "", progress: bool = False,
                    net_passes: int = 1) -> tuple[SpaceResult, LatencyTable]:
@@ -86,6 +101,7 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     # validation measured later would show up as calibration error; the second run shows what it costs.
     first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes)
     again = measure_here(table, specs[fit:], passes=net_passes)  # only the validation networks are scored again
+    save_measured(path.with_name(path.stem + "_networks.json"), first, again, fit)
     calibrations = fit_kinds(table, _part(first, slice(0, fit)), space)
     validated, later, points = {}, {}, {}
     for kind, calibration in calibrations.items():

@@ -2,6 +2,7 @@
 settings on a small space, for real on ONNX Runtime, and its Markdown tables."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -37,12 +38,17 @@ def test_core_on_a_small_space(tmp_path):
     bench = load_bench()
     (tmp_path / "wide.yaml").write_text(SPACE)
     space = get_space(str(tmp_path / "wide.yaml"), 64, 3, 10)
-    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=6, val=5, rounds=3, warmup=1, passes=2)
+    result, table = bench.evaluate_space(space, "onnxruntime", tmp_path, fit=6, val=5, rounds=3, warmup=1, passes=2,
+                                         net_passes=2)
     assert result.ops == len(table.entries) and result.build_s > 0
     assert set(result.calibrations) == set(result.validated) == {"affine", "overhead", "graph", "contextual"}
     assert all(m["n"] == 5 for m in (result.raw, result.noise, *result.validated.values()))
     assert table.calibration["kind"] in ("affine", "overhead", "graph", "contextual") and len(result.points["measured_ms"]) == 5
-    text = bench.format_spaces([result], fit=6, val=5, rounds=3)
+    saved = json.loads((tmp_path / "wide64_onnxruntime_networks.json").read_text())  # for later refits
+    assert [n["role"] for n in saved["networks"]] == ["fit"] * 6 + ["validation"] * 5
+    assert all("again_ms" in n for n in saved["networks"][6:]) and saved["timing"]["network_passes"] == 2
+    text = bench.format_spaces([result], fit=6, val=5, rounds=3, net_passes=2)
+    assert "2 passes, median per network" in text
     assert "| wide 64 px | onnxruntime | calibrated (overhead) |" in text and "noise floor" in text
     rows, ops, _ = bench.evaluate_zoo([ARCH], "onnxruntime", result.calibrations, tmp_path, rounds=2, warmup=0,
                                       size=64)
