@@ -43,7 +43,7 @@ def _space(table, name: str | None):
 def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any, dict[str, Any]]:
     """Whole networks and their times: from runner results (--imported-results), or sampled and timed here."""
     from hwnas.cost.bundle import imported_networks
-    from hwnas.cost.calibrate import default_kind, measure_here, sample_specs
+    from hwnas.cost.calibrate import calibration_order, default_kind, measure_here, sample_specs
 
     overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph", "contextual")
     if args.imported_results:
@@ -58,7 +58,8 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
     space = _space(table, args.space)
     sampler = getattr(args, "sampler", "uniform")
     specs = sample_specs(space, args.samples, args.seed, exclude, sampler)
-    return (measure_here(table, specs, args.rounds, overheads, getattr(args, "passes", 1)),
+    order = getattr(args, "order", None) or calibration_order(table)
+    return (measure_here(table, specs, args.rounds, overheads, getattr(args, "passes", 1), order),
             {"seed": args.seed, "space": space.name, "sampler": sampler})
 
 
@@ -107,7 +108,8 @@ def cmd_lut_validate(args: argparse.Namespace) -> None:
     measured, sampling = _measured(args, table, used)
     result = validate_table(table, measured)
     points = result.pop("points")
-    result.update(seed=sampling["seed"], excluded=len(used), lut=str(args.lut))
+    result.update(seed=sampling["seed"], excluded=len(used), lut=str(args.lut),
+                  order=measured.timing.get("network_order", "interleaved"))
     if args.plot:
         title = f"{table.provenance.get('space') or 'networks'} at {table.provenance['input_size']} px, n={result['n']}"
         raw = points["raw_ms"] if table.calibration is not None else None
@@ -169,6 +171,10 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passes", type=_positive_int, default=1,
                    help="time the networks in this many interleaved passes, one after the other, and keep each "
                         "network's median over them (default 1; 3 on a shared, noisy machine)")
+    p.add_argument("--order", choices=("interleaved", "alone"),
+                   help="interleaved: the networks in rounds A B C A B C (cold caches, as the ops were timed); "
+                        "alone: each on its own, warm, as it runs deployed (default: the order of the table's current "
+                        "calibration, interleaved if it has none)")
     p.add_argument("--imported-results", metavar="RESULTS",
                    help="use networks timed on another device: the runner's results.json of an `export-nets` "
                         "bundle (instead of sampling and timing here)")

@@ -215,7 +215,7 @@ class Measured:
 
 
 def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | None = None,
-                 overheads: bool = False, passes: int = 1) -> Measured:
+                 overheads: bool = False, passes: int = 1, order: str = "interleaved") -> Measured:
     """Time ``specs`` on this machine exactly as the table's ops were (its backend, threads, batch, geometry);
     with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.overhead`).
 
@@ -223,6 +223,10 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     network the median of the passes' medians (and of their IQRs), as ``lut build --passes`` does for ops: a
     shared machine's slow spells last seconds to minutes, longer than one round of every network, so
     interleaving alone cannot spread them; a median over passes minutes apart can.
+
+    ``order="alone"`` times each network on its own (warm, as deployed) instead of interleaved with the others
+    (cold, as the table's ops were): a table calibrated so predicts deployed latency
+    (:mod:`hwnas.cost.measure`). The null models are always interleaved: they stand in for the ops' overheads.
     """
     from statistics import median
 
@@ -231,12 +235,19 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
 
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
         raise ValueError(f"passes must be a positive integer, got {passes!r}")
-    runs = [table.measure(list(specs), rounds=rounds) for _ in range(passes)]
-    timing = dict(table.provenance["timing"], rounds=len(runs[0][0].samples_ms), network_passes=passes)
+    runs = [table.measure(list(specs), rounds=rounds, order=order) for _ in range(passes)]
+    timing = dict(table.provenance["timing"], rounds=len(runs[0][0].samples_ms), network_passes=passes,
+                  network_order=order)
     nulls = measure_overheads(table_io_keys(table.entries), table.provenance, rounds) if overheads else None
     medians = [median(run[i].median_ms for run in runs) for i in range(len(specs))]
     iqrs = [median(run[i].iqr_ms for run in runs) for i in range(len(specs))]
     return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls)
+
+
+def calibration_order(table: LatencyTable) -> str:
+    """How the networks of the table's calibration were timed (``interleaved`` if uncalibrated or older)."""
+    fit = (table.calibration or {}).get("fit") or {}
+    return (fit.get("timing") or {}).get("network_order", "interleaved")
 
 
 def check_device(table: LatencyTable, measured: Measured) -> None:

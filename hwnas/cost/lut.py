@@ -409,8 +409,10 @@ class LatencyTable:
         return apply_calibration(raw, self.calibration) if corrected else raw
 
     # ------------------------------------------------------------------------------------------------ measure
-    def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None) -> list:
-        """Time whole networks exactly as the table's ops were timed (its backend, threads, batch, geometry)."""
+    def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None,
+                order: str = "interleaved") -> list:
+        """Time whole networks exactly as the table's ops were timed (its backend, threads, batch, geometry);
+        ``order="alone"`` times each on its own, as it runs deployed (:func:`hwnas.cost.measure.time_models`)."""
         from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, measure_specs
 
         p, timing = self.provenance, self.provenance["timing"]
@@ -420,7 +422,7 @@ class LatencyTable:
         warmup = timing.get("warmup", DEFAULT_WARMUP) if warmup is None else warmup
         rounds = timing.get("rounds", DEFAULT_ROUNDS) if rounds is None else rounds
         return measure_specs(specs, p["input_size"], p["in_channels"], p["num_classes"], p["backend"], p["threads"],
-                             p["batch_size"], warmup, rounds)
+                             p["batch_size"], warmup, rounds, order=order)
 
     @property
     def description(self) -> str:

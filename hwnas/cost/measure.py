@@ -8,6 +8,12 @@ Why interleaved rounds: on a shared machine the speed drifts (other jobs, freque
 seconds. Timing A A A ... B B B ... lets a slow spell land on one model only; timing A B C A B C ... spreads it over
 all of them, so that their *ratios* (what a latency table is used for) stay right even when the absolute level
 moves. Medians ignore the occasional preempted call; the IQR reports the spread that remains.
+
+``order="alone"`` times each model on its own instead (its warm-up, then its rounds, then the next model): how a
+deployed network runs, with its weights and activations warm in cache. Interleaving evicts them between calls,
+which costs a network of a few hundred kB of weights 30-60 % of its time at 28 px (docs/BENCHMARKS.md); a table
+calibrated on networks timed alone predicts the deployed latency, at the price of being more exposed to drift
+(pair it with several passes, :func:`hwnas.cost.calibrate.measure_here`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from hwnas.cost.lut_keys import OpSpec
 
 DEFAULT_WARMUP = 10
 DEFAULT_ROUNDS = 50
+ORDERS = ("interleaved", "alone")
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ def time_models(
     *,
     input_shapes: Any,
     number: int = 1,
+    order: str = "interleaved",
 ) -> list[Timing]:
     """Time every model on ``backend`` in interleaved rounds; one :class:`Timing` per model, in order.
 
@@ -76,15 +84,20 @@ def time_models(
     first (exported, session made); then ``warmup`` untimed rounds and ``rounds`` timed rounds, each running the
     models in the given order, A B C A B C ...; a sample is the mean of ``number`` back-to-back calls.
     ``backend`` is a name (made with ``threads``) or a :class:`~hwnas.cost.backends.Backend` instance (which
-    carries its own thread count).
+    carries its own thread count). ``order="alone"``: each model's warm-up and rounds back to back, one model
+    after the other (the deployed situation; module docstring).
     """
     for name, value, minimum in (("batch_size", batch_size, 1), ("warmup", warmup, 0), ("rounds", rounds, 1),
                                  ("number", number, 1)):
         _check_count(name, value, minimum)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     engine = get_backend(backend, threads)
     shapes = _shapes(input_shapes, len(models))
     with engine.activate():
         runs = [engine.prepare(m, (batch_size, *shape)) for m, shape in zip(models, shapes)]
+        if order == "alone":
+            return [_time_alone(engine, run, warmup, rounds, number) for run in runs]
         for _ in range(warmup):
             for run in runs:
                 run()
@@ -93,6 +106,12 @@ def time_models(
             for i, run in enumerate(runs):
                 samples[i].append(engine.time_call(run, number))
     return [Timing.from_samples(s) for s in samples]
+
+
+def _time_alone(engine: Backend, run: Any, warmup: int, rounds: int, number: int) -> Timing:
+    for _ in range(warmup):
+        run()
+    return Timing.from_samples([engine.time_call(run, number) for _ in range(rounds)])
 
 
 # ------------------------------------------------------------------------------------------------ op modules
@@ -126,10 +145,12 @@ def measure_specs(
     batch_size: int = 1,
     warmup: int = DEFAULT_WARMUP,
     rounds: int = DEFAULT_ROUNDS,
+    order: str = "interleaved",
 ) -> list[Timing]:
-    """Time whole networks (``build_model`` of each spec), interleaved, with the same method as the table ops."""
+    """Time whole networks (``build_model`` of each spec), interleaved (or each ``alone``), with the same method
+    as the table ops."""
     from hwnas.nn import build_model
 
     models = [build_model(spec, num_classes, in_channels).eval() for spec in specs]
     return time_models(models, backend, threads, batch_size, warmup, rounds,
-                       input_shapes=(in_channels, input_size, input_size))
+                       input_shapes=(in_channels, input_size, input_size), order=order)

@@ -37,15 +37,16 @@ def lut(cli, tmp_path):
 
 def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     path, space = lut
-    for kind in ("affine", "overhead"):
+    for kind, order in (("affine", "interleaved"), ("overhead", "alone")):
         code, out, err = cli("lut", "calibrate", "--lut", path, "--space", space, "--samples", 4, "--seed", 0,
-                             "--kind", kind, "--passes", 2, *FAST, "--json")
+                             "--kind", kind, "--passes", 2, "--order", order, *FAST, "--json")
         assert code == 0, err
         fit = json.loads(out)
         assert fit["kind"] == kind and fit["samples"] == 4 and fit["source"] == "measured"
     stored = json.loads(path.read_text())["calibration"]
     assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 4 and stored["scale"] == fit["scale"]
     assert stored["fit"]["timing"]["network_passes"] == 2  # each network's median over two whole passes
+    assert stored["fit"]["timing"]["network_order"] == "alone"  # each network timed on its own, as deployed
     assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
     plot = tmp_path / "scatter.png"
     code, out, err = cli("lut", "validate", "--lut", path, "--space", space, "--samples", 5, "--seed", 1, *FAST,
@@ -54,6 +55,7 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     result = json.loads(out)
     assert {"mape", "within_5pct", "within_10pct", "spearman", "n"} <= set(result) and result["n"] == 5
     assert result["excluded"] == 4 and result["calibrated"] and "mape" in result["uncalibrated"]
+    assert result["order"] == "alone"  # validated the way it was calibrated
     if result["plot"]:
         assert plot.read_bytes()[:4] == b"\x89PNG"
     code, out, _ = cli("latency", "act=re se=in | stem_k3_s2_c32 | skip_s2_c64 | ir_r1_k3_s1_e1_c64_m192 | head",

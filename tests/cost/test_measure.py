@@ -45,6 +45,16 @@ def test_rounds_are_interleaved_after_warmup():
     assert [len(t.samples_ms) for t in timings] == [3, 3, 3]
 
 
+def test_alone_times_each_model_warm_and_on_its_own():
+    """order="alone": every model's warm-up and rounds back to back (as it runs deployed), after all are
+    prepared; the same samples per model as interleaved."""
+    fake = FakeBackend()
+    timings = time_models([Tagged("A"), Tagged("B")], fake, warmup=2, rounds=3, input_shapes=(3, 4, 4),
+                          order="alone")
+    assert fake.calls == ["A"] * 5 + ["B"] * 5
+    assert [len(t.samples_ms) for t in timings] == [3, 3] and len(fake.prepared) == 2
+
+
 def test_number_repeats_calls_within_a_sample():
     fake = FakeBackend()
     time_models([Tagged("A"), Tagged("B")], fake, warmup=0, rounds=2, number=3, input_shapes=(3, 4, 4))
@@ -114,6 +124,7 @@ def test_cuda_times_with_events():
     ({"rounds": 0}, "rounds"),
     ({"warmup": -1}, "warmup"),
     ({"batch_size": 0}, "batch_size"),
+    ({"order": "random"}, "order must be one of interleaved, alone"),
 ])
 def test_bad_settings_are_errors(kwargs, match):
     args = {"backend": "onnxruntime", "threads": 1, "rounds": 1, "warmup": 0, "batch_size": 1} | kwargs
