@@ -33,6 +33,7 @@ def trained_like(spec, seed=0):
 
 @pytest.mark.parametrize("name", ARCHES)
 def test_folded_network_equals_the_unfolded_one(name):
+    torch.manual_seed(0)  # random BN statistics and input: the same draw on every machine
     spec = for_input_size(zoo.get(name).spec, 32) if name in zoo.ZOO else decode(name)
     model = trained_like(spec)
     folded, count = fold_batchnorm(model)
@@ -41,7 +42,10 @@ def test_folded_network_equals_the_unfolded_one(name):
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         ref, out = model(x), folded(x)
-    assert torch.allclose(out, ref, atol=1e-4, rtol=1e-4), float((out - ref).abs().max())
+    # fp32 rounding of the folded weights grows with the activations' scale (random BN stacks reach 1e6 in
+    # deep nets), so the absolute tolerance is relative to the output's largest value
+    scale = float(ref.abs().max())
+    assert torch.allclose(out, ref, atol=1e-5 * max(scale, 1.0), rtol=1e-4), float((out - ref).abs().max())
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the original is untouched
 
 
