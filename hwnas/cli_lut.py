@@ -167,11 +167,13 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
+    from hwnas.cost.measure import ORDERS
+
     p.add_argument("--rounds", type=_positive_int, help="timed rounds per network (default: the table's)")
     p.add_argument("--passes", type=_positive_int, default=1,
                    help="time the networks in this many interleaved passes, one after the other, and keep each "
                         "network's median over them (default 1; 3 on a shared, noisy machine)")
-    p.add_argument("--order", choices=("interleaved", "alone"),
+    p.add_argument("--order", choices=ORDERS,
                    help="interleaved: the networks in rounds A B C A B C (cold caches, as the ops were timed); "
                         "alone: each on its own, warm, as it runs deployed (default: the order of the table's current "
                         "calibration, interleaved if it has none)")

@@ -29,9 +29,9 @@ Two corrections, both fitted by ordinary least squares on the measured times:
 * ``contextual``: ``graph`` plus one residual per op key, ``delta_k``: what op k costs inside the sampled
   networks beyond the ``graph`` prediction (an op's neighbours change its time: which layout it receives, what
   is left in cache). ``measured ~ graph + sum_k n_k delta_k``, ``n_k`` the count of op k in the network,
-  fitted by ridge regression on the relative error with the strength chosen by 5-fold cross-validation among
-  :data:`RIDGE_LAMBDAS` and "no residuals" (then the result is the ``graph`` fit, and says so). With 111 op
-  keys in the FBNet space this needs on the order of a hundred networks (:data:`CONTEXTUAL_MIN_NETWORKS`); at
+  fitted by ridge regression on the relative error (:mod:`hwnas.cost.ridge`) with the strength chosen by
+  5-fold cross-validation among ``RIDGE_LAMBDAS`` and "no residuals" (then the result is the ``graph`` fit, and
+  says so). With 111 op keys in the FBNet space this needs on the order of a hundred networks (:data:`CONTEXTUAL_MIN_NETWORKS`); at
   150 it took the 224 px validation from 92 to 98 % within +-5 % (docs/BENCHMARKS.md). The residuals stay
   per op, so the calibrated table is still a sum over ops: ``expected`` and the search's separable costs hold.
 
@@ -52,6 +52,8 @@ from typing import Any
 from hwnas.arch import encode
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.lut import LatencyTable, feature_lookup
+from hwnas.cost.measure import _check_count
+from hwnas.cost.ridge import CV_FOLDS, op_counts, ridge_residuals
 from hwnas.cost.validate import metrics
 from hwnas.space.base import SearchSpace
 
@@ -233,8 +235,7 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     from hwnas.cost.backends import device_info
     from hwnas.cost.overhead import measure_overheads, table_io_keys
 
-    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
-        raise ValueError(f"passes must be a positive integer, got {passes!r}")
+    _check_count("passes", passes, 1)
     runs = [table.measure(list(specs), rounds=rounds, order=order) for _ in range(passes)]
     timing = dict(table.provenance["timing"], rounds=len(runs[0][0].samples_ms), network_passes=passes,
                   network_order=order)
@@ -308,65 +309,8 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
     return calibration
 
 
-RIDGE_LAMBDAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-"""Ridge strengths the contextual fit cross-validates, relative to the mean squared column of its design."""
 CONTEXTUAL_MIN_NETWORKS = 100
 """Below this many measured networks, ``auto`` does not fit per-op residuals (there are ~100 op keys)."""
-CV_FOLDS = 5
-CV_MARGIN = 0.02
-"""Per-op residuals are kept only if they cut the cross-validated error by at least this share."""
-
-
-def op_counts(table: LatencyTable, specs: Sequence[ArchSpec]) -> tuple[list[str], Any]:
-    """The op keys the networks use (sorted) and each network's count of each: an ``(networks, keys)`` array."""
-    import numpy as np
-
-    ops = [[op.key for op in table.spec_ops(spec)] for spec in specs]
-    keys = sorted({k for row in ops for k in row})
-    column = {k: i for i, k in enumerate(keys)}
-    counts = np.zeros((len(specs), len(keys)))
-    for i, row in enumerate(ops):
-        for k in row:
-            counts[i, column[k]] += 1
-    return keys, counts
-
-
-def ridge_residuals(counts: Any, measured: Sequence[float], predicted: Sequence[float],
-                    lambdas: Sequence[float] = RIDGE_LAMBDAS, folds: int = CV_FOLDS) -> tuple[Any, float | None, dict]:
-    """Per-op residuals ``delta`` minimising ``sum_i ((pred_i + n_i . delta - y_i) / y_i)^2 + lam c |delta|^2``
-    (``c`` the mean squared column of the relative design, so ``lam`` is scale-free), ``lam`` chosen by
-    ``folds``-fold cross-validation (network ``i`` in fold ``i % folds``) among ``lambdas`` and "no residuals".
-
-    Returns ``(delta, lam, cv)``: ``delta`` all zero and ``lam`` ``None`` when no strength beats no residuals
-    by :data:`CV_MARGIN`;
-    ``cv`` maps each strength (and ``"none"``) to its held-out sum of squared relative errors.
-    """
-    import numpy as np
-
-    y = np.asarray(measured, dtype=float)
-    design = np.asarray(counts, dtype=float) / y[:, None]
-    target = (y - np.asarray(predicted, dtype=float)) / y
-    c = float((design ** 2).sum()) / max(design.shape[1], 1)
-
-    def solve(a, b, lam):
-        return np.linalg.solve(a.T @ a + lam * c * np.eye(a.shape[1]), a.T @ b)
-
-    fold = np.arange(len(y)) % folds
-    cv = {"none": float((target ** 2).sum())}
-    for lam in lambdas:
-        err = 0.0
-        for f in range(folds):
-            held = fold == f
-            delta = solve(design[~held], target[~held], lam)
-            err += float(((design[held] @ delta - target[held]) ** 2).sum())
-        cv[str(lam)] = err
-    best = min(cv, key=cv.get)
-    exact = cv["none"] <= 1e-12 * len(y)  # the fit already explains every network: nothing left but rounding
-    if exact or best == "none" or cv[best] > (1 - CV_MARGIN) * cv["none"]:  # residuals must earn their keep
-        return np.zeros(design.shape[1]), None, cv
-    lam = float(best)
-    return solve(design, target, lam), lam, cv
-
 
 def fit_contextual(table: LatencyTable, measured: Measured, graph: dict[str, Any]) -> dict[str, Any]:
     """The ``contextual`` kind on top of a fitted ``graph`` calibration (module docstring); the ``graph`` one,
