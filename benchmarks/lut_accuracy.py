@@ -21,6 +21,7 @@ Everything is timed with :func:`hwnas.cost.measure.time_models` (warm-up, interl
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -69,7 +70,7 @@ def _part(measured: Measured, part: slice) -> Measured:
                    iqr_ms=measured.iqr_ms[part])
 
 
-def save_measured(path: Path, first: Measured, again: Measured, fit: int) -> None:
+def save_measured(path: Path, first: Measured, again: Measured, fit: int, build: dict[str, Any]) -> None:
     """Every timed network beside the table (arch text, role, medians and IQRs of both runs, the null models), so
     another calibration can be tried on the same measurements later without timing anything again."""
     import json
@@ -78,7 +79,8 @@ def save_measured(path: Path, first: Measured, again: Measured, fit: int) -> Non
     from hwnas.fileio import write_text_atomic
 
     second = dict(zip(range(fit, len(first.specs)), zip(again.median_ms, again.iqr_ms)))
-    write_text_atomic(path, json.dumps({"timing": first.timing, "overheads": first.overheads, "networks": [
+    write_text_atomic(path, json.dumps({"timing": first.timing, "overheads": first.overheads, "build": build,
+                                        "networks": [
         {"arch": encode(spec), "role": "fit" if i < fit else "validation", "median_ms": ms, "iqr_ms": iqr,
          **({"again_ms": second[i][0], "again_iqr_ms": second[i][1]} if i in second else {})}
         for i, (spec, ms, iqr) in enumerate(zip(first.specs, first.median_ms, first.iqr_ms))]}, indent=1))
@@ -101,7 +103,15 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     # validation measured later would show up as calibration error; the second run shows what it costs.
     first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes)
     again = measure_here(table, specs[fit:], passes=net_passes)  # only the validation networks are scored again
-    save_measured(path.with_name(path.stem + "_networks.json"), first, again, fit)
+    save_measured(networks_path(path), first, again, fit, {"ops": built.ops, "build_s": build_s})
+    return score_space(space, table, first, again, fit, built.ops, build_s, label), table
+
+
+def score_space(space: SearchSpace, table: LatencyTable, first: Measured, again: Measured, fit: int, ops: int,
+                build_s: float, label: str = "") -> SpaceResult:
+    """Every calibration kind fitted to the first ``fit`` networks of ``first``, scored on the others and on
+    their second run ``again``; the table keeps (and saves) the default kind's calibration."""
+    backend = table.provenance["backend"]
     calibrations = fit_kinds(table, _part(first, slice(0, fit)), space)
     validated, later, points = {}, {}, {}
     for kind, calibration in calibrations.items():
@@ -117,8 +127,51 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     raw = validated[best].pop("uncalibrated")
     noise = metrics(again.median_ms, first.median_ms[fit:])
     label = label or f"{space.name} {space.geometry.input_size} px"
-    return SpaceResult(label, backend, built.ops, build_s, raw, calibrations, validated, later, noise,
-                       points[best]), table
+    return SpaceResult(label, backend, ops, build_s, raw, calibrations, validated, later, noise, points[best])
+
+
+def networks_path(table_path: Path) -> Path:
+    return table_path.with_name(table_path.stem + "_networks.json")
+
+
+def load_measured(table: LatencyTable, path: Path) -> tuple[Measured, Measured, int, dict[str, Any]]:
+    """What :func:`save_measured` wrote: both runs (the second of the validation networks only), the number
+    of fit networks and the table's build figures (empty in files written before they were recorded)."""
+    import json
+
+    from hwnas.arch import decode
+    from hwnas.cost.backends import device_info
+
+    data = json.loads(path.read_text())
+    rows = data["networks"]
+    fit = sum(r["role"] == "fit" for r in rows)
+    device = dict(device_info(), cpu_model=table.provenance["device"].get("cpu_model"))  # where it was timed
+    first = Measured([decode(r["arch"]) for r in rows], [r["median_ms"] for r in rows], [r["iqr_ms"] for r in rows],
+                     "measured", device, data["timing"], data["overheads"])
+    again = Measured(first.specs[fit:], [r["again_ms"] for r in rows[fit:]], [r["again_iqr_ms"] for r in rows[fit:]],
+                     "measured", device, data["timing"])
+    return first, again, fit, data.get("build", {})
+
+
+def refit_spaces(folder: Path, space: SearchSpace | None = None) -> tuple[list[SpaceResult], dict[str, Any]]:
+    """``--refit``: the tables and timed networks a previous run left in ``folder``, fitted and scored again with
+    the current calibration code; nothing is timed. Also the networks' timing settings (of the last table).
+    ``space`` is the tables' space (default: the one each table's provenance names, at its input size)."""
+    loaded = []
+    for networks in folder.glob("*_networks.json"):
+        table = LatencyTable.load(networks.with_name(networks.name.replace("_networks", "")))
+        loaded.append((networks, table))
+    if not loaded:
+        raise SystemExit(f"no *_networks.json in {folder}: run the benchmark with --workdir first")
+    results = []
+    for networks, table in sorted(loaded, key=lambda item: -item[1].provenance["input_size"]):
+        table.calibration = None
+        first, again, fit, build = load_measured(table, networks)
+        p = table.provenance
+        results.append(score_space(space or get_space(p["space"], p["input_size"]), table, first, again, fit,
+                                   build.get("ops", len(table.entries)), build.get("build_s", float("nan"))))
+        print(f"[{table.where}: refitted]", flush=True)
+    return results, first.timing
 
 
 def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dict[str, Any]], workdir: Path,
@@ -175,7 +228,8 @@ def _kind(r: SpaceResult, kind: str) -> str:
 def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int, net_passes: int = 1) -> str:
     lines = [f"Tables (1 thread, batch 1, {rounds} interleaved rounds per op):", "",
              "| table | backend | ops | build time |", "|---|---|--:|--:|"]
-    lines += [f"| {r.label} | {r.backend} | {r.ops} | {r.build_s:.0f} s |" for r in results]
+    lines += [f"| {r.label} | {r.backend} | {r.ops} | "
+              f"{'-' if math.isnan(r.build_s) else f'{r.build_s:.0f} s'} |" for r in results]
     lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit} others, timed in the "
                   f"same interleaved run{f' of {net_passes} passes, median per network' if net_passes > 1 else ''}); "
                   "second run = the same validation networks timed again in a separate run, "
@@ -189,13 +243,14 @@ def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: in
         lines += [_row(r.label, r.backend, f"calibrated ({_kind(r, kind)}), second run", m)
                   for kind, m in r.later.items()]
         lines.append(_row(r.label, r.backend, "noise floor", r.noise))
-    lines += ["", "| table | backend | calibration | scale | per node | per M weights | offset | in-sample MAPE | "
-                  "median IQR of a network |", "|---|---|---|--:|--:|--:|--:|--:|--:|"]
+    lines += ["", "| table | backend | calibration | scale | per node | per M weights | per M converted | offset | "
+                  "in-sample MAPE | median IQR of a network |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for r in results:
         for kind, c in r.calibrations.items():
             node = f"{1e3 * c['node_ms']:+.2f} us" if "node_ms" in c else "-"
             weights = f"{c['ms_per_mparam']:+.4f} ms" if "ms_per_mparam" in c else "-"
-            lines.append(f"| {r.label} | {r.backend} | {kind} | {c['scale']:.4f} | {node} | {weights} | "
+            converted = f"{c['ms_per_mconverted']:+.4f} ms" if "ms_per_mconverted" in c else "-"
+            lines.append(f"| {r.label} | {r.backend} | {kind} | {c['scale']:.4f} | {node} | {weights} | {converted} | "
                          f"{c['offset_ms']:+.3f} ms | {_pct(c['in_sample']['mape'])} | "
                          f"{_pct(r.validated[kind]['median_iqr_pct'])} |")
     return "\n".join(lines)
@@ -258,7 +313,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--zoo", nargs="+", help="zoo networks (default: every 224 px one)")
     parser.add_argument("--workdir", help="keep the tables here (default: a temporary folder)")
     parser.add_argument("--plots", help="write a predicted-vs-measured PNG per table into this folder")
+    parser.add_argument("--refit", metavar="DIR",
+                        help="time nothing: fit and score the calibrations again on the tables and networks a "
+                             "previous --workdir DIR run saved (no zoo)")
     args = parser.parse_args(argv)
+    if args.refit:
+        results, timing = refit_spaces(Path(args.refit))
+        print(format_spaces(results, results[0].calibrations["affine"]["fit"]["samples"],
+                            results[0].validated["affine"]["n"], timing["rounds"], timing.get("network_passes", 1)))
+        return
     if args.quick:
         args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 8, 8, 20, 2
         args.passes = args.net_passes = 1

@@ -86,8 +86,10 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
             "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
     terms = ""
     if cal["kind"] in ("graph", "contextual"):
-        data.update(node_ms=cal["node_ms"], ms_per_mparam=cal["ms_per_mparam"])
-        terms = f" {cal['node_ms'] * 1e3:+.2f} us/node {cal['ms_per_mparam']:+.4f} ms/M weights"
+        converted = cal.get("ms_per_mconverted", 0.0)
+        data.update(node_ms=cal["node_ms"], ms_per_mparam=cal["ms_per_mparam"], ms_per_mconverted=converted)
+        terms = (f" {cal['node_ms'] * 1e3:+.2f} us/node {cal['ms_per_mparam']:+.4f} ms/M weights "
+                 f"{converted:+.4f} ms/M converted")
     if "contextual_cv" in cal:  # asked for (or auto chose) per-op residuals: say what cross-validation kept
         lam = cal["contextual_cv"]["lambda"]
         data["ridge_lambda"] = lam

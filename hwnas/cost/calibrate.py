@@ -18,13 +18,15 @@ Two corrections, both fitted by ordinary least squares on the measured times:
   nothing). Within a space whose networks all have the same op shapes (FBNet) the two are the same fit; when the
   number or shapes of the ops vary (depth choice, other families) the overhead is removed per op instead of being
   folded into a constant. ONNX Runtime tables.
-* ``graph``: ``scale * sum_i (lat_i - null_i) + node_ms * nodes + ms_per_mparam * params + offset_ms``, where
-  ``nodes`` and ``params`` are summed over the network's ops (:mod:`hwnas.cost.graph_features`): the nodes a
-  network really executes of each op (an op timed alone also runs layout conversions at its boundary that a
-  network does not) and the weights it streams from memory (an op timed alone finds them in cache). Fitted by
-  least squares on the *relative* error (each network weighted by 1 / its time), the error MAPE measures. ONNX
-  Runtime tables; the default there (``default_kind``): on 32 px FBNet networks it took the validation MAPE from
-  3.0 to 2.5 % and Spearman's rho from 0.952 to 0.962; at 224 px it ties with the others (docs/BENCHMARKS.md).
+* ``graph``: ``scale * sum_i (lat_i - null_i) + node_ms * nodes + ms_per_mparam * params + ms_per_mconverted *
+  converted + offset_ms``, where ``nodes``, ``params`` and ``converted`` are summed over the network's ops
+  (:mod:`hwnas.cost.graph_features`): the nodes a network really executes of each op, the weights it streams
+  from memory (an op timed alone finds them in cache), and the elements the layout conversions at the op's
+  boundary copy (an op timed alone runs them, a network does not: ``ms_per_mconverted`` comes out negative,
+  about -0.5 ms per million elements on our CPU). Fitted by least squares on the *relative* error (each network
+  weighted by 1 / its time), the error MAPE measures. ONNX Runtime tables; the default there
+  (``default_kind``). On the same measured 224 px FBNet networks the conversions took the validation MAPE from
+  2.2 to 1.9 %, and the worst network's error from 9.7 to 6.6 % (docs/BENCHMARKS.md).
 
 * ``contextual``: ``graph`` plus one residual per op key, ``delta_k``: what op k costs inside the sampled
   networks beyond the ``graph`` prediction (an op's neighbours change its time: which layout it receives, what
@@ -150,8 +152,8 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
 
     Without overheads: kind ``affine``, ``measured ~ scale * raw + offset``. With ``overhead_ms`` (null-model ms
     by shape key) and ``net_overheads`` (their sum over each network's ops): kind ``overhead``, the same fit of
-    ``raw - net_overhead``. With also ``net_features`` (each network's summed ``[executed nodes, parameters]``)
-    and ``op_features`` (the per-op values, stored for prediction): kind ``graph`` (module docstring).
+    ``raw - net_overhead``. With also ``net_features`` (each network's summed ``[executed nodes, parameters,
+    converted elements]``) and ``op_features`` (the per-op values, stored for prediction): kind ``graph`` (module docstring).
     """
     if (overhead_ms is None) != (net_overheads is None):
         raise ValueError("an overhead calibration needs both the per-shape overheads and their per-network sums")
@@ -160,10 +162,10 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
     if net_overheads is not None:
         raw = [r - o for r, o in zip(raw, net_overheads, strict=True)]
     if net_features is not None:
-        scale, node_ms, ms_per_mparam, offset = fit_relative(
-            [[r, f[0], f[1] / 1e6] for r, f in zip(raw, net_features, strict=True)], measured)
-        fitted = [scale * r + node_ms * f[0] + ms_per_mparam * f[1] / 1e6 + offset
-                  for r, f in zip(raw, net_features)]
+        rows = [[r, f[0], f[1] / 1e6, f[2] / 1e6] for r, f in zip(raw, net_features, strict=True)]
+        scale, node_ms, ms_per_mparam, ms_per_mconverted, offset = fit_relative(rows, measured)
+        fitted = [scale * r + node_ms * n + ms_per_mparam * p + ms_per_mconverted * c + offset
+                  for r, n, p, c in rows]
     else:
         scale, offset = fit_affine(raw, measured)
         fitted = [scale * r + offset for r in raw]
@@ -176,7 +178,7 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
     if overhead_ms is not None:
         cal["overhead_ms"] = dict(overhead_ms)
     if net_features is not None:
-        cal.update(node_ms=node_ms, ms_per_mparam=ms_per_mparam,
+        cal.update(node_ms=node_ms, ms_per_mparam=ms_per_mparam, ms_per_mconverted=ms_per_mconverted,
                    op_features={k: [int(v) for v in f] for k, f in op_features.items()})
     return cal
 
@@ -289,7 +291,7 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
     except ValueError as e:
         if net_features is None or "non-positive scale" not in str(e):
             raise
-        # Four coefficients on few or noisy networks can trade the scale for the node term; the two-coefficient
+        # Five coefficients on few or noisy networks can trade the scale for the node term; the two-coefficient
         # overhead fit is the safer answer then (and the fit records that it was the fallback).
         log.warning("graph calibration failed (%s); fitting the overhead kind instead", e)
         calibration = fit_calibration(raw, measured.median_ms, nulls, per_net)
@@ -399,14 +401,15 @@ def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float
 
 
 def _net_features(table: LatencyTable, spec: ArchSpec, op_features: Mapping[str, Sequence[int]]) -> list[float]:
-    """A network's summed ``[executed nodes, parameters]`` (its ops' features; elastic widths interpolated)."""
+    """A network's summed ``[executed nodes, parameters, converted elements]`` (its ops' features; elastic widths
+    interpolated)."""
     rows = []
     for op in table.spec_ops(spec):
         found = feature_lookup(op, op_features, table.families)
         if found is None:
             raise ValueError(f"no graph features were computed for op {op.key!r}")
         rows.append(found)
-    return [sum(r[0] for r in rows), sum(r[1] for r in rows)]
+    return [sum(r[i] for r in rows) for i in range(3)]
 
 
 GRAPH_MIN_NETWORKS = 8  # below this, "auto" fits "overhead": 4 coefficients need a margin of networks

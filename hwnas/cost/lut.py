@@ -54,8 +54,9 @@ def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     alone and gain fusion across blocks; to first order both are a scale and an offset. ``overhead``: the same,
     applied to a sum from which every op's measured null-model overhead (``overhead_ms``, by the op's
     :func:`~hwnas.cost.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
-    ``graph``: like ``overhead``, plus ``node_ms`` per executed graph node and ``ms_per_mparam`` per million
-    weights of every op (:mod:`hwnas.cost.graph_features`), also folded into each op's correction by
+    ``graph``: like ``overhead``, plus ``node_ms`` per executed graph node, ``ms_per_mparam`` per million
+    weights and ``ms_per_mconverted`` per million elements converted at the boundary of every op
+    (:mod:`hwnas.cost.graph_features`), also folded into each op's correction by
     :meth:`LatencyTable.overhead`, so this stays one affine map of a sum over ops. ``contextual``: like
     ``graph``, plus a fitted residual ``op_residual_ms`` per op key (what the op costs inside networks beyond
     its prediction), folded in the same way.
@@ -78,18 +79,23 @@ def family_bracket(op: OpSpec, families: Mapping[str, list]) -> tuple[str, str, 
 
 
 def feature_lookup(op: OpSpec, features: Mapping[str, Sequence[float]],
-                   families: Mapping[str, list]) -> tuple[float, float] | None:
-    """``(executed nodes, parameters)`` of ``op`` from per-key ``features``; an op of elastic width takes its
-    family's nodes and interpolates its parameters (linear in the width) between the grid points. ``None`` when
-    neither applies."""
+                   families: Mapping[str, list]) -> tuple[float, float, float] | None:
+    """``(executed nodes, parameters, converted elements)`` of ``op`` from per-key ``features``
+    (:mod:`hwnas.cost.graph_features`); an op of elastic width takes its family's nodes and interpolates the
+    others (linear in the width) between the grid points. ``None`` when neither applies. Calibrations made
+    before conversions were a feature store two values per op: they convert nothing (their coefficient is 0)."""
     if op.key in features:
-        nodes, params = features[op.key]
-        return float(nodes), float(params)
+        return _three(features[op.key])
     bracket = family_bracket(op, families)
     if bracket is None or bracket[0] not in features or bracket[1] not in features:
         return None
     k0, k1, t = bracket
-    return float(features[k0][0]), (1 - t) * features[k0][1] + t * features[k1][1]
+    (n0, p0, c0), (_, p1, c1) = _three(features[k0]), _three(features[k1])
+    return n0, (1 - t) * p0 + t * p1, (1 - t) * c0 + t * c1
+
+
+def _three(values: Sequence[float]) -> tuple[float, float, float]:
+    return float(values[0]), float(values[1]), float(values[2]) if len(values) > 2 else 0.0
 
 
 def _finite(value: Any) -> bool:
@@ -113,13 +119,15 @@ def check_calibration(calibration: Any, where: str) -> None:
         for field in ("node_ms", "ms_per_mparam"):
             if not _finite(calibration.get(field)):
                 raise ValueError(f"{where}: calibration {field!r} must be a finite number")
+        if not _finite(calibration.get("ms_per_mconverted", 0.0)):  # absent in calibrations made before it
+            raise ValueError(f"{where}: calibration 'ms_per_mconverted' must be a finite number")
         features = calibration.get("op_features")
         if not (isinstance(features, dict) and all(
-                isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(
+                isinstance(k, str) and isinstance(v, list) and len(v) in (2, 3) and all(
                     isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
                 for k, v in features.items())):
             raise ValueError(f"{where}: a {calibration['kind']!r} calibration needs 'op_features': op key -> "
-                             "[nodes, params]")
+                             "[nodes, params, converted elements]")
     if calibration["kind"] == "contextual":
         residuals = calibration.get("op_residual_ms")
         if not (isinstance(residuals, dict) and all(isinstance(k, str) and _finite(v) for k, v in residuals.items())):
@@ -332,14 +340,15 @@ class LatencyTable:
         null = float(cal["overhead_ms"][key])
         if cal["kind"] == "overhead":
             return null
-        nodes, params = self.op_features(op)
-        terms = cal["node_ms"] * nodes + cal["ms_per_mparam"] * params / 1e6
+        nodes, params, converted = self.op_features(op)
+        terms = (cal["node_ms"] * nodes + cal["ms_per_mparam"] * params / 1e6
+                 + cal.get("ms_per_mconverted", 0.0) * converted / 1e6)
         if cal["kind"] == "contextual":  # ops no fit network had (e.g. interpolated widths) keep no residual
             terms += float(cal["op_residual_ms"].get(op.key, 0.0))
         return null - terms / cal["scale"]
 
-    def op_features(self, op: OpSpec) -> tuple[float, float]:
-        """``(executed nodes, parameters)`` of ``op`` from a ``graph`` calibration (:func:`feature_lookup`)."""
+    def op_features(self, op: OpSpec) -> tuple[float, float, float]:
+        """``(executed nodes, parameters, converted elements)`` of ``op`` from a ``graph`` calibration (:func:`feature_lookup`)."""
         found = feature_lookup(op, (self.calibration or {}).get("op_features") or {}, self.families)
         if found is None:
             raise ValueError(f"{self.where}: its graph calibration has no features for op {op.key!r}; recalibrate "

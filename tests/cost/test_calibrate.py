@@ -150,14 +150,14 @@ def _graph_measured(table, specs, nulls, features, coef):
     from hwnas.cost.lut import feature_lookup
     from hwnas.cost.overhead import io_key
 
-    scale, node_ms, per_mparam, offset = coef
+    scale, node_ms, per_mparam, per_mconverted, offset = coef
     ms = []
     for spec in specs:
         ops = table.spec_ops(spec)
         corrected = sum(ms_ - nulls[io_key(op)] for (_, ms_), op in zip(table.breakdown(spec), ops))
         f = [feature_lookup(op, features, table.families) for op in ops]
-        ms.append(scale * corrected + node_ms * sum(n for n, _ in f) + per_mparam * sum(p for _, p in f) / 1e6
-                  + offset)
+        ms.append(scale * corrected + node_ms * sum(n for n, _, _ in f) + per_mparam * sum(p for _, p, _ in f) / 1e6
+                  + per_mconverted * sum(c for _, _, c in f) / 1e6 + offset)
     return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
 
 
@@ -167,11 +167,14 @@ def _graph_inputs(table, seed):
 
     rng = random.Random(seed)
     nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
-    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000)] for k in table.entries}
-    return rng, nulls, features, (0.9, 0.004, 0.05, 0.02)
+    features = {k: [rng.randint(0, 12), rng.randint(0, 400_000), rng.choice([0, rng.randint(1_000, 200_000)])]
+                for k in table.entries}
+    return rng, nulls, features, (0.9, 0.004, 0.05, -0.5, 0.02)
 
 
-def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table):
+def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a_sum(table):
+    from hwnas.cost.lut import feature_lookup
+
     from .test_lut import one_hot
 
     space = tiny_space()
@@ -180,7 +183,8 @@ def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table)
     cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True,
                           op_features=features)
     assert cal["kind"] == "graph" and cal["in_sample"]["mape"] < 1e-6
-    assert [cal["scale"], cal["node_ms"], cal["ms_per_mparam"], cal["offset_ms"]] == pytest.approx(coef, rel=1e-4)
+    fitted = [cal["scale"], cal["node_ms"], cal["ms_per_mparam"], cal["ms_per_mconverted"], cal["offset_ms"]]
+    assert fitted == pytest.approx(coef, rel=1e-4)
     others = sample_specs(space, 6, 1, exclude=cal["fit"]["networks"])
     truth = _graph_measured(table, others, nulls, features, coef).median_ms
     for spec, want in zip(others, truth):
@@ -190,6 +194,16 @@ def test_graph_calibration_recovers_node_and_weight_terms_and_stays_a_sum(table)
         assert float(table.expected(space, *one_hot(space, choice))) == pytest.approx(table.predict(spec))
     saved = LatencyTable.from_dict(table.to_dict())  # the fields survive a round trip and pass the checks
     assert saved.predict(others[0]) == pytest.approx(table.predict(others[0]))
+    # A calibration made before conversions were a feature (two values per op, no coefficient) still loads and
+    # predicts what its own terms say.
+    old = {k: v for k, v in cal.items() if k != "ms_per_mconverted"}
+    old["op_features"] = {k: v[:2] for k, v in cal["op_features"].items()}
+    table.calibration = old
+    conversions = cal["ms_per_mconverted"] * sum(feature_lookup(op, features, table.families)[2]
+                                                 for op in table.spec_ops(others[0])) / 1e6
+    assert LatencyTable.from_dict(table.to_dict()).predict(others[0]) == pytest.approx(truth[0] - conversions)
+    with pytest.raises(ValueError, match="ms_per_mconverted"):
+        table.calibration = dict(cal, ms_per_mconverted=float("inf"))
     broken = dict(cal, op_features={})
     table.calibration = broken
     with pytest.raises(ValueError, match="no features for op"):
@@ -244,10 +258,10 @@ def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
 
     space = tiny_space()
     nulls = {k: 0.001 for k in table_io_keys(table.entries)}
-    features = {k: [1, 10] for k in table.entries}
+    features = {k: [1, 10, 0] for k in table.entries}
     measured = replace(synthetic(table, sample_specs(space, 10, 0), 0.9, 0.05), overheads=nulls)
-    # Four coefficients on few, noisy networks can trade the scale away; simulate that outcome of the fit.
-    monkeypatch.setattr(calibrate, "fit_relative", lambda rows, y: [-0.02, 0.01, 0.0, 0.3])
+    # Five coefficients on few, noisy networks can trade the scale away; simulate that outcome of the fit.
+    monkeypatch.setattr(calibrate, "fit_relative", lambda rows, y: [-0.02, 0.01, 0.0, 0.0, 0.3])
     cal = calibrate_table(table, measured, space, seed=0, graph=True, op_features=features)
     assert cal["kind"] == "overhead" and cal["fallback_from"] == "graph" and cal["scale"] > 0
 

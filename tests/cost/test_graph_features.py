@@ -24,14 +24,42 @@ def test_boundary_layout_conversions_and_identities_are_not_executed_inside_a_ne
     assert executed_nodes(graph) == 4
 
 
+def test_converted_elements_count_the_boundary_conversions_only():
+    from onnx import helper
+
+    from hwnas.cost.graph_features import converted_elements
+
+    def graph(*nodes):
+        return helper.make_graph(list(nodes), "g", [helper.make_tensor_value_info("input", 1, [1])],
+                                 [helper.make_tensor_value_info("output", 1, [1])])
+
+    blocked = graph(helper.make_node("ReorderInput", ["input"], ["a"]),  # copies the input: 100
+                    helper.make_node("Conv", ["a", "w"], ["b"]),
+                    helper.make_node("ReorderOutput", ["b"], ["c"]),  # inner: not at the boundary
+                    helper.make_node("ReorderInput", ["c"], ["d"]),
+                    helper.make_node("ReorderOutput", ["d"], ["output"]))  # copies the output: 30
+    assert converted_elements(blocked, 100, 30) == 130
+    residual = graph(helper.make_node("ReorderInput", ["input"], ["a"]),
+                     helper.make_node("Conv", ["a", "w"], ["b"]),
+                     helper.make_node("ReorderOutput", ["b"], ["c"]),  # feeds the residual Add: fused in a network
+                     helper.make_node("Add", ["c", "input"], ["output"]))
+    assert converted_elements(residual, 100, 100) == 100
+    plain = graph(helper.make_node("Conv", ["input", "w"], ["output"]))
+    assert converted_elements(plain, 100, 30) == 0
+
+
 def test_real_ops():
     from hwnas.cost.graph_features import op_features, table_features
     from hwnas.cost.measure import op_module
 
     skip = parse_key("skip_s1_c16@16x8x8")
     block = parse_key("ir_r1_k3_s1_e1_c16_m48_nre@16x8x8")
-    assert op_features(skip) == (0, 0)
-    nodes, params = op_features(block)
+    assert op_features(skip) == (0, 0, 0)
+    nodes, params, converted = op_features(block)
     assert params == sum(p.numel() for p in op_module(block).parameters()) > 16 * 48
     assert nodes >= 3  # three convolutions, however ONNX Runtime fuses their BN, activations and the residual
-    assert table_features([skip.key, block.key]) == {skip.key: [0, 0], block.key: [nodes, params]}
+    # ONNX Runtime runs these convolutions blocked (NCHWc): the op converts its input once (the output's
+    # conversion feeds the residual Add, which a network fuses into the convolution).
+    assert converted == 16 * 8 * 8
+    assert op_features(parse_key("ir_r1_k3_s2_e1_c24_m48_nre@16x8x8"))[2] == 16 * 8 * 8 + 24 * 4 * 4
+    assert table_features([skip.key, block.key]) == {skip.key: [0, 0, 0], block.key: [nodes, params, converted]}

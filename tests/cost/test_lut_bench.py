@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from hwnas.space import get_space
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "lut_accuracy.py"
@@ -47,6 +49,13 @@ def test_core_on_a_small_space(tmp_path):
     saved = json.loads((tmp_path / "wide64_onnxruntime_networks.json").read_text())  # for later refits
     assert [n["role"] for n in saved["networks"]] == ["fit"] * 6 + ["validation"] * 5
     assert all("again_ms" in n for n in saved["networks"][6:]) and saved["timing"]["network_passes"] == 2
+    # --refit: the same measurements fitted and scored again without timing anything: the same figures.
+    again, timing = bench.refit_spaces(tmp_path, space)
+    assert len(again) == 1 and timing["network_passes"] == 2
+    assert again[0].ops == result.ops and again[0].build_s == result.build_s
+    for kind in ("affine", "overhead", "graph"):
+        assert again[0].validated[kind]["mape"] == pytest.approx(result.validated[kind]["mape"])
+        assert again[0].later[kind]["mape"] == pytest.approx(result.later[kind]["mape"])
     text = bench.format_spaces([result], fit=6, val=5, rounds=3, net_passes=2)
     assert "2 passes, median per network" in text
     assert "| wide 64 px | onnxruntime | calibrated (overhead) |" in text and "noise floor" in text
