@@ -6,9 +6,12 @@ For each (input size, backend), on one thread and batch 1:
 2. calibrate it on ``--fit`` networks sampled uniformly from the space (seed 0);
 3. validate it on ``--val`` *other* sampled networks (seed 1, the fitted ones excluded): MAPE, share within
    +-5 % and +-10 %, Spearman's rho, uncalibrated and calibrated;
-4. measure the validation networks a second time, as a separate run (each run: ``--net-passes`` interleaved
-   passes over the networks, median per network): the measured-vs-measured-again error is the
-   machine's own noise floor, the best any predictor could score against one measurement.
+4. measure the validation networks a second time, as a separate run (each run: ``--net-passes`` passes over
+   the networks, median per network): the measured-vs-measured-again error is the machine's own noise floor,
+   the best any predictor could score against one measurement.
+
+Networks are timed ``--net-order alone`` by default (each warm, on its own, as deployed and as ``hwnas lut
+calibrate`` does); ``interleaved`` times them cold in rounds across all of them, as the ops always are.
 
 Then the zoo at 224 px: a table of just the zoo networks' ops (``build_arch_table``), the FBNet-224 calibration of
 the same backend carried over (same device, backend and settings), and predicted vs measured per network.
@@ -30,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cost.calibrate import (
-    DEFAULT_SAMPLES, Measured, arch_digest, calibrate_table, default_kind, measure_here, sample_specs, validate_table,
+    DEFAULT_NETWORK_ORDER, DEFAULT_SAMPLES, Measured, arch_digest, calibrate_table, default_kind, measure_here,
+    sample_specs, validate_table,
 )
 from hwnas.cost.lut import LatencyTable
 from hwnas.cost.lut_build import build_arch_table, build_space_table
+from hwnas.cost.measure import ORDERS
 from hwnas.cost.validate import metrics, scatter_plot
 from hwnas.space import SearchSpace, get_space
 
@@ -88,7 +93,7 @@ def save_measured(path: Path, first: Measured, again: Measured, fit: int, build:
 
 def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
                    passes: int = 3, label: str = "", progress: bool = False,
-                   net_passes: int = 1) -> tuple[SpaceResult, LatencyTable]:
+                   net_passes: int = 1, net_order: str = "interleaved") -> tuple[SpaceResult, LatencyTable]:
     """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one interleaved run (of ``net_passes``
     passes, median per network), and again in a second run; calibrate on the fit networks of the first run,
     validate on the others of both runs."""
@@ -101,8 +106,9 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     specs = fit_specs + sample_specs(space, val, 1, exclude=[arch_digest(s) for s in fit_specs])
     # One run for fit and validation networks alike: a slow spell of the machine between a fit measured now and a
     # validation measured later would show up as calibration error; the second run shows what it costs.
-    first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes)
-    again = measure_here(table, specs[fit:], passes=net_passes)  # only the validation networks are scored again
+    first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes, order=net_order)
+    # Only the validation networks are scored again.
+    again = measure_here(table, specs[fit:], passes=net_passes, order=net_order)
     save_measured(networks_path(path), first, again, fit, {"ops": built.ops, "build_s": build_s})
     return score_space(space, table, first, again, fit, built.ops, build_s, label), table
 
@@ -176,7 +182,7 @@ def refit_spaces(folder: Path, space: SearchSpace | None = None) -> tuple[list[S
 
 def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dict[str, Any]], workdir: Path,
                  rounds: int, warmup: int, size: int = 224, passes: int = 3, progress: bool = False,
-                 net_passes: int = 1):
+                 net_passes: int = 1, net_order: str = "interleaved"):
     """Per zoo network: raw prediction, prediction with each calibration kind, measured median and IQR; and the
     zoo table's op count and build time. ``calibrations`` come from an FBNet table of the same backend and
     timing settings, on this machine: whole networks of other families test whether they carry over."""
@@ -188,7 +194,7 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
     built = build_arch_table(archs, workdir / f"zoo{size}_{backend}.json", size, backend=backend, warmup=warmup,
                              rounds=rounds, progress=progress, overwrite=True, passes=passes)
     build_s, table = time.perf_counter() - started, built.table
-    timed = measure_here(table, [spec for _, spec in archs], passes=net_passes)
+    timed = measure_here(table, [spec for _, spec in archs], passes=net_passes, order=net_order)
     rows = [{"name": name, "raw_ms": table.predict(spec, calibrated=False), "measured_ms": ms, "iqr_ms": iqr}
             for (name, spec), ms, iqr in zip(archs, timed.median_ms, timed.iqr_ms)]
     for kind, calibration in calibrations.items():
@@ -225,13 +231,15 @@ def _kind(r: SpaceResult, kind: str) -> str:
     return f"{kind}, ridge {cv['lambda']:g}" if cv["lambda"] is not None else f"{kind}: none kept, = graph"
 
 
-def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int, net_passes: int = 1) -> str:
+def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: int, net_passes: int = 1,
+                  net_order: str = "interleaved") -> str:
+    run = "interleaved run" if net_order == "interleaved" else "run, each network alone (warm)"
     lines = [f"Tables (1 thread, batch 1, {rounds} interleaved rounds per op):", "",
              "| table | backend | ops | build time |", "|---|---|--:|--:|"]
     lines += [f"| {r.label} | {r.backend} | {r.ops} | "
               f"{'-' if math.isnan(r.build_s) else f'{r.build_s:.0f} s'} |" for r in results]
     lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit} others, timed in the "
-                  f"same interleaved run{f' of {net_passes} passes, median per network' if net_passes > 1 else ''}); "
+                  f"same {run}{f' of {net_passes} passes, median per network' if net_passes > 1 else ''}); "
                   "second run = the same validation networks timed again in a separate run, "
                   "against the same predictions; noise floor = the second run against the first (what a perfect "
                   "predictor would score):", "",
@@ -284,7 +292,8 @@ def run_spaces(args: argparse.Namespace, workdir: Path) -> list[SpaceResult]:
     for backend in args.backends:
         for size in args.sizes:
             result, _ = evaluate_space(get_space("fbnet", size), backend, workdir, args.fit, args.val, args.rounds,
-                                       args.warmup, args.passes, net_passes=args.net_passes)
+                                       args.warmup, args.passes, net_passes=args.net_passes,
+                                       net_order=args.net_order)
             results.append(result)
             if args.plots:
                 scatter_plot(result.points["predicted_ms"], result.points["measured_ms"],
@@ -309,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--passes", type=int, default=3, help="table build passes (median per op)")
     parser.add_argument("--net-passes", type=int, default=3,
                         help="passes over the networks (median per network), in each of the two runs")
+    parser.add_argument("--net-order", choices=ORDERS, default=DEFAULT_NETWORK_ORDER,
+                        help="time the networks each alone (warm, as deployed; the default, as `hwnas lut "
+                             "calibrate`) or interleaved (cold, as the ops); the ops are always interleaved")
     parser.add_argument("--no-zoo", action="store_true")
     parser.add_argument("--zoo", nargs="+", help="zoo networks (default: every 224 px one)")
     parser.add_argument("--workdir", help="keep the tables here (default: a temporary folder)")
@@ -320,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.refit:
         results, timing = refit_spaces(Path(args.refit))
         print(format_spaces(results, results[0].calibrations["affine"]["fit"]["samples"],
-                            results[0].validated["affine"]["n"], timing["rounds"], timing.get("network_passes", 1)))
+                            results[0].validated["affine"]["n"], timing["rounds"], timing.get("network_passes", 1),
+                            timing.get("network_order", "interleaved")))
         return
     if args.quick:
         args.sizes, args.backends, args.fit, args.val, args.rounds, args.warmup = [32], ["onnxruntime"], 8, 8, 20, 2
@@ -331,11 +344,12 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(args.workdir or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         results = run_spaces(args, workdir)
-        print(format_spaces(results, args.fit, args.val, args.rounds, args.net_passes))
+        print(format_spaces(results, args.fit, args.val, args.rounds, args.net_passes, args.net_order))
         if not args.no_zoo:
             source = results[0]  # the first backend's first size (224 px unless --sizes says otherwise)
             rows, ops, build_s = evaluate_zoo(names, source.backend, source.calibrations, workdir, args.rounds,
-                                              args.warmup, passes=args.passes, net_passes=args.net_passes)
+                                              args.warmup, passes=args.passes, net_passes=args.net_passes,
+                                              net_order=args.net_order)
             print(f"\n(zoo: calibrations of {source.label}, {source.backend})\n")
             print(format_zoo(rows, source.backend, ops, build_s, list(source.calibrations)))
 

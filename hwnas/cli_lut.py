@@ -178,7 +178,7 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", choices=ORDERS,
                    help="interleaved: the networks in rounds A B C A B C (cold caches, as the ops were timed); "
                         "alone: each on its own, warm, as it runs deployed (default: the order of the table's current "
-                        "calibration, interleaved if it has none)")
+                        "calibration; alone if it has none)")
     p.add_argument("--imported-results", metavar="RESULTS",
                    help="use networks timed on another device: the runner's results.json of an `export-nets` "
                         "bundle (instead of sampling and timing here)")

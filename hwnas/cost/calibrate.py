@@ -247,9 +247,19 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls)
 
 
+DEFAULT_NETWORK_ORDER = "alone"
+"""How whole networks are timed for a new calibration: each on its own, warm, as a deployed network runs and as
+the pipeline's final check times the exported model. On FBNet at 224 and 32 px this also made the networks
+additive enough for every accuracy target at both sizes in one run, where interleaved (cold) networks missed at
+224 px by one network (docs/BENCHMARKS.md)."""
+
+
 def calibration_order(table: LatencyTable) -> str:
-    """How the networks of the table's calibration were timed (``interleaved`` if uncalibrated or older)."""
-    fit = (table.calibration or {}).get("fit") or {}
+    """How the networks of the table's calibration were timed: :data:`DEFAULT_NETWORK_ORDER` if the table is
+    uncalibrated, ``interleaved`` for calibrations made before the order was recorded."""
+    if table.calibration is None:
+        return DEFAULT_NETWORK_ORDER
+    fit = table.calibration.get("fit") or {}
     return (fit.get("timing") or {}).get("network_order", "interleaved")
 
 

@@ -50,7 +50,7 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
     from hwnas.cost.calibrate import (
-        arch_digest, calibrate_table, default_kind, fitted_networks, measure_here, sample_specs, validate_table,
+        arch_digest, calibrate_table, calibration_order, default_kind, fitted_networks, measure_here, sample_specs, validate_table,
     )
     from hwnas.cost.lut import LatencyTable
     from hwnas.cost.lut_build import build_space_table
@@ -69,7 +69,7 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
     if cfg.lut.calibrate:
         onnx = t.backend == "onnxruntime"
         specs = sample_specs(space, cfg.lut.calibrate, cfg.seed, sampler=cfg.lut.sampler)
-        measured = measure_here(table, specs, overheads=onnx)
+        measured = measure_here(table, specs, overheads=onnx, order=calibration_order(table))
         wanted = default_kind(table, "auto", len(specs))
         kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=wanted == "graph",
                                contextual=wanted == "contextual", sampler=cfg.lut.sampler,
@@ -78,7 +78,7 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
     validation = None
     if cfg.lut.validate:
         others = sample_specs(space, cfg.lut.validate, cfg.seed + 1, exclude=fitted_networks(table))
-        result = validate_table(table, measure_here(table, others))
+        result = validate_table(table, measure_here(table, others, order=calibration_order(table)))
         validation = {k: result[k] for k in ("mape", "within_5pct", "within_10pct", "spearman", "n", "bias_pct")}
         validation["points"] = result["points"]
         validation["networks"] = [arch_digest(s) for s in others]

@@ -376,3 +376,16 @@ def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch)
     assert measured.timing["network_passes"] == 3 and measured.timing["network_order"] == "alone"
     with pytest.raises(ValueError, match="passes"):
         measure_here(table, specs, passes=0)
+
+
+def test_new_calibrations_time_networks_alone_and_older_ones_keep_their_order(table):
+    from hwnas.cost.calibrate import DEFAULT_NETWORK_ORDER, calibration_order
+
+    space = tiny_space()
+    table.calibration = None
+    assert calibration_order(table) == DEFAULT_NETWORK_ORDER == "alone"  # as deployed, as the final check times
+    measured = synthetic(table, sample_specs(space, 6, 0), 0.8, 0.03)
+    cal = calibrate_table(table, replace(measured, timing={"rounds": 1, "network_order": "interleaved"}), space)
+    assert calibration_order(table) == "interleaved"  # recalibrating or validating follows the table's own
+    table.calibration = dict(cal, fit=dict(cal["fit"], timing={"rounds": 1}))  # made before the order was recorded
+    assert calibration_order(table) == "interleaved"
