@@ -94,9 +94,9 @@ def save_measured(path: Path, first: Measured, again: Measured, fit: int, build:
 def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, val: int, rounds: int, warmup: int,
                    passes: int = 3, label: str = "", progress: bool = False,
                    net_passes: int = 1, net_order: str = "interleaved") -> tuple[SpaceResult, LatencyTable]:
-    """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one interleaved run (of ``net_passes``
-    passes, median per network), and again in a second run; calibrate on the fit networks of the first run,
-    validate on the others of both runs."""
+    """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one run (of ``net_passes`` passes,
+    median per network; ``net_order`` as in :func:`~hwnas.cost.calibrate.measure_here`), and again in a second
+    run; calibrate on the fit networks of the first run, validate on the others of both runs."""
     started = time.perf_counter()
     path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
     built = build_space_table(space, path, backend=backend, warmup=warmup, rounds=rounds, progress=progress,

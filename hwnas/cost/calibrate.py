@@ -33,9 +33,10 @@ Two corrections, both fitted by ordinary least squares on the measured times:
   is left in cache). ``measured ~ graph + sum_k n_k delta_k``, ``n_k`` the count of op k in the network,
   fitted by ridge regression on the relative error (:mod:`hwnas.cost.ridge`) with the strength chosen by
   5-fold cross-validation among ``RIDGE_LAMBDAS`` and "no residuals" (then the result is the ``graph`` fit, and
-  says so). With 111 op keys in the FBNet space this needs on the order of a hundred networks (:data:`CONTEXTUAL_MIN_NETWORKS`); at
-  150 it took the 224 px validation from 92 to 98 % within +-5 % (docs/BENCHMARKS.md). The residuals stay
-  per op, so the calibrated table is still a sum over ops: ``expected`` and the search's separable costs hold.
+  says so). With 111 op keys in the FBNet space this needs on the order of a hundred networks
+  (:data:`CONTEXTUAL_MIN_NETWORKS`); at 150 it took the 224 px validation from 92 to 98 % within +-5 %
+  (docs/BENCHMARKS.md). The residuals stay per op, so the calibrated table is still a sum over ops: ``expected``
+  and the search's separable costs hold.
 
 Honest validation (the point of the exercise) uses networks that were *not* used for the fit:
 :func:`validate_table` samples with another seed and excludes every network whose digest the calibration lists.
@@ -153,7 +154,8 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
     Without overheads: kind ``affine``, ``measured ~ scale * raw + offset``. With ``overhead_ms`` (null-model ms
     by shape key) and ``net_overheads`` (their sum over each network's ops): kind ``overhead``, the same fit of
     ``raw - net_overhead``. With also ``net_features`` (each network's summed ``[executed nodes, parameters,
-    converted elements]``) and ``op_features`` (the per-op values, stored for prediction): kind ``graph`` (module docstring).
+    converted elements]``) and ``op_features`` (the per-op values, stored for prediction): kind ``graph``
+    (module docstring).
     """
     if (overhead_ms is None) != (net_overheads is None):
         raise ValueError("an overhead calibration needs both the per-shape overheads and their per-network sums")
@@ -422,7 +424,7 @@ def _net_features(table: LatencyTable, spec: ArchSpec, op_features: Mapping[str,
     return [sum(r[i] for r in rows) for i in range(3)]
 
 
-GRAPH_MIN_NETWORKS = 8  # below this, "auto" fits "overhead": 4 coefficients need a margin of networks
+GRAPH_MIN_NETWORKS = 8  # below this, "auto" fits "overhead": 5 coefficients need a margin of networks
 
 
 def default_kind(table: LatencyTable, kind: str = "auto", networks: int | None = None) -> str:

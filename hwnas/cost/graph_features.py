@@ -14,8 +14,9 @@ An op timed alone and the same op inside a network differ in two ways that the p
   of its weights once per inference, so its time grows with its parameter count beyond the ops' sum.
 
 :func:`op_features` gets all three from the op's own ONNX graph as ONNX Runtime optimises it (with the
-table's session settings): ``(executed nodes, parameters, converted elements)``. They are fixed properties of each op key, so a correction
-linear in them keeps a table's prediction a sum over ops, and the expected latency differentiable.
+table's session settings): ``(executed nodes, parameters, converted elements)``. They are fixed properties of
+each op key, so a correction linear in them keeps a table's prediction a sum over ops, and the expected
+latency differentiable.
 """
 
 from __future__ import annotations
@@ -79,23 +80,21 @@ def op_features(op: OpSpec, batch_size: int = 1, threads: int = 1) -> tuple[int,
     """``(executed nodes, parameters, converted elements)`` of one op."""
     import math
 
-    import torch
-
     from hwnas.cost.backends import onnx_bytes
     from hwnas.cost.measure import op_module
+    from hwnas.cost.overhead import out_shape
 
     module = op_module(op)
     params = sum(p.numel() for p in module.parameters())
-    shape = (batch_size, *op.in_shape)
-    with torch.no_grad():
-        out_elements = module(torch.zeros(shape)).numel()
-    graph = optimised_graph(onnx_bytes(module, shape), threads)
-    return executed_nodes(graph), params, converted_elements(graph, math.prod(shape), out_elements)
+    graph = optimised_graph(onnx_bytes(module, (batch_size, *op.in_shape)), threads)
+    converted = converted_elements(graph, batch_size * math.prod(op.in_shape), batch_size * math.prod(out_shape(op)))
+    return executed_nodes(graph), params, converted
 
 
 def table_features(keys: Iterable[str], batch_size: int = 1, threads: int = 1,
                    progress: bool = False) -> dict[str, list[int]]:
-    """``{op key: [executed nodes, parameters, converted elements]}`` for every key (one export and one session each)."""
+    """``{op key: [executed nodes, parameters, converted elements]}`` for every key (one export and one session
+    each)."""
     from tqdm import tqdm
 
     keys = list(keys)

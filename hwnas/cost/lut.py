@@ -348,7 +348,8 @@ class LatencyTable:
         return null - terms / cal["scale"]
 
     def op_features(self, op: OpSpec) -> tuple[float, float, float]:
-        """``(executed nodes, parameters, converted elements)`` of ``op`` from a ``graph`` calibration (:func:`feature_lookup`)."""
+        """``(executed nodes, parameters, converted elements)`` of ``op`` from a ``graph`` calibration
+        (:func:`feature_lookup`)."""
         found = feature_lookup(op, (self.calibration or {}).get("op_features") or {}, self.families)
         if found is None:
             raise ValueError(f"{self.where}: its graph calibration has no features for op {op.key!r}; recalibrate "

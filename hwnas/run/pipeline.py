@@ -50,7 +50,8 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
     from hwnas.cost.calibrate import (
-        arch_digest, calibrate_table, calibration_order, default_kind, fitted_networks, measure_here, sample_specs, validate_table,
+        arch_digest, calibrate_table, calibration_order, default_kind, fitted_networks, measure_here, sample_specs,
+        validate_table,
     )
     from hwnas.cost.lut import LatencyTable
     from hwnas.cost.lut_build import build_space_table
