@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hwnas.nn import build_model
+from hwnas.space.registry import get_space
 from hwnas.supernet import Supernet, copy_leading
 from .tiny_spaces import TINY_SPACES, narrowed, perturb
 
@@ -13,9 +14,8 @@ REAL_SPACES = ("fbnet", "hardcore", "tfnas", "spos")
 
 
 def real_space(name: str):
-    registry = pytest.importorskip("hwnas.space.registry", reason="the concrete spaces' registry is not written yet")
     # Small widths keep 50 extractions per space fast; 32 px is a Fashion-MNIST/CIFAR-scale input.
-    return registry.get_space(name, input_size=32, in_channels=1, num_classes=10, width_mult=0.25)
+    return get_space(name, input_size=32, in_channels=1, num_classes=10, width_mult=0.25)
 
 
 def check_parity(space, choices: int, seed: int = 0) -> int:
