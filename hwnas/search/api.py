@@ -19,6 +19,7 @@ import torch
 
 from hwnas.search.budgets import Budgets, check_feasible, make_budgets
 from hwnas.search.context import SearchContext, search_loaders
+from hwnas.search.engine import resumed_metrics_lines
 from hwnas.search.fbnet import FBNetConfig, run_fbnet
 from hwnas.search.hardcore import HardCoReConfig, run_hardcore
 from hwnas.search.oneshot import SUPERNET_INFO, OneShotConfig
@@ -121,7 +122,7 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     from hwnas.fileio import remove_stale_temp_files
 
     remove_stale_temp_files(out)  # what a writer killed between its write and its rename left behind
-    keep = _lines(out / "metrics.jsonl") if resume else 0
+    keep = resumed_metrics_lines(out) if resume else 0
     with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
         ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,
                             logger)
@@ -155,9 +156,3 @@ def _check_same_space(directory: Path, trained: Mapping[str, Any], space: Any) -
 
 def _path(value: str | Path | None) -> Path | None:
     return None if value is None else Path(value)
-
-
-def _lines(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.endswith("\n"))

@@ -142,6 +142,26 @@ def score_choice(supernet: Supernet, choice: Mapping[str, Any], calibration: lis
 
 
 # ---------------------------------------------------------------------------------------------- state
+def metrics_lines(out_dir: Path) -> int:
+    """Complete lines of ``out_dir/metrics.jsonl`` (the logger fsyncs each line, so the file is up to date)."""
+    from hwnas.train.metrics import JSONL_NAME
+
+    path = Path(out_dir) / JSONL_NAME
+    if not path.is_file():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.endswith("\n"))
+
+
+def resumed_metrics_lines(out_dir: Path) -> int:
+    """The metrics lines a resumed search keeps: those logged when its state was saved; none without a state
+    (the search starts from scratch); all of them for a state saved before the count was recorded."""
+    path = Path(out_dir) / STATE_NAME
+    if not path.is_file():
+        return 0
+    saved = load_checkpoint(path).get("metrics_lines")
+    return metrics_lines(out_dir) if saved is None else int(saved)
+
+
 class SearchState:
     """The resumable state of a search in ``out_dir/search_state.pt`` (atomic writes, ``weights_only`` loads)."""
 
@@ -151,7 +171,10 @@ class SearchState:
         self.fingerprint = dict(fingerprint)
 
     def save(self, state: Mapping[str, Any]) -> None:
-        save_checkpoint(self.path, {"method": self.method, "fingerprint": self.fingerprint, **state})
+        # The metrics lines logged so far go with this state: a search killed after logging a line but before
+        # its next save reruns that step on resume, and must not find the line already there.
+        save_checkpoint(self.path, {"method": self.method, "fingerprint": self.fingerprint, **state,
+                                    "metrics_lines": metrics_lines(self.path.parent)})
 
     def load(self, resume: bool) -> dict[str, Any] | None:
         """The saved state when resuming (``None`` when there is none); a state of another search is an error."""
