@@ -99,7 +99,9 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     latency, how = b.max_latency_ms, "given"
     if latency is None and b.latency_fraction is not None:
         separable = SeparableCost(LatencyTable.load(lut_path), space)
-        fixed_widths = cfg.search.method not in ("tfnas", "spos", "random")
+        from hwnas.search.api import FIXED_WIDTHS
+
+        fixed_widths = cfg.search.method in FIXED_WIDTHS
         low, high = separable.minimum(largest_widths=fixed_widths), separable.cost(space.heaviest())
         latency = round(low + b.latency_fraction * (high - low), 4)
         how = f"{b.latency_fraction:g} of the way from the lightest ({low:.3f} ms) to the heaviest ({high:.3f} ms)"

@@ -23,14 +23,38 @@ def md5_of(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+STRIPES = 5  # stripe directions: rows, columns, two diagonals, a checkerboard
+PERIOD = 4  # pixels per stripe period (2 on, 2 off): a 3x3 kernel sees one edge of it
+
+
+def learnable_images(labels: np.ndarray, rng: np.random.Generator, noise: float = 20.0) -> np.ndarray:
+    """28x28 uint8 images whose class a small conv net learns in a few dozen steps.
+
+    Class ``k`` is a stripe pattern of direction ``k % 5`` (rows, columns, both diagonals, a checkerboard) at a
+    random phase, dark (20/120) for ``k < 5`` and bright (120/240) otherwise, plus Gaussian pixel noise. Both cues
+    are local and survive global pooling, so a network's accuracy reflects whether it can compute at all: a
+    search test can then tell a working candidate from a crippled one (pure-noise images could not, every network
+    scores chance on them).
+    """
+    rows, cols = np.mgrid[0:28, 0:28]
+    directions = (rows, cols, rows + cols, rows - cols + 28, (rows // 2 + cols // 2) * 2)
+    images = np.empty((len(labels), 28, 28))
+    for i, k in enumerate(labels):
+        coord = directions[int(k) % STRIPES] + rng.integers(0, PERIOD)
+        on = (coord // (PERIOD // 2)) % 2
+        low, high = (20, 120) if int(k) < STRIPES else (120, 240)
+        images[i] = low + (high - low) * on + rng.normal(0, noise, (28, 28))
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
 def make_fake_fashion(directory: Path, n_train: int = 40, n_test: int = 12, seed: int = 0) -> dict[str, str]:
-    """Write the four gzipped IDX files; return {file name: md5}."""
+    """Write the four gzipped IDX files (labels cycle 0..9, :func:`learnable_images`); return {file name: md5}."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     md5s = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         labels = (np.arange(n) % 10).astype(np.uint8)
+        images = learnable_images(labels, rng)
         img_name, lbl_name = FASHION_FILES[split]
         write_idx(directory / img_name, images)
         write_idx(directory / lbl_name, labels)
