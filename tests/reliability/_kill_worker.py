@@ -5,8 +5,12 @@
 
 With HWNAS_TEST_KILL_WRITE=N the process SIGKILLs itself during its Nth atomic file write, after the data is in
 the temporary file and before the rename: the moment a torn checkpoint would appear if writes were not atomic.
+
+A run that resumes from a checkpoint prints ``resumed-from SHA256`` (of the checkpoint file it loaded) on stdout,
+so that a test can tell a real resume from a run that quietly started again from scratch.
 """
 
+import hashlib
 import os
 import signal
 import sys
@@ -14,8 +18,32 @@ import sys
 import torch
 
 import hwnas.fileio as fileio
+import hwnas.train.loop as train_loop
+from hwnas.search.engine import SearchState
 
 torch.set_num_threads(1)
+
+
+def report(path) -> None:
+    print("resumed-from", hashlib.sha256(open(path, "rb").read()).hexdigest(), flush=True)
+
+
+real_search_load, real_restore = SearchState.load, train_loop.restore_state
+
+
+def reporting_search_load(self, resume):
+    state = real_search_load(self, resume)
+    if state is not None:
+        report(self.path)
+    return state
+
+
+def reporting_restore(run, state, path):
+    report(path)
+    return real_restore(run, state, path)
+
+
+SearchState.load, train_loop.restore_state = reporting_search_load, reporting_restore
 KILL_WRITE = int(os.environ.get("HWNAS_TEST_KILL_WRITE", "0"))
 
 if KILL_WRITE:

@@ -107,7 +107,8 @@ def test_train_into_a_read_only_directory_fails_with_one_line(tmp_path, data):
 
 def test_a_run_stopped_by_a_full_disk_resumes_from_its_last_good_checkpoint(tmp_path, data):
     """Killed after its first checkpoint, resumed onto a full disk (fails, one line, last.pt untouched), resumed
-    again with space: it finishes."""
+    again with space: it finishes, from that checkpoint (not from scratch, which would finish too)."""
+    import json
     import signal
     import time
 
@@ -118,14 +119,23 @@ def test_a_run_stopped_by_a_full_disk_resumes_from_its_last_good_checkpoint(tmp_
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
         proc = subprocess.Popen([sys.executable, "-m", "hwnas", *args, "--out", str(out)], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while not (out / "last.pt").is_file() and time.time() < deadline and proc.poll() is None:
+        deadline = time.monotonic() + 120  # polled, not slept: the machine may be slow and loaded
+        while not (out / "last.pt").is_file() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
+        running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert (out / "last.pt").is_file(), f"no checkpoint within 120 s (exit {proc.returncode})"
+        assert running, f"the run ended (exit {proc.returncode}) before it could be killed"
         good = (out / "last.pt").read_bytes()
-        epoch = load_checkpoint(out / "last.pt")["epoch"]
-        assert 1 <= epoch < 30
+        saved = load_checkpoint(out / "last.pt")
+        assert 1 <= saved["epoch"] < 30 and saved["log_lines"] >= 1
+        # Mark the first metrics line, which the checkpoint covers: a resume keeps it as it is, while a run that
+        # started from scratch would rewrite the file.
+        metrics = out / "metrics.jsonl"
+        lines = metrics.read_text().splitlines(keepends=True)
+        lines[0] = json.dumps({**json.loads(lines[0]), "from_the_killed_run": True}) + "\n"
+        metrics.write_text("".join(lines))
         filler = fs / "filler"
         with open(filler, "wb", buffering=0) as f:  # fill the disk to the last byte
             with contextlib.suppress(OSError):
@@ -136,3 +146,4 @@ def test_a_run_stopped_by_a_full_disk_resumes_from_its_last_good_checkpoint(tmp_
         filler.unlink()
         assert hwnas(*args, "--out", str(out)).returncode == 0
         assert load_checkpoint(out / "last.pt")["epoch"] == 30
+        assert json.loads(metrics.read_text().splitlines()[0])["from_the_killed_run"] is True

@@ -5,10 +5,15 @@ The default suite kills spos and training inside an atomic write (after the data
 moment); `make test-all` adds the other methods, and kills at a random moment (0-0.5 s after the first checkpoint,
 three per method; `slow` marker). On CPU the runs are deterministic, so "ends where
 an uninterrupted run does" is checked bit for bit: the same result.json (but its timing) and the same weights.
+
+A kill before the first checkpoint would make the "resume" a fresh run, which ends where an uninterrupted run does
+too: every test checks that a checkpoint was on disk when the process died, and that the resumed process loaded
+exactly that file (the worker prints the digest of the checkpoint it resumed from).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -22,6 +27,7 @@ import pytest
 import torch
 
 from hwnas.fileio import TEMP_NAME
+from hwnas.search.engine import STATE_NAME
 from hwnas.train import load_checkpoint
 from tests.search.test_methods import SMALL, target
 
@@ -35,14 +41,27 @@ def worker(*args: str, kill_write: int = 0) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(proc: subprocess.Popen) -> None:
+def finish(proc: subprocess.Popen) -> str:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{out[-2000:]}\n{err[-4000:]}"
+    return out
 
 
 def killed(proc: subprocess.Popen) -> None:
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL, f"the worker was not killed (exit {proc.returncode})"
+
+
+def left_checkpoint(path: Path) -> str:
+    """The digest of the checkpoint a killed run left; fails if there is none (the resume would start afresh)."""
+    assert path.is_file(), f"no {path.name} when the process died: the resume would be a fresh run"
+    load_checkpoint(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def resumed_from(stdout: str) -> list[str]:
+    """Digests of the checkpoints a worker resumed from (see _kill_worker)."""
+    return [line.split()[1] for line in stdout.splitlines() if line.startswith("resumed-from ")]
 
 
 def no_torn_files(directory: Path) -> None:
@@ -94,7 +113,8 @@ def test_a_search_killed_inside_a_checkpoint_write_resumes_to_the_same_result(me
     killed(worker(*args, kill_write=2))
     assert any(TEMP_NAME.match(p.name) for p in tmp_path.iterdir()), "killed between write and rename"
     no_torn_files(tmp_path)
-    finish(worker(*args, "--resume"))
+    digest = left_checkpoint(tmp_path / STATE_NAME)
+    assert resumed_from(finish(worker(*args, "--resume"))) == [digest]
     assert not any(TEMP_NAME.match(p.name) for p in tmp_path.iterdir())  # swept by the resumed run
     same_search(straight(method), tmp_path)
 
@@ -102,7 +122,8 @@ def test_a_search_killed_inside_a_checkpoint_write_resumes_to_the_same_result(me
 def test_training_killed_inside_a_checkpoint_write_resumes_bit_exact(tmp_path, straight, fashion_dir):
     killed(worker("train", str(tmp_path), str(fashion_dir), kill_write=4))
     no_torn_files(tmp_path)
-    finish(worker("train", str(tmp_path), str(fashion_dir), "--resume"))
+    digest = left_checkpoint(tmp_path / "last.pt")
+    assert resumed_from(finish(worker("train", str(tmp_path), str(fashion_dir), "--resume"))) == [digest]
     a, b = load_checkpoint(straight("train") / "last.pt"), load_checkpoint(tmp_path / "last.pt")
     assert a["step"] == b["step"] and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
 
@@ -115,16 +136,18 @@ def test_killed_at_a_random_moment_resumes_to_the_same_result(method, seed, tmp_
     args = ("train", str(tmp_path), str(fashion_dir)) if method == "train" else \
         ("search", method, str(tmp_path), str(search_lut), str(fashion_dir), straight.limit)
     proc = worker(*args)
-    first = tmp_path / ("last.pt" if method == "train" else "search_state.pt")
+    first = tmp_path / ("last.pt" if method == "train" else STATE_NAME)
     deadline = time.time() + 120
     while not first.is_file() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
+    assert first.is_file(), f"no {first.name} within 120 s (worker exit {proc.poll()})"
     time.sleep(random.Random(f"{method}{seed}").uniform(0.0, 0.5))  # a random moment after the first checkpoint
     assert proc.poll() is None, "the run finished before the kill"
     proc.send_signal(signal.SIGKILL)
     killed(proc)
     no_torn_files(tmp_path)
-    finish(worker(*args, "--resume"))
+    digest = left_checkpoint(first)
+    assert resumed_from(finish(worker(*args, "--resume"))) == [digest]
     if method == "train":
         a, b = load_checkpoint(straight("train") / "last.pt"), load_checkpoint(tmp_path / "last.pt")
         assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
