@@ -76,7 +76,13 @@ def _step(space: SearchSpace, choice: Choice, slots: list[Slot], sign: int) -> C
     out = dict(choice)
     for slot, mc in zip(slots, widths):
         lo, hi = width_bounds(space, slot, choice)
-        out[slot.width_label] = _snap(slot, min(max(mc + sign * max(int(round(mc / smallest)), 1), lo), hi))
+        want = min(max(mc + sign * max(int(round(mc / smallest)), 1), lo), hi)
+        new = _snap(slot, want)
+        if new == mc and want != mc:  # a width grid coarser than the step (a YAML space, step 8) would snap
+            i = slot.widths.index(mc) + sign  # back to where it was: move to the next value that way instead
+            if 0 <= i < len(slot.widths) and lo <= slot.widths[i] <= hi:
+                new = slot.widths[i]
+        out[slot.width_label] = new
     return out
 
 

@@ -51,6 +51,23 @@ def test_unreachable_targets_stop_at_the_bounds(space, macs):
         assert high[slot.width_label] == width_bounds(space, slot, high)[1]
 
 
+def test_a_coarse_width_grid_shrinks_and_grows_too():
+    """Widths on a grid of step 8 (a YAML space): a one-channel step snaps back to where it was, so scaling
+    must move by a grid value (it once stopped at once, leaving an argmax 10 % over its target)."""
+    from pathlib import Path
+
+    tiny = get_space(str(Path(__file__).with_name("tiny_space.yaml")), 28, 1, 10)
+    cost = SeparableCost(AnalyticCost.for_space("macs", tiny), tiny)
+    choice = {**tiny.heaviest(), "s1_depth": 1, "s1_b0_op": "k3", "s1_b0_width": 32}
+    low, _ = elasticity_scale(tiny, choice, cost.cost, 1.0)
+    assert low["s1_b0_width"] == width_bounds(tiny, tiny.slots()[2], low)[0] == 16
+    target = 0.5 * (cost.cost(low) + cost.cost(choice))
+    scaled, trace = elasticity_scale(tiny, choice, cost.cost, target)
+    assert scaled["s1_b0_width"] == 24 and trace[0]["steps"] == 1
+    high, _ = elasticity_scale(tiny, low, cost.cost, 1e15)
+    assert high["s1_b0_width"] == 32
+
+
 def test_spaces_without_widths_are_left_alone():
     fbnet = get_space("fbnet", 28, 1, 10)
     choice = fbnet.sample(random.Random(0))
