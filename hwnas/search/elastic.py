@@ -8,7 +8,8 @@ architecture, which is what lets it land on the target latency instead of near i
 2. then grow progressively smaller groups of stages (all stages, then all but the first, ..., then the last
    stage alone), each group as long as the latency stays within ``T``: later groups change fewer blocks per
    step, so the steps get finer and the latency closes in on ``T`` from below;
-3. (hwnas) then widen single blocks by one width value while the latency stays within ``T``: TF-NAS's phase 2
+3. (hwnas) then widen single blocks by one width value while the latency stays within ``T`` (and, where no
+   single widening fits, trade one block a value wider against another a value narrower): TF-NAS's phase 2
    stops as soon as the widest blocks of a group reach their bounds, which can leave several percent of the
    budget unused; this last phase lands within about one block-channel's latency of ``T``.
 
@@ -136,9 +137,38 @@ def _fill(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callab
             if best_latency < value <= target:
                 best, best_latency = trial, value
         if best is None:
+            best = _exchange(space, choice, slots, latency, target)
+        if best is None:
             return choice, steps
         choice, steps = best, steps + 1
     return choice, steps
+
+
+def _exchange(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callable[[Mapping[str, Any]], float],
+              target: float) -> Choice | None:
+    """(hwnas) The pair move "one block a width value wider, another a value narrower" that raises the latency
+    most within ``target``, or ``None``: on a coarse width grid (steps of 8 channels) no single widening fits the
+    last few percent, while a wide step traded against a narrow one often does."""
+    current = latency(choice)
+    best, best_latency = None, current
+    for up in slots:
+        lo, hi = width_bounds(space, up, choice)
+        i = up.widths.index(choice[up.width_label])
+        if i + 1 >= len(up.widths) or up.widths[i + 1] > hi:
+            continue
+        wider = {**choice, up.width_label: up.widths[i + 1]}
+        for down in slots:
+            if down is up:
+                continue
+            d_lo, _ = width_bounds(space, down, choice)
+            j = down.widths.index(choice[down.width_label])
+            if j == 0 or down.widths[j - 1] < d_lo:
+                continue
+            trial = {**wider, down.width_label: down.widths[j - 1]}
+            value = latency(trial)
+            if best_latency < value <= target:
+                best, best_latency = trial, value
+    return best
 
 
 def reach_target(space: SearchSpace, choice: Mapping[str, Any], latency: Callable[[Mapping[str, Any]], float],

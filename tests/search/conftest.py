@@ -46,3 +46,21 @@ def fashion_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("fashion")
     make_fake_fashion(directory, n_train=320, n_test=64)
     return directory
+
+
+@pytest.fixture(scope="session")
+def learn_dir(tmp_path_factory) -> Path:
+    """More learnable fake images, for the tests that need a search to learn something (8 steps per epoch at
+    batch 64 on the 80 % weight split)."""
+    directory = tmp_path_factory.mktemp("learn")
+    make_fake_fashion(directory, n_train=640, n_test=64)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def fake_lut(tmp_path_factory, search_space) -> Path:
+    """A deterministic table of the tiny search space (an op 'times' at (parameters + 1) / 1000 ms): searches
+    that must reach the same decision on every machine cannot depend on this machine's timings."""
+    path = tmp_path_factory.mktemp("lut") / "tiny_fake.json"
+    build_space_table(search_space, path, backend=FakeBackend(), warmup=0, rounds=1, progress=False)
+    return path

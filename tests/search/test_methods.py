@@ -31,7 +31,7 @@ def target(search_space, lut, fraction=0.45):
 
 def run(method, out, lut, fashion_dir, budgets, **options):
     return search(method, TINY_YAML, "fashion-mnist", out=out, lut=lut, budgets=budgets,
-                  overrides={**SMALL[method], **options.pop("overrides", {})}, batch_size=32,
+                  overrides={**SMALL[method], **options.pop("overrides", {})}, batch_size=options.pop("batch_size", 32),
                   data_dir=str(fashion_dir), progress=False, tensorboard=False, **options)
 
 
