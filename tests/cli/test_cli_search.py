@@ -14,13 +14,16 @@ SETTINGS = ["--set", "recal_batches=1", "--set", "score_batches=1", "--set", "ev
 
 def test_search_writes_the_result(cli, tmp_path, search_space, search_lut, fashion_dir):  # noqa: F811
     limit = target(search_space, search_lut)
+    max_params = 6000  # the tiny space spans 1,618-9,400 params: both budgets bind
     code, out, err = cli("search", "--method", "spos", "--space", TINY_YAML, "--lut", search_lut,
-                         "--max-latency-ms", limit, "--max-params", 50000, "--epochs", 1, "--batch-size", 32,
-                         "--data-dir", fashion_dir, "--out", tmp_path, "--quiet", "--no-tensorboard", "--json",
-                         *SETTINGS)
+                         "--max-latency-ms", limit, "--max-params", max_params, "--max-memory-mb", 0.045,
+                         "--epochs", 1, "--batch-size", 32, "--data-dir", fashion_dir, "--out", tmp_path, "--quiet",
+                         "--no-tensorboard", "--json", *SETTINGS)
     assert code == 0, err
     result = json.loads(out)
-    assert result["predicted_latency_ms"] <= limit and result["params"] <= 50000
+    assert result["predicted_latency_ms"] <= limit and result["params"] <= max_params
+    assert result["peak_memory_mb"] <= 0.045 and set(result["budgets_met"]) == {
+        "max_latency_ms", "max_params", "max_memory_mb"}
     assert result["config"]["epochs"] == 1 and result["config"]["evolution"]["generations"] == 2
     assert json.loads((tmp_path / "result.json").read_text())["arch"] == result["arch"]
     code, out, err = cli("train", result["arch"], "--epochs", 1, "--data-dir", fashion_dir, "--out", tmp_path / "t",
