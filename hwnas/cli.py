@@ -429,12 +429,39 @@ def _join_torchrun(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; under torchrun, leave the process group on every way out, exceptions included."""
     from hwnas import distributed
 
+    completed = False
     try:
-        return _main(argv)
+        code = _main(argv)
+        completed = code == 0
+        return code
+    except BaseException as e:
+        if distributed.current().active:
+            _drop_locals(e)
+        raise
     finally:
-        distributed.shutdown()  # leave the process group cleanly (a no-op for one process)
+        # Every rank that completed waits for the others before leaving; a rank that failed leaves at once, as
+        # its peers may never reach that barrier. A no-op for one process.
+        distributed.shutdown(wait_for_peers=completed)
+
+
+def _drop_locals(e: BaseException) -> None:
+    """Clear the local variables of the frames ``e`` unwound (the traceback still prints file and line).
+
+    They hold the models, and a DistributedDataParallel wrapper holds the process group: kept alive by the
+    escaping exception, the group would be destroyed only while the interpreter finalises, when its backend
+    threads can no longer take the GIL and the process aborts on top of the error it reports.
+    """
+    import traceback
+
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:  # chained exceptions keep frames of their own
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 def _main(argv: list[str] | None = None) -> int:

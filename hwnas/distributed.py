@@ -19,6 +19,11 @@
   statistics and the run would drift from the single-process one.
 * **Agreement.** Architecture parameters are checked to be identical on every rank after every update
   (:meth:`World.check_replicated`), and a non-finite loss on any rank skips the step on all of them.
+* **Clean exit.** Every way out of the CLI leaves the group (:func:`shutdown`, with an atexit hook behind it): a
+  rank that completed first waits at a barrier for the others, then the group is destroyed, which joins its
+  backend threads. A group still alive when the interpreter finalises aborts the process ("terminate called
+  without an active exception"): a backend thread releasing a collective's tensors then needs the GIL, and a
+  thread that asks for it at that point is forced out of the destructor it runs in.
 * **One writer.** Only rank 0 writes files (:mod:`hwnas.fileio` discards writes on the other ranks), logs and
   shows progress; every rank reads checkpoints, so a job restarted by ``torchrun --max-restarts`` resumes from
   the last one on every rank (:func:`restarted`).
@@ -26,11 +31,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import hashlib
+import importlib
 import logging
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -180,6 +188,7 @@ def init_from_env(device: str = "cpu", timeout_s: float = 600.0) -> World:
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     timeout = datetime.timedelta(seconds=timeout_s)
+    _import_group_capturing_modules()
     store, _, _ = next(torch.distributed.rendezvous("env://", rank, size, timeout=timeout))
     # torchrun keeps one store across restarts: without a prefix per attempt, a restarted group would read the
     # addresses the killed workers published and fail to connect.
@@ -187,17 +196,74 @@ def init_from_env(device: str = "cpu", timeout_s: float = 600.0) -> World:
     store = torch.distributed.PrefixStore(f"hwnas/attempt{attempt}", store)
     torch.distributed.init_process_group(backend, store=store, rank=rank, world_size=size, timeout=timeout)
     _WORLD = World(rank, size, local_rank, backend)
+    _register_exit_hook()
     if rank != 0:
         logging.getLogger("hwnas").setLevel(logging.WARNING)  # one rank tells the story
     log.info("joined a %d-process %s group as rank %d", size, backend, rank)
     return _WORLD
 
 
-def shutdown() -> None:
+# Modules whose functions take ``group=group.WORLD`` as a default argument: Python evaluates it on import, so
+# importing one after the group exists keeps the default group alive for good, and destroy_process_group() can
+# no longer stop its backend threads. hwnas imports the first one indirectly: the first functional collective
+# (global BatchNorm) imports torch._dynamo, which imports it.
+_GROUP_CAPTURING_MODULES = ("torch.distributed.nn.functional",)
+
+
+def _import_group_capturing_modules() -> None:
+    """Import those modules while no group exists, so that their defaults hold None rather than our group."""
+    for name in _GROUP_CAPTURING_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a torch without it cannot import it later either
+            pass
+
+
+_EXIT_HOOK_REGISTERED = False
+
+
+def _register_exit_hook() -> None:
+    """Leave the group at interpreter exit too, for exits that bypass :func:`hwnas.cli.main`'s ``finally``.
+
+    atexit runs while other threads can still take the GIL; a group left for finalization to tear down lets a
+    backend thread try to take it after that is no longer possible, and the process aborts.
+    """
+    global _EXIT_HOOK_REGISTERED
+    if not _EXIT_HOOK_REGISTERED:
+        atexit.register(shutdown)
+        _EXIT_HOOK_REGISTERED = True
+
+
+def shutdown(wait_for_peers: bool = False) -> None:
+    """Leave the process group and stop its backend threads; safe to call twice, a no-op for one process.
+
+    ``wait_for_peers`` (the command completed) first waits at a barrier, so that no rank closes its connections
+    while another still has a collective in flight. A rank that failed must not: its peers may never get there.
+    """
     global _WORLD
-    if _WORLD.active and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
-    _WORLD = World()
+    world, _WORLD = _WORLD, World()
+    if not world.active or not torch.distributed.is_initialized():
+        return
+    group = weakref.ref(torch.distributed.group.WORLD)
+    if wait_for_peers:
+        _barrier_before_leaving(world)
+    torch.distributed.destroy_process_group()
+    if group() is not None:
+        log.warning("the process group is still referenced after destroy_process_group(): its backend threads "
+                    "outlive it and can abort this process at exit (something holds it: a default argument of a "
+                    "module imported after the group was created, or a live DistributedDataParallel wrapper)")
+
+
+def _barrier_before_leaving(world: World) -> None:
+    """Wait for every rank; a peer that died meanwhile is reported, not raised: this rank's work is done."""
+    try:
+        if world.backend == "nccl":
+            torch.distributed.barrier(device_ids=[world.local_rank])
+        else:
+            torch.distributed.barrier()
+    except RuntimeError as e:  # DistBackendError: a peer closed its connections first
+        log.warning("rank %d: the final barrier failed (%s); leaving the group anyway", world.rank,
+                    str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
 
 
 def device_for(device: str) -> str:
