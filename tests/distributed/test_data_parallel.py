@@ -1,9 +1,9 @@
 """Data-parallel runs under a real `torchrun` with 2 gloo processes on CPU (hwnas.distributed).
 
 Each test runs the same command once as one process and once as two ranks on the same global batch, and checks
-that the two-rank run finishes (the ranks checked on every architecture step and every epoch that they agree),
-that only rank 0 wrote, and that it ends where the single process does: the same architecture, and weights equal
-up to float summation order.
+that the two-rank run finishes (the ranks checked on every architecture step and every epoch that they agree)
+with every rank exiting cleanly, that only rank 0 wrote, and that it ends where the single process does: the same
+architecture, and weights equal up to float summation order.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import torch
 from hwnas.cost.lut_build import build_space_table
 from hwnas.space import get_space
 from tests.data.fakes import make_fake_fashion
+from tests.distributed._launch import ROOT, hwnas
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY_YAML = str(ROOT / "tests" / "search" / "tiny_space.yaml")
 ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e3_c16 ir_r1_k5_s1_e3_c16_se0.25 | head"
 SETTINGS = {
@@ -48,20 +48,6 @@ def lut(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lut") / "tiny.json"
     build_space_table(get_space(TINY_YAML, 28, 1, 10), path, warmup=1, rounds=3, progress=False)
     return path
-
-
-def hwnas(args: list[str], nproc: int = 1, entry: list[str] | None = None, restarts: int = 0,
-          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`python -m hwnas ARGS`, or the same under `torchrun --nproc_per_node=NPROC`."""
-    if nproc == 1 and entry is None:
-        cmd = [sys.executable, "-m", "hwnas", *args]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               f"--max-restarts={restarts}", *(entry or ["-m", "hwnas"]), *args]
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})}
-    done = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
-    return done
 
 
 def max_difference(a: dict, b: dict) -> float:
