@@ -37,14 +37,17 @@ def lut(cli, tmp_path):
 
 def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     path, space = lut
+    # 6 networks of 10 rounds: with 4 of 3 rounds, on a busy machine (two spinning processes beside other jobs)
+    # 4 of 24 fits came out implausible (the lightest network predicted near 0 ms) or with a negative slope, and
+    # the calibration fell back to a simpler kind or failed; with 6 of 10, none of 20 did.
     for kind, order in (("affine", "interleaved"), ("overhead", "alone")):
-        code, out, err = cli("lut", "calibrate", "--lut", path, "--space", space, "--samples", 4, "--seed", 0,
-                             "--kind", kind, "--passes", 2, "--order", order, *FAST, "--json")
+        code, out, err = cli("lut", "calibrate", "--lut", path, "--space", space, "--samples", 6, "--seed", 0,
+                             "--kind", kind, "--passes", 2, "--order", order, "--rounds", 10, "--json")
         assert code == 0, err
         fit = json.loads(out)
-        assert fit["kind"] == kind and fit["samples"] == 4 and fit["source"] == "measured"
+        assert fit["kind"] == kind and fit["samples"] == 6 and fit["source"] == "measured"
     stored = json.loads(path.read_text())["calibration"]
-    assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 4 and stored["scale"] == fit["scale"]
+    assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 6 and stored["scale"] == fit["scale"]
     assert stored["fit"]["timing"]["network_passes"] == 2  # each network's median over two whole passes
     assert stored["fit"]["timing"]["network_order"] == "alone"  # each network timed on its own, as deployed
     assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
@@ -54,8 +57,13 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     assert code == 0, err
     result = json.loads(out)
     assert {"mape", "within_5pct", "within_10pct", "spearman", "n"} <= set(result) and result["n"] == 5
-    assert result["excluded"] == 4 and result["calibrated"] and "mape" in result["uncalibrated"]
+    assert result["excluded"] == 6 and result["calibrated"] and "mape" in result["uncalibrated"]
     assert result["order"] == "alone"  # validated the way it was calibrated
+    # The calibration is applied: the two errors differ. Which is smaller is not asserted here: on this space the
+    # table's sum was sometimes within 6 % uncalibrated on a busy machine; tests/cost/test_calibrate.py checks that
+    # calibration helps, on a space where the table's error is large and systematic.
+    assert result["mape"] != pytest.approx(result["uncalibrated"]["mape"], rel=1e-6)
+    assert result["bias_pct"] != pytest.approx(result["uncalibrated"]["bias_pct"], rel=1e-6)
     if result["plot"]:
         assert plot.read_bytes()[:4] == b"\x89PNG"
     code, out, _ = cli("latency", "act=re se=in | stem_k3_s2_c32 | skip_s2_c64 | ir_r1_k3_s1_e1_c64_m192 | head",
