@@ -11,10 +11,12 @@ results 22-23 % over). The loop closes that gap before any training is spent on 
    excess, a little more), up to ``retries`` times;
 4. return the last attempt that met the budget measured, else the attempt measured fastest.
 
-A tightened budget below the space's lightest network (``ValueError`` from the search, e.g.
-:class:`~hwnas.search.budgets.InfeasibleBudgetError`) ends the loop with what it has. One-shot methods (spos,
-random, hardcore) search the retries from the supernet they trained at the first attempt, so a retry costs the
-search alone; the DNAS methods (fbnet, tfnas) search again from scratch.
+A tightened budget below the space's lightest network (:class:`~hwnas.search.budgets.InfeasibleBudgetError`,
+from :func:`~hwnas.search.budgets.check_feasible`, which every search calls) ends the loop with what it has; any
+other error of a retry (a bad setting, a corrupt checkpoint, a full disk) propagates, as it would have at the
+first attempt, instead of passing for "no network fits". One-shot methods (spos, random, hardcore) search the
+retries from the supernet they trained at the first attempt, so a retry costs the search alone; the DNAS methods
+(fbnet, tfnas) search again from scratch.
 
 Used by ``hwnas run`` (:func:`hwnas.run.pipeline.stage_search`), ``hwnas search --check-measured`` and
 ``benchmarks/search_methods.py``.
@@ -26,6 +28,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from hwnas.search.budgets import InfeasibleBudgetError
 
 SAFETY = 0.98
 """A retry aims 2 % below what the measured excess alone asks for: timings scatter by about that."""
@@ -42,7 +46,8 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
     chosen network on the target (ms). With ``retries`` 0 or no latency budget there is no measurement: the
     first result is chosen. Each attempt is a dict ``{attempt, budget_ms, arch, predicted_latency_ms,
     search_time_s, measured_ms, result}`` (``result``: the search's result), or ``{attempt, budget_ms,
-    error}`` for a tightened budget no network meets.
+    error}`` for a tightened budget no network meets (:class:`InfeasibleBudgetError`; any other exception of
+    ``search_at`` propagates).
     """
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
@@ -55,7 +60,7 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
     for attempt in range(checks + 1):
         try:
             result = search_at(attempt, current)
-        except ValueError as e:  # the tightened budget is below the lightest network: keep what we have
+        except InfeasibleBudgetError as e:  # the tightened budget is below the lightest network: keep what we have
             if attempt == 0:
                 raise
             attempts.append({"attempt": attempt, "budget_ms": current.max_latency_ms, "error": str(e)})

@@ -56,6 +56,41 @@ def test_a_tightened_budget_no_network_meets_ends_the_loop_but_a_first_one_is_an
         search_within_measured(FakeSearch(lightest=2.0), measured(), Budgets(max_latency_ms=1.0), retries=3)
 
 
+def test_infeasibility_on_a_retry_keeps_the_fastest_measured_network_and_records_why():
+    search = FakeSearch(lightest=0.7)
+    chosen, attempts = search_within_measured(search, measured(1.2, 1.1, 1.15), Budgets(max_latency_ms=1.0),
+                                              retries=3)
+    # attempt 1 under 1/1.2*0.98 = 0.817 (measured 1.1), attempt 2 under 0.817/1.1*0.98 = 0.728 (measured 1.15),
+    # attempt 3 under 0.728/1.15*0.98 = 0.620 < 0.7: infeasible, the loop ends with the fastest measured network.
+    assert [a["attempt"] for a in attempts] == [0, 1, 2, 3] and len(search.budgets) == 4
+    assert "below the lightest (0.7)" in attempts[-1]["error"] and "arch" not in attempts[-1]
+    assert attempts[-1]["budget_ms"] == pytest.approx(search.budgets[-1]) and chosen["attempt"] == 1
+
+
+class Failing(FakeSearch):
+    """A search that fails at ``attempt`` with ``error``: not a budget no network meets."""
+
+    def __init__(self, attempt: int, error: Exception):
+        super().__init__()
+        self.attempt, self.error = attempt, error
+
+    def __call__(self, attempt, budgets):
+        if attempt == self.attempt:
+            raise self.error
+        return super().__call__(attempt, budgets)
+
+
+@pytest.mark.parametrize("error", [ValueError("bad setting 'epochs': must be a positive integer"),
+                                   OSError("No space left on device"), RuntimeError("checkpoint is corrupt")])
+def test_any_other_error_of_a_retry_propagates(error):
+    """Only InfeasibleBudgetError means "no network fits the tightened budget": a retry failing for any other
+    reason (a ValueError of a bad setting included) is an error of the run, not the end of the loop."""
+    with pytest.raises(type(error), match=str(error).split(":")[0]):
+        search_within_measured(Failing(1, error), measured(1.5, 0.9), Budgets(max_latency_ms=1.0), retries=2)
+    with pytest.raises(type(error)):  # the first attempt too, as before
+        search_within_measured(Failing(0, error), measured(), Budgets(max_latency_ms=1.0), retries=2)
+
+
 def test_no_retries_or_no_latency_budget_measures_nothing():
     never = lambda attempt, result: pytest.fail("measured")  # noqa: E731
     chosen, attempts = search_within_measured(FakeSearch(), never, Budgets(max_latency_ms=1.0), retries=0)
