@@ -55,11 +55,28 @@ def global_batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, runnin
     return y
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """``y = sum_r x_r`` on every rank. Every rank's ``y`` depends on every ``x_r``, so the gradient of ``x_r`` is
+    the sum over ranks of the gradients of their ``y``: an all-reduce again. (A plain ``dist.all_reduce`` inside
+    a Function rather than torch's functional collectives: those import ``torch._dynamo``, 2 s per rank, whose
+    import keeps a reference to the process group that stops it from being destroyed at exit.)"""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:  # noqa: ARG004 (autograd's signature)
+        out = t.detach().clone()
+        torch.distributed.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        grad = grad.contiguous().clone()
+        torch.distributed.all_reduce(grad)
+        return grad
+
+
 def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum over the ranks, differentiable: the gradient of every rank's output flows back to every input."""
-    import torch.distributed._functional_collectives as collectives
-
-    return collectives.all_reduce(t, "sum", torch.distributed.group.WORLD)
+    return _AllReduceSum.apply(t)
 
 
 def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
