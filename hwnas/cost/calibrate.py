@@ -165,7 +165,8 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
         raw = [r - o for r, o in zip(raw, net_overheads, strict=True)]
     if net_features is not None:
         rows = [[r, f[0], f[1] / 1e6, f[2] / 1e6] for r, f in zip(raw, net_features, strict=True)]
-        scale, node_ms, ms_per_mparam, ms_per_mconverted, offset = fit_relative(rows, measured)
+        # time grows with the table's sum, the nodes and the weights; the conversions an op paid alone come off
+        scale, node_ms, ms_per_mparam, ms_per_mconverted, offset = fit_relative(rows, measured, (1, 1, 1, -1))
         fitted = [scale * r + node_ms * n + ms_per_mparam * p + ms_per_mconverted * c + offset
                   for r, n, p, c in rows]
     else:
@@ -191,10 +192,21 @@ def in_sample_metrics(fitted: Sequence[float], measured: Sequence[float]) -> dic
     return {k: m[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}
 
 
-def fit_relative(rows: Sequence[Sequence[float]], measured: Sequence[float]) -> list[float]:
+def fit_relative(rows: Sequence[Sequence[float]], measured: Sequence[float],
+                 signs: Sequence[int] | None = None) -> list[float]:
     """Coefficients ``w`` (one per column, then an intercept) minimising ``sum ((x . w + b) / y - 1)^2``: least
-    squares on the relative error. Needs more networks than coefficients."""
+    squares on the relative error, each column's coefficient of the sign ``signs`` gives it (+1: >= 0, -1: <= 0,
+    0: free; default all >= 0), the intercept free. Needs more networks than coefficients.
+
+    The graph fit's columns have a known direction: the table's sum, executed nodes and weights can only add
+    time, the layout conversions an op paid alone only take it away. An unbounded fit on a few noisy networks
+    can give a column the wrong sign, which the fitted networks happen to cancel, and then predicts a network
+    outside them (another family, a much larger one) at less than nothing: a graph fit on 6 networks once
+    predicted a zoo network at -0.53 ms. Where the unbounded solution has the right signs, the bounded one is
+    the same (SciPy's bounded least squares).
+    """
     import numpy as np
+    from scipy.optimize import lsq_linear
 
     x = np.asarray(rows, dtype=float)
     y = np.asarray(measured, dtype=float)
@@ -202,8 +214,13 @@ def fit_relative(rows: Sequence[Sequence[float]], measured: Sequence[float]) -> 
         raise ValueError(f"a fit of {x.shape[-1] + 1} coefficients needs more than that many measured networks, "
                          f"got {len(y)}")
     design = np.hstack([x, np.ones((len(y), 1))]) / y[:, None]
-    coef, *_ = np.linalg.lstsq(design, np.ones(len(y)), rcond=None)
-    return [float(c) for c in coef]
+    signs = np.ones(x.shape[1]) if signs is None else np.asarray(signs, dtype=float)
+    if signs.shape != (x.shape[1],):
+        raise ValueError(f"signs must give one of +1, -1, 0 per column ({x.shape[1]}), got {list(signs)}")
+    lower = np.r_[np.where(signs > 0, 0.0, -np.inf), -np.inf]
+    upper = np.r_[np.where(signs < 0, 0.0, np.inf), np.inf]
+    fit = lsq_linear(design, np.ones(len(y)), bounds=(lower, upper), method="bvls")
+    return [float(c) for c in fit.x]
 
 
 # ---------------------------------------------------------------------------------------------------- tables

@@ -261,7 +261,7 @@ def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
     features = {k: [1, 10, 0] for k in table.entries}
     measured = replace(synthetic(table, sample_specs(space, 10, 0), 0.9, 0.05), overheads=nulls)
     # Five coefficients on few, noisy networks can trade the scale away; simulate that outcome of the fit.
-    monkeypatch.setattr(calibrate, "fit_relative", lambda rows, y: [-0.02, 0.01, 0.0, 0.0, 0.3])
+    monkeypatch.setattr(calibrate, "fit_relative", lambda rows, y, signs=None: [-0.02, 0.01, 0.0, 0.0, 0.3])
     cal = calibrate_table(table, measured, space, seed=0, graph=True, op_features=features)
     assert cal["kind"] == "overhead" and cal["fallback_from"] == "graph" and cal["scale"] > 0
 
@@ -435,3 +435,26 @@ def test_calibration_on_real_onnxruntime_timings_predicts_other_networks_better(
     result = validate_table(table, part(slice(5, 10)))  # refuses any network the fit used
     assert result["calibrated"] and result["n"] == 5
     assert result["mape"] < 0.5 * result["uncalibrated"]["mape"], (result["mape"], result["uncalibrated"])
+
+
+def test_relative_fit_prices_every_cost_non_negative():
+    """A few noisy networks can make an unbounded fit price one cost column negative; a network outside them then
+    predicts below zero (a 6-network graph fit once gave a zoo network -0.53 ms). The bounded fit keeps every
+    column's coefficient >= 0, and equals the unbounded one where that is already non-negative."""
+    import numpy as np
+
+    from hwnas.cost.calibrate import fit_relative
+
+    rng = np.random.default_rng(0)
+    rows = rng.uniform(1, 2, size=(8, 2))
+    clean = rows @ np.array([0.8, 0.3]) + 0.1
+    coef = fit_relative(rows.tolist(), clean.tolist())
+    assert coef == pytest.approx([0.8, 0.3, 0.1], rel=1e-6)  # the bound is not active: the exact solution
+    # The second column anti-correlated with the time, as noise can make it on a handful of networks.
+    noisy = rows[:, 0] * 1.0 - 0.2 * rows[:, 1] + 0.5
+    coef = fit_relative(rows.tolist(), noisy.tolist())
+    assert min(coef[:2]) >= 0
+    far = [1.0, 40.0]  # far outside the fitted networks in the second column
+    assert coef[0] * far[0] + coef[1] * far[1] + coef[2] > 0
+    unbounded = np.linalg.lstsq(np.hstack([rows, np.ones((8, 1))]) / noisy[:, None], np.ones(8), rcond=None)[0]
+    assert unbounded[1] < 0 and unbounded[0] * far[0] + unbounded[1] * far[1] + unbounded[2] < 0
