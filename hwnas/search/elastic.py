@@ -80,9 +80,7 @@ def _step(space: SearchSpace, choice: Choice, slots: list[Slot], sign: int) -> C
         want = min(max(mc + sign * max(int(round(mc / smallest)), 1), lo), hi)
         new = _snap(slot, want)
         if new == mc and want != mc:  # a width grid coarser than the step (a YAML space, step 8) would snap
-            i = slot.widths.index(mc) + sign  # back to where it was: move to the next value that way instead
-            if 0 <= i < len(slot.widths) and lo <= slot.widths[i] <= hi:
-                new = slot.widths[i]
+            new = _next_width(space, slot, choice, sign) or mc  # back to where it was: take the next value
         out[slot.width_label] = new
     return out
 
@@ -119,6 +117,16 @@ def elasticity_scale(space: SearchSpace, choice: Mapping[str, Any], latency: Cal
     return choice, trace
 
 
+def _next_width(space: SearchSpace, slot: Slot, choice: Mapping[str, Any], sign: int) -> Any:
+    """The slot's next width value up (``sign`` +1) or down (-1) from its current one, inside its bounds; or
+    ``None``."""
+    lo, hi = width_bounds(space, slot, choice)
+    i = slot.widths.index(choice[slot.width_label]) + sign
+    if 0 <= i < len(slot.widths) and lo <= slot.widths[i] <= hi:
+        return slot.widths[i]
+    return None
+
+
 def _fill(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callable[[Mapping[str, Any]], float],
           target: float) -> tuple[Choice, int]:
     """3. (hwnas) Widen single blocks by one width value, the largest step that still fits each time, until none
@@ -127,12 +135,10 @@ def _fill(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Callab
     while steps < MAX_STEPS:
         best, best_latency = None, -1.0
         for slot in slots:
-            width = choice[slot.width_label]
-            lo, hi = width_bounds(space, slot, choice)
-            i = slot.widths.index(width)
-            if i + 1 >= len(slot.widths) or slot.widths[i + 1] > hi:
+            wider = _next_width(space, slot, choice, +1)
+            if wider is None:
                 continue
-            trial = {**choice, slot.width_label: slot.widths[i + 1]}
+            trial = {**choice, slot.width_label: wider}
             value = latency(trial)
             if best_latency < value <= target:
                 best, best_latency = trial, value
@@ -152,19 +158,14 @@ def _exchange(space: SearchSpace, choice: Choice, slots: list[Slot], latency: Ca
     current = latency(choice)
     best, best_latency = None, current
     for up in slots:
-        lo, hi = width_bounds(space, up, choice)
-        i = up.widths.index(choice[up.width_label])
-        if i + 1 >= len(up.widths) or up.widths[i + 1] > hi:
+        up_width = _next_width(space, up, choice, +1)
+        if up_width is None:
             continue
-        wider = {**choice, up.width_label: up.widths[i + 1]}
         for down in slots:
-            if down is up:
+            down_width = None if down is up else _next_width(space, down, choice, -1)
+            if down_width is None:
                 continue
-            d_lo, _ = width_bounds(space, down, choice)
-            j = down.widths.index(choice[down.width_label])
-            if j == 0 or down.widths[j - 1] < d_lo:
-                continue
-            trial = {**wider, down.width_label: down.widths[j - 1]}
+            trial = {**choice, up.width_label: up_width, down.width_label: down_width}
             value = latency(trial)
             if best_latency < value <= target:
                 best, best_latency = trial, value
