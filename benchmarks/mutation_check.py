@@ -46,7 +46,7 @@ def _lightest(method_test: str, indent: str, fixed: bool) -> str:
     :func:`hwnas.search.budgets.check_feasible` finds it), for one method only."""
     return (f"\n{indent}if {method_test}:  # MUTATION: ignore the method, return the lightest feasible network\n"
             f"{indent}    from hwnas.search.budgets import check_feasible as _lightest\n"
-            f"{indent}    chosen = _lightest(ctx.space, ctx.budgets, largest_widths={fixed}) or chosen\n")
+            f"{indent}    chosen = _lightest(ctx.space, ctx.constraints, largest_widths={fixed}) or chosen\n")
 
 
 MUTATIONS = (

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from hwnas.cli import _print
+from hwnas.settings import parse_settings
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from hwnas.cli_search import parse_settings
     from hwnas.run import load_config, run
 
     cfg = load_config(args.preset, parse_settings(args.set))

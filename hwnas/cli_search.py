@@ -13,28 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cli import _common_flags, _positive_int, _print
-
-
-def parse_settings(items: list[str] | None) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as YAML scalars (``3``, ``0.5``, ``true``, ``sampled``)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set takes KEY=VALUE (e.g. --set evolution.generations=5), got {item!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
+from hwnas.settings import parse_settings
 
 
 def cmd_search(args: argparse.Namespace) -> None:
     from hwnas.fileio import write_text_atomic
     from hwnas.search import Budgets, search
-    from hwnas.search.api import FROM_SUPERNET
+    from hwnas.search.registry import get_method
     from hwnas.search.measured import measure_with_table, search_within_measured
 
     overrides = parse_settings(args.set)
@@ -55,7 +40,7 @@ def cmd_search(args: argparse.Namespace) -> None:
 
     def search_at(attempt: int, current) -> dict[str, Any]:
         # One-shot methods search a retry on the supernet the first attempt trained.
-        reuse = (args.from_supernet or out) if attempt and args.method in FROM_SUPERNET else args.from_supernet
+        reuse = (args.from_supernet or out) if attempt and get_method(args.method).reuses_supernet else args.from_supernet
         resume = args.resume if attempt == 0 else (where(attempt) / "search_state.pt").is_file()
         return search(args.method, args.space, args.dataset, out=where(attempt), lut=args.lut, budgets=current,
                       overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
@@ -90,10 +75,10 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    from hwnas.search import METHODS
+    from hwnas.search.registry import method_names
 
     p = sub.add_parser("search", help="search an architecture under latency/params/MACs/memory budgets")
-    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--method", required=True, choices=method_names())
     p.add_argument("--space", default="fbnet", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist | cifar10 | cifar100 | imagefolder:PATH")
     p.add_argument("--lut", help="latency table of the space at the dataset's geometry (`hwnas lut build`)")

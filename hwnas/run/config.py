@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwnas.settings import set_dotted
+
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 BACKENDS = ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
-METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
 SAMPLERS = ("uniform", "spread", "mixed")
 FORMATS = ("onnx", "torchscript")
 
@@ -197,7 +198,9 @@ def _check(cfg: RunConfig, where: str) -> None:
             fail(key, f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
 
     choice("target.backend", cfg.target.backend, BACKENDS)
-    choice("search.method", cfg.search.method, METHODS)
+    from hwnas.search.registry import get_method, method_names
+
+    choice("search.method", cfg.search.method, method_names())
     choice("lut.sampler", cfg.lut.sampler, SAMPLERS)
     for fmt in cfg.export.formats:
         choice("export.formats", fmt, FORMATS)
@@ -213,36 +216,16 @@ def _check(cfg: RunConfig, where: str) -> None:
         positive(f"budgets.{name}", getattr(b, name))
     if b.latency_fraction is not None and not 0 < b.latency_fraction <= 1:
         fail("budgets.latency_fraction", f"must be in (0, 1], got {b.latency_fraction!r}")
-    if b.max_latency_ms is None and b.latency_fraction is None and cfg.search.method == "tfnas":
-        fail("budgets", "need max_latency_ms or latency_fraction for tfnas (a latency target)")
+    if (b.max_latency_ms is None and b.latency_fraction is None
+            and get_method(cfg.search.method).needs_latency_target):
+        fail("budgets", f"need max_latency_ms or latency_fraction for {cfg.search.method} (a latency target)")
     if 0 < cfg.lut.calibrate < 8:
         fail("lut.calibrate", f"needs 0 (no calibration) or at least 8 networks, got {cfg.lut.calibrate}")
     positive("search.width_mult", cfg.search.width_mult)
-    from hwnas.search.api import method_config
-
     try:  # the method's own settings, checked now rather than after the latency table is built
-        method_config(cfg.search.method, cfg.search.settings)
+        get_method(cfg.search.method).config(cfg.search.settings)
     except ValueError as e:
         fail("search.settings", f"do not fit {cfg.search.method}: {e}")
-
-
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """``data[a][b][c] = value`` for ``key="a.b.c"``; ``search.settings.X.Y`` keeps ``X.Y`` as one setting key
-    (method settings are dotted names themselves)."""
-    parts = key.split(".")
-    if not all(parts):
-        raise ValueError(f"--set: malformed key {key!r}")
-    if parts[:2] == ["search", "settings"] and len(parts) > 2:
-        parts = ["search", "settings", ".".join(parts[2:])]
-    node = data
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ValueError(f"--set {key}: {part!r} is not a section")
-        node = child
-    node[parts[-1]] = value
 
 
 def resolve_preset(name: str | Path) -> Path:
@@ -276,7 +259,7 @@ def load_config(preset: str | Path | None = None, overrides: Mapping[str, Any] |
             raise ValueError(f"{where} must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded or {}
     for key, value in (overrides or {}).items():
-        set_dotted(data, key, value)
+        set_dotted(data, key, value, keep_whole=("search.settings",))
     if overrides:
         where += " with --set " + ", ".join(overrides)
     cfg = _build(RunConfig, data, "", where)

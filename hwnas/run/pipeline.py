@@ -99,9 +99,9 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     latency, how = b.max_latency_ms, "given"
     if latency is None and b.latency_fraction is not None:
         separable = SeparableCost(LatencyTable.load(lut_path), space)
-        from hwnas.search.api import FIXED_WIDTHS
+        from hwnas.search.registry import get_method
 
-        fixed_widths = cfg.search.method in FIXED_WIDTHS
+        fixed_widths = not get_method(cfg.search.method).searches_widths
         low, high = separable.minimum(largest_widths=fixed_widths), separable.cost(space.heaviest())
         latency = round(low + b.latency_fraction * (high - low), 4)
         how = f"{b.latency_fraction:g} of the way from the lightest ({low:.3f} ms) to the heaviest ({high:.3f} ms)"
@@ -114,7 +114,7 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
                  progress: bool) -> dict[str, Any]:
     """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.measured`)."""
     from hwnas.search import search
-    from hwnas.search.api import FROM_SUPERNET
+    from hwnas.search.registry import get_method
     from hwnas.search.measured import search_within_measured
 
     first = out / "search"
@@ -124,7 +124,7 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
 
     def search_at(attempt: int, current) -> dict[str, Any]:
         where = directory(attempt)
-        reuse = first if attempt and cfg.search.method in FROM_SUPERNET else None
+        reuse = first if attempt and get_method(cfg.search.method).reuses_supernet else None
         resume = (where / "search_state.pt").is_file() or (where / "supernet.pt").is_file()
         return search(cfg.search.method, cfg.search.space, cfg.dataset, out=where, lut=lut_path,
                       budgets=current, overrides=cfg.search.settings, batch_size=cfg.search.batch_size,

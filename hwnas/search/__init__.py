@@ -7,8 +7,8 @@ own: budgets and feasibility (:mod:`.budgets`), separable costs (:mod:`.separabl
 scaling (:mod:`.elastic`), loss terms (:mod:`.objectives`).
 """
 
-from hwnas.search.api import METHODS, method_config, search
+from hwnas.search.api import method_config, search
 from hwnas.search.budgets import Budget, Budgets, InfeasibleBudgetError, check_feasible, make_budgets
 
-__all__ = ["METHODS", "Budget", "Budgets", "InfeasibleBudgetError", "check_feasible", "make_budgets",
+__all__ = ["Budget", "Budgets", "InfeasibleBudgetError", "check_feasible", "make_budgets",
            "method_config", "search"]

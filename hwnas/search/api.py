@@ -3,7 +3,7 @@
 It builds the space at the dataset's geometry, loads and checks the latency table, turns the budgets into hard
 constraints and checks at once that the space can meet them (naming the smallest achievable value if not),
 splits the data 80/20, then runs the method. Method settings are dataclasses with commented defaults
-(:class:`~hwnas.search.fbnet.FBNetConfig`, ...); ``overrides`` sets any field by dotted name
+(:class:`~hwnas.search.fbnet.FBNetConfig`, ...; each method's ``config_class``); ``overrides`` sets any field by dotted name
 (``{"epochs": 3, "evolution.generations": 5}``), as ``hwnas search --set KEY=VALUE`` does.
 """
 
@@ -20,51 +20,16 @@ import torch
 from hwnas.search.budgets import Budgets, check_feasible, make_budgets
 from hwnas.search.context import SearchContext, search_loaders
 from hwnas.search.engine import resumed_metrics_lines
-from hwnas.search.fbnet import FBNetConfig, run_fbnet
-from hwnas.search.hardcore import HardCoReConfig, run_hardcore
-from hwnas.search.oneshot import SUPERNET_INFO, OneShotConfig
-from hwnas.search.random import run_random
+from hwnas.search.oneshot import SUPERNET_INFO
+from hwnas.search.registry import get_method, method_names
 from hwnas.search.result import write_result
-from hwnas.search.spos import run_spos
-from hwnas.search.tfnas import TFNASConfig, run_tfnas
 
 log = logging.getLogger(__name__)
 
-METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
-CONFIGS = {"fbnet": FBNetConfig, "tfnas": TFNASConfig, "spos": OneShotConfig, "random": OneShotConfig,
-           "hardcore": HardCoReConfig}
-FROM_SUPERNET = ("spos", "random", "hardcore")
-FIXED_WIDTHS = ("fbnet", "hardcore")  # search ops and depth with every elastic width at its largest
-
 
 def method_config(method: str, overrides: Mapping[str, Any] | None = None) -> Any:
-    """The method's config dataclass with ``overrides`` (dotted names reach nested configs) applied together,
-    so that settings that are checked against each other (``top_k <= population``) can change at once."""
-    if method not in CONFIGS:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    return _apply(CONFIGS[method](), {tuple(k.split(".")): v for k, v in (overrides or {}).items()}, "")
-
-
-def _apply(cfg: Any, overrides: Mapping[tuple[str, ...], Any], prefix: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cfg)}
-    changes: dict[str, Any] = {}
-    nested: dict[str, dict[tuple[str, ...], Any]] = {}
-    for path, value in overrides.items():
-        full = prefix + ".".join(path)
-        if path[0] not in names:
-            raise ValueError(f"{type(cfg).__name__} has no setting {full!r}; valid: {', '.join(sorted(names))}")
-        if len(path) == 1:
-            changes[path[0]] = value
-        elif dataclasses.is_dataclass(getattr(cfg, path[0])):
-            nested.setdefault(path[0], {})[path[1:]] = value
-        else:
-            raise ValueError(f"setting {prefix + path[0]!r} has no fields (in {full!r})")
-    for name, inner in nested.items():
-        changes[name] = _apply(getattr(cfg, name), inner, f"{prefix}{name}.")
-    try:
-        return dataclasses.replace(cfg, **changes)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"bad settings {', '.join(prefix + k for k in changes)}: {e}") from None
+    """The config dataclass of ``method`` with ``overrides`` applied (:meth:`SearchMethod.config`)."""
+    return get_method(method).config(overrides)
 
 
 def load_table(lut: str | Path | None, space: Any) -> Any:
@@ -103,10 +68,12 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     from hwnas.train import MetricsLogger
 
     budgets = budgets or Budgets()
-    cfg = method_config(method, overrides)
+    the_method = get_method(method)
+    cfg = the_method.config(overrides)
     if from_supernet is not None:
-        if method not in FROM_SUPERNET:
-            raise ValueError(f"--from-supernet works for {', '.join(FROM_SUPERNET)}; {method} trains its "
+        if not the_method.reuses_supernet:
+            reusing = [m for m in method_names() if get_method(m).reuses_supernet]
+            raise ValueError(f"--from-supernet works for {', '.join(reusing)}; {method} trains its "
                              "architecture together with its weights")
         trained = _supernet_settings(Path(from_supernet))
     loaders = search_loaders(dataset, batch_size, seed, device, data_dir=data_dir, download=download, limit=limit,
@@ -119,7 +86,7 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     hard = make_budgets(budgets, the_space, table)
     # Before any training: an impossible budget fails in seconds, judged on the widths the method can reach
     # (a memory budget only narrower widths meet would otherwise fail fbnet/hardcore after the supernet trained).
-    check_feasible(the_space, hard, largest_widths=method in FIXED_WIDTHS)
+    check_feasible(the_space, hard, largest_widths=not the_method.searches_widths)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     from hwnas.fileio import remove_stale_temp_files
@@ -128,16 +95,12 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     keep = resumed_metrics_lines(out) if resume else 0
     with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
         ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,
-                            logger)
-        runner = {"fbnet": lambda: run_fbnet(ctx, budgets, cfg), "tfnas": lambda: run_tfnas(ctx, budgets, cfg),
-                  "spos": lambda: run_spos(ctx, budgets, cfg, _path(from_supernet)),
-                  "random": lambda: run_random(ctx, budgets, cfg, _path(from_supernet)),
-                  "hardcore": lambda: run_hardcore(ctx, budgets, cfg, _path(from_supernet))}[method]
+                            logger, budgets=budgets, config=cfg, from_supernet=_path(from_supernet))
         # Weight init (and dropout) draw from torch's global RNG: seed a fork of it, so that a search is
         # repeatable from its seed (and resumable) and the caller's RNG stream is left untouched.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            result = runner()
+            result = the_method.run(ctx)
     result["dataset"] = dataset
     result["limit"] = limit
     result["batch_size"] = batch_size

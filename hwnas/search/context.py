@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from hwnas.cost.lut import LatencyTable
-from hwnas.search.budgets import Budget
+from hwnas.search.budgets import Budget, Budgets
 from hwnas.space.base import SearchSpace
 
 ARCH_FRACTION = 0.2
@@ -26,11 +26,15 @@ ARCH_FRACTION = 0.2
 
 @dataclass
 class SearchContext:
-    """Everything shared by the methods; ``loaders.train`` is the weight split, ``loaders.val`` the arch split."""
+    """Everything a method is given; ``loaders.train`` is the weight split, ``loaders.val`` the arch split.
+
+    ``budgets`` are the user's limits as given; ``constraints`` the hard constraints they set on this space (one
+    :class:`~hwnas.search.budgets.Budget` each, with its exact per-slot cost).
+    """
 
     space: SearchSpace
     loaders: Any  # hwnas.data.Loaders
-    budgets: list[Budget]
+    constraints: list[Budget]
     latency: LatencyTable | None
     out_dir: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -39,6 +43,9 @@ class SearchContext:
     resume: bool = False
     logger: Any = None  # hwnas.train.MetricsLogger (JSONL + TensorBoard), or None
     started: float = field(default_factory=time.perf_counter)
+    budgets: Budgets = field(default_factory=lambda: Budgets())
+    config: Any = None  # the method's config dataclass
+    from_supernet: Path | None = None  # a finished one-shot search whose supernet this search reuses
 
     def log(self, step: int, record: dict[str, Any]) -> None:
         if self.logger is not None:

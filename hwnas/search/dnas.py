@@ -104,10 +104,10 @@ def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchP
     scores = params.scores()
     argmax = params.argmax(base)
     drawn = [params.sample(generator, base) for _ in range(samples)]
-    if hard and ctx.budgets:
+    if hard and ctx.constraints:
         fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
-        chosen = project(ctx.space, scores, ctx.budgets, argmax, largest_widths=fixed)
-        drawn = [project(ctx.space, scores, ctx.budgets, d, largest_widths=fixed) for d in drawn]
+        chosen = project(ctx.space, scores, ctx.constraints, argmax, largest_widths=fixed)
+        drawn = [project(ctx.space, scores, ctx.constraints, d, largest_widths=fixed) for d in drawn]
     else:
         chosen = argmax
     info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}

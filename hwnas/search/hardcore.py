@@ -202,7 +202,7 @@ def dists_to_scores(space: SearchSpace, alpha: dict, beta: dict) -> dict[str, di
 
 def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
                  from_supernet: Path | None = None) -> dict[str, Any]:
-    if not ctx.budgets:
+    if not ctx.constraints:
         raise ValueError("hardcore searches under a hard constraint: give at least one budget "
                          "(--max-latency-ms with --lut, --max-params, --max-macs or --max-memory-mb)")
     supernet = Supernet(ctx.space)
@@ -217,12 +217,12 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
         history["supernet"] = train_oneshot(ctx, supernet, cfg, state, saved)
         save_supernet(ctx, supernet, "hardcore", {"config": asdict(cfg), "seed": ctx.seed})
     # The supernet trained and the LP costs every block at its largest width: so does the result.
-    start = check_feasible(ctx.space, ctx.budgets, largest_widths=True)
-    lin = LinearBudgets.from_budgets(ctx.space, ctx.budgets)
+    start = check_feasible(ctx.space, ctx.constraints, largest_widths=True)
+    lin = LinearBudgets.from_budgets(ctx.space, ctx.constraints)
     alpha, beta = feasible_start(lin, *one_hot_dists(ctx.space, start))
     trace: list[dict[str, Any]] = []
     snapshots: list[dict[str, Any]] = []  # alpha and beta along the way (the report's heatmap), ~20 of them
-    names = [b.key for b in ctx.budgets if b.separable.reduce == "sum"]
+    names = [b.key for b in ctx.constraints if b.separable.reduce == "sum"]
     every = max(1, cfg.bcfw.steps // 20)
 
     def on_step(t: int, a: dict, b: dict, expected: np.ndarray) -> None:
@@ -243,7 +243,7 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     vertex_a, vertex_b = sparsify(lin, dict(alpha), dict(beta), cfg.bcfw.sparsify_steps)
     scores = dists_to_scores(ctx.space, vertex_a, vertex_b)
     rounded = {**start, **{label: max(v, key=v.get) for label, v in scores.items()}}
-    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.budgets, rounded, largest_widths=True)
+    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded, largest_widths=True)
     extra = {"rounded_choice": rounded, "projected": chosen != rounded,
              "every_iterate_feasible": all(r["feasible"] for r in trace),
              "from_supernet": str(from_supernet) if from_supernet else None}

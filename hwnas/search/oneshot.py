@@ -72,7 +72,7 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
     source = ctx.loaders.train
     steps = min(cfg.steps_per_epoch or len(source), len(source))
     trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sampler = sampler or PathSampler(ctx.space, ctx.budgets, channel_warmup(cfg), cfg.constrained_sampling)
+    sampler = sampler or PathSampler(ctx.space, ctx.constraints, channel_warmup(cfg), cfg.constrained_sampling)
     rng, start, history = random.Random(ctx.seed), 0, []
     if saved is not None:
         supernet.load_state_dict(saved["supernet"])
@@ -198,7 +198,7 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
         history["supernet"] = train_supernet(ctx, supernet, cfg, state, saved)
         save_supernet(ctx, supernet, method, {"config": cfg.to_dict(), "seed": ctx.seed})
         saved = None
-    strategy = make_strategy(lambda c: feasible(ctx.budgets, c), ctx.seed)
+    strategy = make_strategy(lambda c: feasible(ctx.constraints, c), ctx.seed)
     history["rounds"] = search_candidates(ctx, supernet, strategy, cfg, state, saved, f"{method} search",
                                           keep={"train_history": history.get("supernet")})
     ranked = strategy.best(len(strategy.scored))
@@ -214,5 +214,5 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
 def _candidate_row(ctx: SearchContext, choice: Mapping[str, Any], score: float) -> dict[str, Any]:
     from hwnas.search.budgets import costs_of
 
-    return {"choice": dict(choice), "val_top1": score, **costs_of(ctx.budgets, choice),
+    return {"choice": dict(choice), "val_top1": score, **costs_of(ctx.constraints, choice),
             "predicted_latency_ms": None if ctx.latency is None else ctx.latency.predict(ctx.space.to_spec(choice))}

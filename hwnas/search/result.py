@@ -52,7 +52,7 @@ def build_result(ctx: SearchContext, method: str, choice: Mapping[str, Any], bud
                      "width_mult": g.width_mult},
         **describe_choice(ctx.space, choice, ctx.latency),
         "budgets": budgets.to_dict(),
-        "budgets_met": budget_report(ctx.budgets, choice),
+        "budgets_met": budget_report(ctx.constraints, choice),
         "lut": None if ctx.latency is None else {"path": str(ctx.latency.path) if ctx.latency.path else None,
                                                  "description": ctx.latency.description},
         "seed": ctx.seed,

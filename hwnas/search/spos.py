@@ -21,9 +21,9 @@ from hwnas.search.sampling import sample_feasible
 
 def feasible_sampler(ctx: SearchContext):
     """Uniform draws, repaired into the budgets when rejection keeps failing (tight budgets)."""
-    if not ctx.budgets:
+    if not ctx.constraints:
         return None
-    return lambda rng: sample_feasible(ctx.space, rng, ctx.budgets)
+    return lambda rng: sample_feasible(ctx.space, rng, ctx.constraints)
 
 
 def run_spos(ctx: SearchContext, budgets: Budgets, cfg: OneShotConfig,

@@ -182,7 +182,7 @@ def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[st
         """The chosen (projected) architecture scaled, and grown where widths saturate, to the target."""
         if cfg.reach_target:
             chosen, trace = reach_target(ctx.space, chosen, separable.cost, target, params.scores(),
-                                         lambda c: feasible(ctx.budgets, c), cfg.target_tolerance)
+                                         lambda c: feasible(ctx.constraints, c), cfg.target_tolerance)
         else:
             trace = []
         return chosen, {"target_ms": target, "elastic_note": elastic_note, "final_scaling": trace,

@@ -19,7 +19,10 @@ import torch
 
 from hwnas.cost.lut_build import build_space_table
 from hwnas.search import Budgets
-from hwnas.search.api import FIXED_WIDTHS, load_table
+from hwnas.search.api import load_table
+from hwnas.search.registry import get_method, method_names
+
+FIXED_WIDTHS = tuple(m for m in method_names() if not get_method(m).searches_widths)
 from hwnas.search.budgets import make_budgets
 from hwnas.space import get_space
 from tests.data.fakes import make_fake_fashion

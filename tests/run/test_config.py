@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwnas.run.config import PRESETS_DIR, RunConfig, dump_config, load_config, set_dotted
+from hwnas.run.config import PRESETS_DIR, RunConfig, dump_config, load_config
+from hwnas.settings import set_dotted
 
 
 def test_built_in_presets_and_defaults_load():

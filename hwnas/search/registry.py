@@ -1,0 +1,41 @@
+"""The search methods by name: the one list the CLI, ``hwnas run``, the report and the docs read.
+
+The built-in methods (:mod:`hwnas.search.methods`) register themselves when this registry is first read; a new
+method is one module with a :class:`~hwnas.search.method.SearchMethod` subclass decorated with :func:`register`,
+imported before the registry is read (a test's toy method does exactly that).
+"""
+
+from __future__ import annotations
+
+from hwnas.search.method import SearchMethod
+
+_METHODS: dict[str, SearchMethod] = {}
+
+
+def register(cls: type[SearchMethod]) -> type[SearchMethod]:
+    """Class decorator: make ``cls`` available as ``--method cls.name``."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{cls.__name__} needs a class attribute `name`")
+    if name in _METHODS and type(_METHODS[name]) is not cls:
+        raise ValueError(f"a search method named {name!r} is already registered ({type(_METHODS[name]).__name__})")
+    _METHODS[name] = cls()
+    return cls
+
+
+def _load_builtins() -> None:
+    import hwnas.search.methods  # noqa: F401  (registers fbnet, tfnas, spos, hardcore, random)
+
+
+def method_names() -> tuple[str, ...]:
+    """Every registered method, built-ins first in their documented order."""
+    _load_builtins()
+    return tuple(_METHODS)
+
+
+def get_method(name: str) -> SearchMethod:
+    """The registered method ``name``; a ``ValueError`` naming the valid ones otherwise."""
+    _load_builtins()
+    if name not in _METHODS:
+        raise ValueError(f"unknown method {name!r}; valid: {', '.join(_METHODS)}")
+    return _METHODS[name]
