@@ -241,8 +241,8 @@ SPNASNET = [['ds_r1_k3_s1_c16_noskip'], ['ir_r3_k3_s2_e3_c24'], ['ir_r1_k5_s2_e6
 _FBNET_SRC = "FBNet paper (Wu et al. 2019) and mobile-vision; architectures.md 1.3-1.4"
 
 
-def _entries() -> list[ZooEntry]:
-    e = [
+def _fbnet_entries() -> list[ZooEntry]:
+    return [
         ZooEntry("fbnet_a", fbnet_arch(FBNET_OPS["a"], head=1504), macs_m=249, params_m=4.3, top1=73.0,
                  source=_FBNET_SRC, tags=("fbnet",), params_convention="no_bn"),
         ZooEntry("fbnet_b", fbnet_arch(FBNET_OPS["b"], head=1984), macs_m=295, params_m=4.8, top1=74.1,
@@ -263,14 +263,19 @@ def _entries() -> list[ZooEntry]:
                  params_convention="no_bn", tolerance=0.025,
                  note="params published to one decimal (1.8M, Caffe2 README); our 1.835M agrees at that precision"),
     ]
-    for v, arch_def in HARDCORE_DEFS.items():
-        e.append(ZooEntry(f"hardcorenas_{v}", timm_arch(arch_def, stem=32, act="hs", se_mode="exp",
-                                                        head="head_c1280"),
-                          top1=HARDCORE_TOP1[v], tags=("hardcore",),
-                          source="HardCoRe-NAS (Nayman et al. 2021) README / timm hardcorenas.py; architectures.md 2",
-                          note=f"searched for {HARDCORE_LATENCY_MS[v]} ms on an Intel Xeon CPU, batch 1; "
-                               "no MACs/params were published"))
-    e += [
+
+
+def _hardcore_entries() -> list[ZooEntry]:
+    return [ZooEntry(f"hardcorenas_{v}", timm_arch(arch_def, stem=32, act="hs", se_mode="exp", head="head_c1280"),
+                     top1=HARDCORE_TOP1[v], tags=("hardcore",),
+                     source="HardCoRe-NAS (Nayman et al. 2021) README / timm hardcorenas.py; architectures.md 2",
+                     note=f"searched for {HARDCORE_LATENCY_MS[v]} ms on an Intel Xeon CPU, batch 1; "
+                          "no MACs/params were published") for v, arch_def in HARDCORE_DEFS.items()]
+
+
+def _searched_entries() -> list[ZooEntry]:
+    """TF-NAS-A and the two SPOS results."""
+    return [
         ZooEntry("tfnas_a", tfnas_arch(TFNAS_A_ROWS), macs_m=457, top1=76.87, tags=("tfnas",),
                  source="TF-NAS (Hu et al. 2020) README; config from the first author's TF_NAS_A; architectures.md 3"),
         ZooEntry("spos_official", spos_arch([2, 1, 0, 1, 2, 0, 2, 0, 2, 0, 2, 3, 0, 0, 0, 0, 3, 2, 3, 3], [1.0] * 20),
@@ -282,6 +287,12 @@ def _entries() -> list[ZooEntry]:
                             1.2, 1.0, 0.8]),
                  macs_m=328, params_m=3.4, top1=74.7, tags=("spos",), params_convention="no_bn",
                  source="SPOS paper block+channel search result; architectures.md 4"),
+    ]
+
+
+def _reference_entries() -> list[ZooEntry]:
+    """The hand-designed and other-NAS networks a search is compared with."""
+    return [
         ZooEntry("mobilenetv2_100", timm_arch(MOBILENETV2, stem=32, act="r6", se_mode="in"), macs_m=300,
                  params_m=3.47, top1=71.8, tags=("reference",), params_convention="no_bn",
                  source="MobileNetV2 (Sandler et al. 2018), tensorflow/models slim README"),
@@ -301,10 +312,10 @@ def _entries() -> list[ZooEntry]:
                  source="ProxylessNAS (Cai et al. 2019), osmr/imgclsmob proxylessnas mobile",
                  note="MACs/params not published in a stored source, so not checked"),
     ]
-    return e
 
 
-ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _entries()}
+ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in
+                            [*_fbnet_entries(), *_hardcore_entries(), *_searched_entries(), *_reference_entries()]}
 
 
 def get(name: str) -> ZooEntry:
