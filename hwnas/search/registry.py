@@ -1,8 +1,10 @@
 """The search methods by name: the one list the CLI, ``hwnas run``, the report and the docs read.
 
-The built-in methods (:mod:`hwnas.search.methods`) register themselves when this registry is first read; a new
-method is one module with a :class:`~hwnas.search.method.SearchMethod` subclass decorated with :func:`register`,
-imported before the registry is read (a test's toy method does exactly that).
+The built-in methods (:mod:`hwnas.search.methods`) register themselves when they are imported, which
+``hwnas/search/__init__.py`` does: importing this module imports that package first, so the registry is full
+without importing any method itself (no import cycle). A new method is one module with a
+:class:`~hwnas.search.method.SearchMethod` subclass decorated with :func:`register`, imported before the registry
+is read (a test's toy method does exactly that).
 """
 
 from __future__ import annotations
@@ -23,19 +25,13 @@ def register(cls: type[SearchMethod]) -> type[SearchMethod]:
     return cls
 
 
-def _load_builtins() -> None:
-    import hwnas.search.methods  # noqa: F401  (registers fbnet, tfnas, spos, hardcore, random)
-
-
 def method_names() -> tuple[str, ...]:
     """Every registered method, built-ins first in their documented order."""
-    _load_builtins()
     return tuple(_METHODS)
 
 
 def get_method(name: str) -> SearchMethod:
     """The registered method ``name``; a ``ValueError`` naming the valid ones otherwise."""
-    _load_builtins()
     if name not in _METHODS:
         raise ValueError(f"unknown method {name!r}; valid: {', '.join(_METHODS)}")
     return _METHODS[name]
