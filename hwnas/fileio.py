@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import math
 import os
 import re
 import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
 """Names of our temporary files: ``.<target name>.<pid>.<8 hex>.tmp``."""
@@ -116,6 +118,22 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Atomically replace ``path`` with UTF-8 ``text``; returns the path."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def finite(data: Any) -> Any:
+    """``data`` with NaN/inf floats replaced by None (JSON has neither)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Atomically replace ``path`` with ``data`` as indented JSON, non-finite floats written as null."""
+    write_text_atomic(path, json.dumps(finite(data), indent=2, allow_nan=False) + "\n")
 
 
 def remove_stale_temp_files(directory: str | os.PathLike[str]) -> list[Path]:

@@ -4,7 +4,7 @@ A :class:`CostModel` gives the exact cost of one network (``cost(spec)``) and th
 a space under architecture probabilities (``expected(space, op_probs, depth_probs, widths)``), the form FBNet
 (Wu et al. 2019, Eq. 2-3) and TF-NAS (Hu et al. 2020, Sec. 3.4) put in their losses. Implementations:
 
-* :class:`hwnas.cost.lut.LatencyTable`: measured latency, ms;
+* :class:`hwnas.cost.latency.table.LatencyTable`: measured latency, ms;
 * :class:`AnalyticCost` with ``metric`` ``"macs"``, ``"params"`` or ``"peak_bytes"``: the analytic counts of
   :mod:`hwnas.cost.counting`. MACs and params are sums over ops, so their expectation is computed per slot
   candidate exactly like the latency's; peak activation memory is a maximum (see :mod:`hwnas.cost.expected`).
@@ -46,6 +46,9 @@ class CostModel(Protocol):
 
 METRICS = {"macs": "MACs", "params": "params", "peak_bytes": "bytes"}
 """Analytic metric -> units."""
+
+MIB = 2**20
+"""Bytes in a MiB: memory budgets and reports are in MiB, the ``peak_bytes`` model in bytes."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Like the op-to-op profiles of the SPOS deployment tools: for every layer its MACs, params, output shape and
 activation memory (exact counts, :mod:`hwnas.cost.counting`), its predicted latency from a table
-(:meth:`hwnas.cost.lut.LatencyTable.op_latencies`, which sum to the table's prediction) and, with ``measure``, its
-measured latency: each layer as a standalone module at its input shape, all layers and the whole network timed
+(:meth:`hwnas.cost.latency.table.LatencyTable.op_latencies`, which sum to the table's prediction) and, with
+``measure``, its measured latency: each layer as a standalone module at its input shape, all layers and the whole network timed
 together in interleaved rounds. The sum of the layers is more than the whole network (each standalone layer pays
 its own call overhead); the shares say where the time goes. The run report draws its architecture from this.
 
@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwnas.cost.models import MICRONET_REFERENCES, micronet_score  # noqa: F401  (re-exported)
-from hwnas.search.budgets import MIB
+from hwnas.cost.models import MIB, MICRONET_REFERENCES, micronet_score  # noqa: F401  (re-exported)
 
 def per_layer(spec, geometry: dict[str, int], table=None) -> list[dict[str, Any]]:
     """Each stem / block / head: its text, output shape, MACs, params, activation memory, predicted ms, share."""
@@ -45,7 +44,7 @@ def measure_layers(spec, geometry: dict[str, int], backend: str = "onnxruntime",
                    batch_size: int = 1, warmup: int = 10, rounds: int = 50) -> tuple[list[float], float]:
     """Measured ms of every layer alone (stem, blocks, head) and of the whole network, timed together."""
     from hwnas.cost.lut_keys import spec_ops
-    from hwnas.cost.measure import op_module, time_models
+    from hwnas.cost.latency.measure import op_module, time_models
     from hwnas.nn import build_model
 
     g = geometry

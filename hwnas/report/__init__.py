@@ -10,7 +10,7 @@ def write_report(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     """Gather a run's outputs (:mod:`hwnas.report.summary`) and write the three files into ``out``."""
     from hwnas.report.render import write_all
     from hwnas.report.summary import build_summary
-    from hwnas.search.context import write_json_atomic
+    from hwnas.fileio import write_json_atomic
 
     out = Path(out)
     summary = build_summary(out, inputs)

@@ -14,11 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hwnas.cost.models import AnalyticCost, Constraint, CostModel, MicroNetCost
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.models import MIB, AnalyticCost, Constraint, CostModel, MicroNetCost
+from hwnas.cost.separable import SeparableCost
 from hwnas.space.base import Choice, SearchSpace
-
-MIB = 2**20
 
 
 class InfeasibleBudgetError(ValueError):

@@ -14,8 +14,10 @@ from typing import Any
 
 from hwnas.arch import encode
 from hwnas.cost import count_macs, count_params, peak_activation_bytes
-from hwnas.search.budgets import MIB, Budget, Budgets
-from hwnas.search.context import SearchContext, write_json_atomic
+from hwnas.cost.models import MIB
+from hwnas.fileio import write_json_atomic
+from hwnas.search.budgets import Budget, Budgets
+from hwnas.search.context import SearchContext
 from hwnas.space.base import SearchSpace
 
 RESULT_NAME = "result.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hwnas.search.budgets import Budgets, InfeasibleBudgetError, check_feasible, costs_of, make_budgets
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, "3"])

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from hwnas.cost.models import AnalyticCost
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
 
 
 def every_choice(space):
