@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas import zoo
-from hwnas.cost.measure import time_models
+from hwnas.cost.latency.measure import time_models
 from hwnas.export import export_model
 from hwnas.nn import build_model
 from hwnas.quantize import calibration_images, onnx_top1, quantize_onnx

@@ -15,7 +15,7 @@ calibrate`` does); ``interleaved`` times them cold in rounds across all of them,
 
 Then the zoo at 224 px: a table of just the zoo networks' ops (``build_arch_table``), the FBNet-224 calibration of
 the same backend carried over (same device, backend and settings), and predicted vs measured per network.
-Everything is timed with :func:`hwnas.cost.measure.time_models` (warm-up, interleaved rounds, medians).
+Everything is timed with :func:`hwnas.cost.latency.measure.time_models` (warm-up, interleaved rounds, medians).
 
     .venv/bin/python benchmarks/lut_accuracy.py                   # ORT and torch, 224 and 32 px, the zoo
     .venv/bin/python benchmarks/lut_accuracy.py --quick           # smoke run: 32 px, few networks and rounds
@@ -32,14 +32,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hwnas.cost.calibrate import (
+from hwnas.cost.latency.calibrate import (
     DEFAULT_NETWORK_ORDER, DEFAULT_SAMPLES, Measured, arch_digest, calibrate_table, default_kind, measure_here,
     sample_specs, validate_table,
 )
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_arch_table, build_space_table
-from hwnas.cost.measure import ORDERS
-from hwnas.cost.validate import metrics, scatter_plot
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_arch_table, build_space_table
+from hwnas.cost.latency.measure import ORDERS
+from hwnas.cost.latency.validate import metrics, scatter_plot
 from hwnas.space import SearchSpace, get_space
 
 ZOO_SKIP = ("fbnet_96_035_1",)  # a 96 px network: the zoo table is at 224 px
@@ -95,7 +95,7 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
                    passes: int = 3, label: str = "", progress: bool = False,
                    net_passes: int = 1, net_order: str = "interleaved") -> tuple[SpaceResult, LatencyTable]:
     """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one run (of ``net_passes`` passes,
-    median per network; ``net_order`` as in :func:`~hwnas.cost.calibrate.measure_here`), and again in a second
+    median per network; ``net_order`` as in :func:`~hwnas.cost.latency.calibrate.measure_here`), and again in a second
     run; calibrate on the fit networks of the first run, validate on the others of both runs."""
     started = time.perf_counter()
     path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
@@ -146,7 +146,7 @@ def load_measured(table: LatencyTable, path: Path) -> tuple[Measured, Measured, 
     import json
 
     from hwnas.arch import decode
-    from hwnas.cost.backends import device_info
+    from hwnas.cost.latency.backends import device_info
 
     data = json.loads(path.read_text())
     rows = data["networks"]
@@ -199,12 +199,12 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
             for (name, spec), ms, iqr in zip(archs, timed.median_ms, timed.iqr_ms)]
     for kind, calibration in calibrations.items():
         if kind in ("overhead", "graph", "contextual"):  # the zoo's op shapes: measure their null models too
-            from hwnas.cost.overhead import measure_overheads, table_io_keys
+            from hwnas.cost.latency.overhead import measure_overheads, table_io_keys
 
             calibration = dict(calibration, overhead_ms=measure_overheads(table_io_keys(table.entries),
                                                                           table.provenance))
         if kind in ("graph", "contextual"):  # and the zoo's ops' graph features
-            from hwnas.cost.graph_features import table_features
+            from hwnas.cost.latency.graph_features import table_features
 
             calibration["op_features"] = table_features(table.entries)
         table.calibration = calibration

@@ -38,8 +38,8 @@ VOLATILE = {"search_time_s", "lut"}  # the clock and this run's temporary paths
 
 
 def _inputs(work: Path) -> tuple[Path, Path, Any]:
-    from hwnas.cost.lut import LatencyTable
-    from hwnas.cost.lut_build import build_space_table
+    from hwnas.cost.latency.table import LatencyTable
+    from hwnas.cost.latency.build import build_space_table
     from hwnas.space import get_space
     from tests.cost.tiny import FakeBackend
     from tests.data.fakes import make_fake_fashion

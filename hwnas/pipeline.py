@@ -144,7 +144,7 @@ def export_int8(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, 
     """The int8 model beside the fp32 ONNX export ``fp32`` (:mod:`hwnas.quantize`), calibrated on
     ``calib_images`` training images; both timed on ONNX Runtime in the same interleaved rounds (batch 1) and,
     with a checkpoint, both evaluated on the test split. Written to ``<fp32>.int8.json`` and returned."""
-    from hwnas.cost.measure import time_models
+    from hwnas.cost.latency.measure import time_models
     from hwnas.data import make_loaders
     from hwnas.quantize import calibration_images, onnx_top1, quantize_onnx
 

@@ -129,7 +129,7 @@ def stage_times(out: Path) -> dict[str, float]:
 
 def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     from hwnas.arch import decode
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
     result = json.loads(Path(inputs["search"]["result"]).read_text())
     geometry = inputs["geometry"]

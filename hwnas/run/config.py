@@ -57,7 +57,7 @@ class LutConfig:
     rounds: int = 50  # timed interleaved rounds per op
     passes: int = 3  # build passes (median per op)
     calibrate: int = 30  # whole networks the table is calibrated on (0: no calibration)
-    sampler: str = "mixed"  # how they are drawn (see hwnas.cost.calibrate.draw_choice)
+    sampler: str = "mixed"  # how they are drawn (see hwnas.cost.latency.calibrate.draw_choice)
     validate: int = 20  # other networks to validate on, for the report (0: none)
 
 

@@ -86,7 +86,7 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
 
 def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads: int, batch_size: int,
                   warmup: int, rounds: int, onnx_path: str | Path):
-    """The :class:`~hwnas.cost.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
+    """The :class:`~hwnas.cost.latency.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
     weights), timed alone and warm as it runs deployed; for ``onnxruntime`` exported first with the deployment
     export (:func:`hwnas.export.export_model`, BN folded) to ``onnx_path``, which is kept.
 
@@ -94,7 +94,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
     (``hwnas run``, ``hwnas search --check-measured``) and the search benchmark.
     """
     from hwnas.arch import decode
-    from hwnas.cost.measure import time_models
+    from hwnas.cost.latency.measure import time_models
     from hwnas.export import export_model
     from hwnas.nn import build_model
 
@@ -112,7 +112,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
 def measure_with_table(arch: str, lut: str | Path, onnx_path: str | Path, rounds: int | None = None) -> float:
     """Median ms of ``arch`` by :func:`time_deployed` with the table's settings (backend, threads, batch size,
     geometry, warm-up and rounds, unless ``rounds``)."""
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
     p = LatencyTable.load(lut).provenance
     if p.get("source") == "imported":

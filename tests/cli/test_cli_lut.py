@@ -75,7 +75,7 @@ def test_remote_workflow_through_the_cli(cli, lut, tmp_path):
     path, space = lut
     ops, nets = tmp_path / "ops", tmp_path / "nets"
     assert cli("lut", "export-ops", "--lut", path, "--out", ops, "--quiet")[0] == 0
-    runner = [sys.executable, "-m", "hwnas.cost.runner", "--warmup", "1", "--rounds", "3", "--quiet"]
+    runner = [sys.executable, "-m", "hwnas.cost.latency.runner", "--warmup", "1", "--rounds", "3", "--quiet"]
     assert subprocess.run([*runner, str(ops)], capture_output=True, timeout=120).returncode == 0
     code, out, err = cli("lut", "import", "--manifest", ops, "--out", tmp_path / "remote.json", "--json")
     assert code == 0, err

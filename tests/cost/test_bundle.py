@@ -10,22 +10,22 @@ from pathlib import Path
 import pytest
 
 from hwnas.arch import decode
-from hwnas.cost import runner
-from hwnas.cost.backends import OnnxRuntimeBackend
-from hwnas.cost.bundle import export_nets, export_ops, import_table, imported_networks, load_results
-from hwnas.cost.calibrate import calibrate_table
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_arch_table
-from hwnas.cost.measure import Timing
+from hwnas.cost.latency import backends, runner
+from hwnas.cost.latency.backends import OnnxRuntimeBackend
+from hwnas.cost.latency.bundle import export_nets, export_ops, import_table, imported_networks, load_results
+from hwnas.cost.latency.calibrate import calibrate_table
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_arch_table
+from hwnas.cost.latency.measure import Timing
 
 ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s1_e2_c8 ir_r1_k5_s2_e3_c16_se0.25 | head"
-# Runs the runner as `python -m hwnas.cost.runner` with torch made unimportable, then lists what it imported.
+# Runs the runner as `python -m hwnas.cost.latency.runner` with torch made unimportable, then lists what it imported.
 NO_TORCH = """
 import runpy, sys
 sys.modules["torch"] = None  # `import torch` now raises ImportError
 sys.argv = ["runner", *sys.argv[1:]]
 try:
-    runpy.run_module("hwnas.cost.runner", run_name="__main__", alter_sys=True)
+    runpy.run_module("hwnas.cost.latency.runner", run_name="__main__", alter_sys=True)
 except SystemExit as e:
     assert not e.code, e.code
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("hwnas", "torch") and sys.modules[m] is not None))
@@ -53,7 +53,8 @@ def test_export_ops_runner_import_gives_a_table_that_predicts(table, tmp_path):
     assert manifest["items"][0]["input_shape"] == [1, 3, 16, 16] and manifest["timing"]["rounds"] == 3
     assert (tmp_path / "ops" / "runner.py").is_file() and (tmp_path / "ops" / "op_0000.onnx").is_file()
     modules = run_without_torch(tmp_path / "ops")
-    assert modules == ["hwnas", "hwnas.cost"]  # the packages -m passes through; no torch, no other hwnas module
+    # the packages -m passes through; no torch, no other hwnas module
+    assert modules == ["hwnas", "hwnas.cost", "hwnas.cost.latency"]
     results = json.loads((tmp_path / "ops" / "results.json").read_text())
     assert results["settings"]["rounds"] == 3 and results["device"]["cpu_model"]
     imported = import_table(tmp_path / "ops", out=tmp_path / "imported.json")
@@ -126,4 +127,4 @@ def test_runner_repeats_the_backend_settings_and_statistics():
     timing = Timing.from_samples(samples)
     assert runner.median_iqr(samples) == (pytest.approx(timing.median_ms), pytest.approx(timing.iqr_ms))
     assert runner.median_iqr(samples)[0] == statistics.median(samples)
-    assert runner.device_info().keys() == __import__("hwnas.cost.backends").cost.backends.device_info().keys()
+    assert runner.device_info().keys() == backends.device_info().keys()

@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from hwnas.cost.backends import device_info
-from hwnas.cost.calibrate import (
+from hwnas.cost.latency.backends import device_info
+from hwnas.cost.latency.calibrate import (
     Measured, arch_digest, calibrate_table, fit_affine, fit_calibration, fitted_networks, measure_here,
     sample_specs, validate_table,
 )
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_space_table
-from hwnas.cost.validate import metrics, percent_errors, ranks, scatter_plot, spearman
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_space_table
+from hwnas.cost.latency.validate import metrics, percent_errors, ranks, scatter_plot, spearman
 
 from .tiny import FakeBackend, tiny_space
 
@@ -124,7 +124,7 @@ def test_scatter_plot_writes_a_png(tmp_path):
 
 
 def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(table):
-    from hwnas.cost.overhead import io_key, table_io_keys
+    from hwnas.cost.latency.overhead import io_key, table_io_keys
 
     from .test_lut import one_hot
 
@@ -147,8 +147,8 @@ def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(tabl
 
 def _graph_measured(table, specs, nulls, features, coef):
     """Networks 'measured' exactly as the graph calibration models them, with known coefficients."""
-    from hwnas.cost.lut import feature_lookup
-    from hwnas.cost.overhead import io_key
+    from hwnas.cost.latency.table import feature_lookup
+    from hwnas.cost.latency.overhead import io_key
 
     scale, node_ms, per_mparam, per_mconverted, offset = coef
     ms = []
@@ -163,7 +163,7 @@ def _graph_measured(table, specs, nulls, features, coef):
 
 def _graph_inputs(table, seed):
     """Random null overheads per shape and graph features per op of ``table``, and the graph coefficients."""
-    from hwnas.cost.overhead import table_io_keys
+    from hwnas.cost.latency.overhead import table_io_keys
 
     rng = random.Random(seed)
     nulls = {k: rng.uniform(0.001, 0.01) for k in table_io_keys(table.entries)}
@@ -173,7 +173,7 @@ def _graph_inputs(table, seed):
 
 
 def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a_sum(table):
-    from hwnas.cost.lut import feature_lookup
+    from hwnas.cost.latency.table import feature_lookup
 
     from .test_lut import one_hot
 
@@ -215,14 +215,14 @@ def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a
 
 
 def test_fit_relative_needs_more_networks_than_coefficients():
-    from hwnas.cost.calibrate import fit_relative
+    from hwnas.cost.latency.calibrate import fit_relative
 
     with pytest.raises(ValueError, match="needs more than"):
         fit_relative([[1.0, 2.0, 3.0]] * 4, [1.0] * 4)
 
 
 def test_spread_sampler_covers_light_networks_and_mixed_is_both():
-    from hwnas.cost.calibrate import draw_choice
+    from hwnas.cost.latency.calibrate import draw_choice
     from hwnas.space import get_space
 
     space = get_space("fbnet", 32)
@@ -253,8 +253,8 @@ def test_op_latencies_sum_to_the_prediction(table):
 
 
 def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
-    from hwnas.cost import calibrate
-    from hwnas.cost.overhead import table_io_keys
+    from hwnas.cost.latency import calibrate
+    from hwnas.cost.latency.overhead import table_io_keys
 
     space = tiny_space()
     nulls = {k: 0.001 for k in table_io_keys(table.entries)}
@@ -267,7 +267,7 @@ def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
 
 
 def test_a_fit_that_predicts_the_lightest_network_at_zero_ms_is_replaced_by_a_ratio(table):
-    from hwnas.cost.calibrate import PLAUSIBLE_FRACTION, lightest_prediction
+    from hwnas.cost.latency.calibrate import PLAUSIBLE_FRACTION, lightest_prediction
 
     space = tiny_space()
     specs = sample_specs(space, 12, seed=0)
@@ -290,7 +290,7 @@ def test_a_fit_that_predicts_the_lightest_network_at_zero_ms_is_replaced_by_a_ra
 def test_ridge_residuals_recover_a_per_op_term_and_keep_none_when_there_is_none():
     import numpy as np
 
-    from hwnas.cost.ridge import ridge_residuals
+    from hwnas.cost.latency.ridge import ridge_residuals
 
     rng = np.random.default_rng(0)
     counts = rng.integers(0, 3, size=(60, 6)).astype(float)
@@ -304,8 +304,8 @@ def test_ridge_residuals_recover_a_per_op_term_and_keep_none_when_there_is_none(
 
 
 def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
-    from hwnas.cost.calibrate import fit_contextual
-    from hwnas.cost.ridge import op_counts
+    from hwnas.cost.latency.calibrate import fit_contextual
+    from hwnas.cost.latency.ridge import op_counts
 
     from .test_lut import one_hot
 
@@ -345,7 +345,7 @@ def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
 
 
 def test_auto_kind_follows_the_number_of_networks(table):
-    from hwnas.cost.calibrate import CONTEXTUAL_MIN_NETWORKS, GRAPH_MIN_NETWORKS, default_kind
+    from hwnas.cost.latency.calibrate import CONTEXTUAL_MIN_NETWORKS, GRAPH_MIN_NETWORKS, default_kind
 
     onnx = LatencyTable(dict(table.provenance, backend="onnxruntime"), table.entries, table.families)
     assert default_kind(onnx, "auto", CONTEXTUAL_MIN_NETWORKS) == "contextual"
@@ -359,7 +359,7 @@ def test_auto_kind_follows_the_number_of_networks(table):
 def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch):
     """passes=3: three whole interleaved runs, and per network the median of their medians, so one slow pass (a
     slow spell of a shared machine) does not move the result."""
-    from hwnas.cost.measure import Timing
+    from hwnas.cost.latency.measure import Timing
 
     specs = sample_specs(tiny_space(), 2, 0)
     passes = iter([[10.0, 20.0], [11.0, 90.0], [50.0, 21.0]])  # network 0: 10, 11, 50; network 1: 20, 90, 21
@@ -379,7 +379,7 @@ def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch)
 
 
 def test_new_calibrations_time_networks_alone_and_older_ones_keep_their_order(table):
-    from hwnas.cost.calibrate import DEFAULT_NETWORK_ORDER, calibration_order
+    from hwnas.cost.latency.calibrate import DEFAULT_NETWORK_ORDER, calibration_order
 
     space = tiny_space()
     table.calibration = None
@@ -443,7 +443,7 @@ def test_relative_fit_prices_every_cost_non_negative():
     column's coefficient >= 0, and equals the unbounded one where that is already non-negative."""
     import numpy as np
 
-    from hwnas.cost.calibrate import fit_relative
+    from hwnas.cost.latency.calibrate import fit_relative
 
     rng = np.random.default_rng(0)
     rows = rng.uniform(1, 2, size=(8, 2))

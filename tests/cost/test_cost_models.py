@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hwnas.cost import count_macs, count_params, peak_activation_bytes
-from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.latency.build import build_space_table
 from hwnas.cost.models import AnalyticCost, Constraint, CostModel, macs_cost, params_cost, peak_memory_cost
 from hwnas.space import get_space
 

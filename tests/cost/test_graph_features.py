@@ -6,7 +6,7 @@ from hwnas.cost.lut_keys import parse_key
 def test_boundary_layout_conversions_and_identities_are_not_executed_inside_a_network():
     from onnx import helper
 
-    from hwnas.cost.graph_features import executed_nodes
+    from hwnas.cost.latency.graph_features import executed_nodes
 
     nodes = [helper.make_node("ReorderInput", ["input"], ["a"]),  # boundary: dropped
              helper.make_node("Conv", ["a", "w"], ["b"]),
@@ -23,7 +23,7 @@ def test_boundary_layout_conversions_and_identities_are_not_executed_inside_a_ne
 def test_converted_elements_count_the_boundary_conversions_only():
     from onnx import helper
 
-    from hwnas.cost.graph_features import converted_elements
+    from hwnas.cost.latency.graph_features import converted_elements
 
     def graph(*nodes):
         return helper.make_graph(list(nodes), "g", [helper.make_tensor_value_info("input", 1, [1])],
@@ -50,9 +50,9 @@ def boundary_conversions(key: str) -> tuple[int, int]:
     Whether ONNX Runtime converts layouts at all depends on the CPU (its NCHWc transformer runs where MLAS has
     blocked kernels, e.g. AVX2/AVX-512 x86), so tests derive the expected conversions from the graph this machine
     builds rather than hard-coding one instruction set's counts."""
-    from hwnas.cost.backends import onnx_bytes
-    from hwnas.cost.graph_features import optimised_graph
-    from hwnas.cost.measure import op_module
+    from hwnas.cost.latency.backends import onnx_bytes
+    from hwnas.cost.latency.graph_features import optimised_graph
+    from hwnas.cost.latency.measure import op_module
 
     op = parse_key(key)
     graph = optimised_graph(onnx_bytes(op_module(op), (1, *op.in_shape)))
@@ -63,8 +63,8 @@ def boundary_conversions(key: str) -> tuple[int, int]:
 
 
 def test_real_ops():
-    from hwnas.cost.graph_features import op_features, table_features
-    from hwnas.cost.measure import op_module
+    from hwnas.cost.latency.graph_features import op_features, table_features
+    from hwnas.cost.latency.measure import op_module
 
     skip = parse_key("skip_s1_c16@16x8x8")
     block = parse_key("ir_r1_k3_s1_e1_c16_m48_nre@16x8x8")  # residual

@@ -5,11 +5,11 @@ from __future__ import annotations
 import onnx
 import torch
 
-from hwnas.cost.backends import BACKENDS, OnnxRuntimeInt8Backend, get_backend
-from hwnas.cost.calibrate import calibrate_table, measure_here, sample_specs
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_space_table
-from hwnas.cost.measure import time_models
+from hwnas.cost.latency.backends import BACKENDS, OnnxRuntimeInt8Backend, get_backend
+from hwnas.cost.latency.calibrate import calibrate_table, measure_here, sample_specs
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_space_table
+from hwnas.cost.latency.measure import time_models
 from hwnas.nn import build_model
 from tests.cost.tiny import tiny_space
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from hwnas.arch import decode, encode
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_arch_table, build_space_table
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_arch_table, build_space_table
 from hwnas.cost.lut_keys import space_ops
 
 from .tiny import FakeBackend, tiny_space
@@ -198,7 +198,7 @@ def test_real_onnxruntime_table_and_prediction_without_torch(tmp_path):
     assert table.provenance["backend"] == "onnxruntime" and table.provenance["backend_options"]["opset"] == 17
     assert all(e["median_ms"] > 0 and e["rounds"] == 3 for e in table.entries.values())
     arch = encode(space.to_spec(space.heaviest()))
-    code = ("import sys; from hwnas.arch import decode; from hwnas.cost.lut import LatencyTable; "
+    code = ("import sys; from hwnas.arch import decode; from hwnas.cost.latency.table import LatencyTable; "
             f"t = LatencyTable.load({str(table.path)!r}); print(t.predict(decode({arch!r}))); "
             "assert 'torch' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -9,7 +9,7 @@ from hwnas.arch import decode
 from hwnas.cost.lut_keys import (
     grid_widths, parse_key, space_digest, space_ops, spec_ops,
 )
-from hwnas.cost.measure import op_module
+from hwnas.cost.latency.measure import op_module
 from hwnas.nn import build_model
 from hwnas.space import get_space, space_names
 
@@ -101,7 +101,7 @@ def test_published_members_of_a_space_are_covered_by_its_table(name):
     """Every op of the zoo networks a space contains is a table key or inside a timed width family (TF-NAS-A's
     mids such as 83 are interpolated)."""
     from hwnas import zoo
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
     space = get_space(name, 224)
     ops, fams = space_ops(space)

@@ -5,8 +5,10 @@ import torch
 from torch import nn
 
 from hwnas.arch import decode
-from hwnas.cost.backends import BACKENDS, BackendUnavailable, OnnxRuntimeBackend, cpu_model, device_info, get_backend
-from hwnas.cost.measure import Timing, measure_specs, time_models
+from hwnas.cost.latency.backends import (
+    BACKENDS, BackendUnavailable, OnnxRuntimeBackend, cpu_model, device_info, get_backend,
+)
+from hwnas.cost.latency.measure import Timing, measure_specs, time_models
 from hwnas.export import export_onnx
 
 from .tiny import FakeBackend

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hwnas.cost.lut_keys import space_ops
-from hwnas.cost.measure import op_module
-from hwnas.cost.overhead import io_key, measure_overheads, null_model, out_shape, parse_io_key, table_io_keys
+from hwnas.cost.latency.measure import op_module
+from hwnas.cost.latency.overhead import io_key, measure_overheads, null_model, out_shape, parse_io_key, table_io_keys
 
 from .tiny import tiny_space
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hwnas.arch import HeadSpec, StemSpec, decode_block
-from hwnas.cost.backends import Backend
+from hwnas.cost.latency.backends import Backend
 from hwnas.space import SearchSpace, Slot, SpaceGeometry
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.latency.build import build_space_table
 from hwnas.search import Budgets
 from hwnas.search.api import load_table
 from hwnas.search.registry import get_method, method_names

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.latency.build import build_space_table
 from hwnas.space import get_space
 from tests.cost.tiny import FakeBackend
 from tests.data.fakes import make_fake_fashion

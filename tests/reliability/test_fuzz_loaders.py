@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_space_table
 from hwnas.run.config import load_config
 from hwnas.space import get_space
 

@@ -61,7 +61,7 @@ def honest(tmp_path_factory, fashion_dir):
 @pytest.fixture(scope="module")
 def optimistic(tmp_path_factory, fashion_dir, honest):
     """A run on the honest run's table with every calibrated prediction scaled by OPTIMISM."""
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
     from hwnas.space import get_space
     from tests.search.conftest import TINY_YAML
 

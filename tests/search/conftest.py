@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hwnas.cost.lut_build import build_space_table
+from hwnas.cost.latency.build import build_space_table
 from hwnas.space import get_space
 from tests.cost.tiny import FakeBackend, tiny_space
 from tests.data.fakes import make_fake_fashion

@@ -11,7 +11,7 @@ depth through sink-connecting). :class:`LatencyTable` does both, from a JSON fil
 * ``families``: width family -> ``[[width, key], ...]`` for elastic widths timed on a grid (linear
   interpolation in the width between the two nearest grid points);
 * ``calibration``: ``null``, or a correction fitted on measured whole networks (see :func:`apply_calibration` and
-  :mod:`hwnas.cost.calibrate`).
+  :mod:`hwnas.cost.latency.calibrate`).
 
 Safety: a file that is not a table, is truncated or has the wrong schema is a ``ValueError`` naming the file;
 using a table for another space, input size, backend or batch size is a ``ValueError`` naming the field and both
@@ -32,7 +32,7 @@ from hwnas.arch.spec import ArchSpec
 from hwnas.cost.lut_keys import (
     OpSpec, candidate_op, fixed_ops, parse_key, space_digest, space_layout, spec_ops,
 )
-from hwnas.cost.overhead import io_key
+from hwnas.cost.latency.overhead import io_key
 from hwnas.fileio import write_text_atomic
 from hwnas.space.base import SearchSpace
 
@@ -53,10 +53,10 @@ def apply_calibration(raw: Any, calibration: Mapping[str, Any] | None) -> Any:
     ``affine``: ``scale * raw + offset_ms``: whole networks lose the per-call overhead each op paid when timed
     alone and gain fusion across blocks; to first order both are a scale and an offset. ``overhead``: the same,
     applied to a sum from which every op's measured null-model overhead (``overhead_ms``, by the op's
-    :func:`~hwnas.cost.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
+    :func:`~hwnas.cost.latency.overhead.io_key`) was subtracted first (:meth:`LatencyTable.predict` does that).
     ``graph``: like ``overhead``, plus ``node_ms`` per executed graph node, ``ms_per_mparam`` per million
     weights and ``ms_per_mconverted`` per million elements converted at the boundary of every op
-    (:mod:`hwnas.cost.graph_features`), also folded into each op's correction by
+    (:mod:`hwnas.cost.latency.graph_features`), also folded into each op's correction by
     :meth:`LatencyTable.overhead`, so this stays one affine map of a sum over ops. ``contextual``: like
     ``graph``, plus a fitted residual ``op_residual_ms`` per op key (what the op costs inside networks beyond
     its prediction), folded in the same way.
@@ -81,7 +81,7 @@ def family_bracket(op: OpSpec, families: Mapping[str, list]) -> tuple[str, str, 
 def feature_lookup(op: OpSpec, features: Mapping[str, Sequence[float]],
                    families: Mapping[str, list]) -> tuple[float, float, float] | None:
     """``(executed nodes, parameters, converted elements)`` of ``op`` from per-key ``features``
-    (:mod:`hwnas.cost.graph_features`); an op of elastic width takes its family's nodes and interpolates the
+    (:mod:`hwnas.cost.latency.graph_features`); an op of elastic width takes its family's nodes and interpolates the
     others (linear in the width) between the grid points. ``None`` when neither applies. Calibrations made
     before conversions were a feature store two values per op: they convert nothing (their coefficient is 0)."""
     if op.key in features:
@@ -406,10 +406,10 @@ class LatencyTable:
                  widths: Mapping[str, Any] | None = None, calibrated: bool = True):
         """Expected latency (ms, 0-d tensor) under per-slot candidate and per-stage depth probabilities.
 
-        FBNet Eq. 2-3 in expectation; depth by TF-NAS sink-connecting (see :mod:`hwnas.cost.expected`).
+        FBNet Eq. 2-3 in expectation; depth by TF-NAS sink-connecting (see :mod:`hwnas.cost.penalty`).
         Equals :meth:`predict` for one-hot probabilities; gradients reach every probability.
         """
-        from hwnas.cost.expected import expected_cost
+        from hwnas.cost.penalty import expected_cost
 
         self._bind(space)
         corrected = calibrated and self.calibration is not None
@@ -422,8 +422,9 @@ class LatencyTable:
     def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None,
                 order: str = "interleaved") -> list:
         """Time whole networks exactly as the table's ops were timed (its backend, threads, batch, geometry);
-        ``order="alone"`` times each on its own, as it runs deployed (:func:`hwnas.cost.measure.time_models`)."""
-        from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, measure_specs
+        ``order="alone"`` times each on its own, as it runs deployed
+        (:func:`hwnas.cost.latency.measure.time_models`)."""
+        from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, measure_specs
 
         p, timing = self.provenance, self.provenance["timing"]
         if p.get("source") == "imported":  # timing here would compare this CPU with the device's table

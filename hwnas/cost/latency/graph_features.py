@@ -1,8 +1,8 @@
 """What a whole network executes of each op: its graph nodes, its weights and the layout conversions it does
-not, the regressors of the ``graph`` calibration (:mod:`hwnas.cost.calibrate`).
+not, the regressors of the ``graph`` calibration (:mod:`hwnas.cost.latency.calibrate`).
 
 An op timed alone and the same op inside a network differ in two ways that the per-call overhead (null models,
-:mod:`hwnas.cost.overhead`) does not cover:
+:mod:`hwnas.cost.latency.overhead`) does not cover:
 
 * **Layout conversions.** On x86, ONNX Runtime runs convolutions in a blocked channel layout (NCHWc) and wraps a
   graph's convolutions in ``ReorderInput`` / ``ReorderOutput`` nodes. An op timed alone pays one pair at its
@@ -35,7 +35,7 @@ def optimised_graph(model_bytes: bytes, threads: int = 1):
     import onnx
     import onnxruntime as ort
 
-    from hwnas.cost.backends import OnnxRuntimeBackend
+    from hwnas.cost.latency.backends import OnnxRuntimeBackend
 
     options = OnnxRuntimeBackend(threads).session_options()
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,9 +80,9 @@ def op_features(op: OpSpec, batch_size: int = 1, threads: int = 1) -> tuple[int,
     """``(executed nodes, parameters, converted elements)`` of one op."""
     import math
 
-    from hwnas.cost.backends import onnx_bytes
-    from hwnas.cost.measure import op_module
-    from hwnas.cost.overhead import out_shape
+    from hwnas.cost.latency.backends import onnx_bytes
+    from hwnas.cost.latency.measure import op_module
+    from hwnas.cost.latency.overhead import out_shape
 
     module = op_module(op)
     params = sum(p.numel() for p in module.parameters())

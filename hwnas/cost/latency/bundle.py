@@ -3,10 +3,10 @@
 The device that matters (a phone-class board, an edge CPU) often cannot run PyTorch. So the ops of a table
 (``kind: "ops"``) or sampled whole networks (``kind: "nets"``, for calibration there) are exported here, on a
 machine with hwnas, as static-shape ONNX files (the exporter and opset of the ``onnxruntime`` backend) in a
-directory with a ``manifest.json`` and a copy of :mod:`hwnas.cost.runner`; the runner times them on the device
+directory with a ``manifest.json`` and a copy of :mod:`hwnas.cost.latency.runner`; the runner times them on the device
 with only onnxruntime and numpy and writes ``results.json``; :func:`import_table` turns op results into a table
 whose provenance names the remote device (``"source": "imported"``), and :func:`imported_networks` hands network
-results to :func:`hwnas.cost.calibrate.calibrate_table`.
+results to :func:`hwnas.cost.latency.calibrate.calibrate_table`.
 
 Manifest (``hwnas-onnx-bundle`` version 1): ``kind``, ``bundle_id`` (results must carry the same), ``batch_size``,
 ``timing`` (warm-up, rounds, calls per sample, chunk: the source table's, so the device measures the same way),
@@ -28,10 +28,10 @@ from typing import Any
 from hwnas import __version__
 from hwnas.arch import decode, encode
 from hwnas.arch.spec import ArchSpec
-from hwnas.cost import runner
-from hwnas.cost.lut import LatencyTable
+from hwnas.cost.latency import runner
+from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import parse_key
-from hwnas.cost.overhead import parse_io_key
+from hwnas.cost.latency.overhead import parse_io_key
 from hwnas.fileio import write_bytes_atomic, write_text_atomic
 
 TABLE_FIELDS = ("space", "space_digest", "width_mult", "archs", "input_size", "in_channels", "num_classes",
@@ -51,7 +51,7 @@ def _prepare_dir(out: str | Path, overwrite: bool) -> Path:
 
 
 def _manifest(table: LatencyTable, kind: str, items: list[dict], **extra: Any) -> dict[str, Any]:
-    from hwnas.cost.lut_build import DEFAULT_CHUNK
+    from hwnas.cost.latency.build import DEFAULT_CHUNK
 
     p = table.provenance
     timing = {"warmup": p["timing"].get("warmup"), "rounds": p["timing"].get("rounds"),
@@ -73,8 +73,8 @@ def export_ops(table: LatencyTable, out: str | Path, overwrite: bool = False, pr
     """Every op of ``table`` as ``op_NNNN.onnx`` in ``out``, with the manifest; returns the manifest."""
     from tqdm import tqdm
 
-    from hwnas.cost.backends import onnx_bytes
-    from hwnas.cost.measure import op_module
+    from hwnas.cost.latency.backends import onnx_bytes
+    from hwnas.cost.latency.measure import op_module
 
     if table.provenance["backend"] != "onnxruntime":
         raise ValueError(f"{table.where} was timed with {table.provenance['backend']!r}; the runner times ONNX "
@@ -93,8 +93,8 @@ def export_nets(table: LatencyTable, specs: Sequence[ArchSpec], out: str | Path,
                 overwrite: bool = False) -> dict:
     """Whole networks as ``net_NNN.onnx`` (built at the table's geometry) for calibration on the device, and the
     null model of every op shape of the table as ``null_NNN.onnx`` (for the ``overhead`` calibration)."""
-    from hwnas.cost.backends import onnx_bytes
-    from hwnas.cost.overhead import null_model, table_io_keys
+    from hwnas.cost.latency.backends import onnx_bytes
+    from hwnas.cost.latency.overhead import null_model, table_io_keys
     from hwnas.nn import build_model
 
     p = table.provenance
@@ -154,7 +154,7 @@ def _imported_provenance(manifest: dict, data: dict, manifest_dir: Path, results
 
 
 def _opset() -> int:
-    from hwnas.cost.backends import ONNX_OPSET
+    from hwnas.cost.latency.backends import ONNX_OPSET
 
     return ONNX_OPSET
 
@@ -174,11 +174,11 @@ def import_table(manifest_dir: str | Path, results: str | Path | None = None,
 
 def imported_networks(manifest_dir: str | Path, results: str | Path | None = None,
                       table: LatencyTable | None = None):
-    """A :class:`hwnas.cost.calibrate.Measured` of a ``nets`` bundle's runner results, and its sampling record.
+    """A :class:`hwnas.cost.latency.calibrate.Measured` of a ``nets`` bundle's runner results, and its sampling record.
 
     With ``table``: the networks must have been exported at its geometry and batch size.
     """
-    from hwnas.cost.calibrate import Measured
+    from hwnas.cost.latency.calibrate import Measured
 
     manifest, data = load_results(manifest_dir, results, kind="nets")
     if table is not None:

@@ -3,7 +3,7 @@
 What is timed (FBNet, Wu et al. 2019, Sec. 3.2: "we measure the latency of each operator ... in a lookup table"):
 for a space, every distinct op it can produce (:func:`hwnas.cost.lut_keys.space_ops`: the fixed stem, prefix,
 suffix and head, and every candidate of every slot at every grid width); for a list of networks, the ops of those
-networks only. Ops are timed in chunks of ``chunk`` with :func:`hwnas.cost.measure.time_models` (interleaved
+networks only. Ops are timed in chunks of ``chunk`` with :func:`hwnas.cost.latency.measure.time_models` (interleaved
 rounds inside a chunk); after each chunk the table so far is written atomically with ``"complete": false``. A
 rerun with the same settings loads it and times only the ops it lacks; different settings are an error naming
 the field (``overwrite=True`` starts afresh).
@@ -25,10 +25,10 @@ from typing import Any
 
 from hwnas import __version__
 from hwnas.arch.spec import ArchSpec
-from hwnas.cost.backends import DTYPE, Backend, device_info, get_backend
-from hwnas.cost.lut import LatencyTable
+from hwnas.cost.latency.backends import DTYPE, Backend, device_info, get_backend
+from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import OpSpec, dedupe, families, space_digest, space_ops, spec_ops
-from hwnas.cost.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, op_module, time_models
+from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, op_module, time_models
 from hwnas.space.base import SearchSpace
 
 DEFAULT_CHUNK = 64

@@ -13,7 +13,7 @@ moves. Medians ignore the occasional preempted call; the IQR reports the spread 
 deployed network runs, with its weights and activations warm in cache. Interleaving evicts them between calls,
 which costs a network of a few hundred kB of weights 30-60 % of its time at 28 px (docs/BENCHMARKS.md); a table
 calibrated on networks timed alone predicts the deployed latency, at the price of being more exposed to drift
-(pair it with several passes, :func:`hwnas.cost.calibrate.measure_here`).
+(pair it with several passes, :func:`hwnas.cost.latency.calibrate.measure_here`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hwnas.arch.spec import ArchSpec
-from hwnas.cost.backends import Backend, get_backend
+from hwnas.cost.latency.backends import Backend, get_backend
 from hwnas.cost.lut_keys import OpSpec
 
 DEFAULT_WARMUP = 10
@@ -83,7 +83,7 @@ def time_models(
     (C, H, W) for all or a list of them, the batch dimension ``batch_size`` is prepended. Every model is prepared
     first (exported, session made); then ``warmup`` untimed rounds and ``rounds`` timed rounds, each running the
     models in the given order, A B C A B C ...; a sample is the mean of ``number`` back-to-back calls.
-    ``backend`` is a name (made with ``threads``) or a :class:`~hwnas.cost.backends.Backend` instance (which
+    ``backend`` is a name (made with ``threads``) or a :class:`~hwnas.cost.latency.backends.Backend` instance (which
     carries its own thread count). ``order="alone"``: each model's warm-up and rounds back to back, one model
     after the other (the deployed situation; module docstring).
     """
@@ -118,7 +118,7 @@ def _time_alone(engine: Backend, run: Any, warmup: int, rounds: int, number: int
 def op_module(op: OpSpec):
     """The ``nn.Module`` an op key names, freshly initialised (weights do not change the time of a dense op)."""
     from hwnas.arch.codec import decode_block, decode_head, decode_stem
-    from hwnas.cost.lut_keys import resolve_one
+    from hwnas.arch.resolve import resolve_block
     from hwnas.nn import ClassifierHead, ConvBnAct, create_block, init_weights
 
     c = op.in_shape[0]
@@ -130,7 +130,7 @@ def op_module(op: OpSpec):
         module = ClassifierHead.from_spec(head, c, op.num_classes or 1000, head.act or "re")
     else:
         # Activations are explicit in a block key (ShuffleNetV2 units have none), so the network act is moot.
-        module = create_block(resolve_one(decode_block(op.text), c, "re", op.se_mode or "in"))
+        module = create_block(resolve_block(decode_block(op.text), c, "re", op.se_mode or "in"))
     init_weights(module)
     return module.eval()
 

@@ -5,8 +5,8 @@ in two ways: every op timed alone paid a per-call overhead (the Python call into
 copying the output back) that the network pays once, and inside a network an op reads an input that the previous
 op has just written (warm caches) and may fuse with its neighbours. Both move every network alike, so the
 correction is fitted once per table on K networks sampled from the space and measured the same way as the table
-(:func:`hwnas.cost.measure.time_models`), stored in the table's ``calibration`` and applied by
-:meth:`~hwnas.cost.lut.LatencyTable.predict` and :meth:`~hwnas.cost.lut.LatencyTable.expected`.
+(:func:`hwnas.cost.latency.measure.time_models`), stored in the table's ``calibration`` and applied by
+:meth:`~hwnas.cost.latency.table.LatencyTable.predict` and :meth:`~hwnas.cost.latency.table.LatencyTable.expected`.
 
 Two corrections, both fitted by ordinary least squares on the measured times:
 
@@ -14,13 +14,13 @@ Two corrections, both fitted by ordinary least squares on the measured times:
   of the space has (minus the one call a network pays), ``scale`` the cache and fusion effects that grow with the
   work. Any backend.
 * ``overhead``: the same, applied to ``sum_i (lat_i - null_i)``, where ``null_i`` is the *measured* per-call
-  overhead of op i (:mod:`hwnas.cost.overhead`: a model of the op's input and output shapes that computes
+  overhead of op i (:mod:`hwnas.cost.latency.overhead`: a model of the op's input and output shapes that computes
   nothing). Within a space whose networks all have the same op shapes (FBNet) the two are the same fit; when the
   number or shapes of the ops vary (depth choice, other families) the overhead is removed per op instead of being
   folded into a constant. ONNX Runtime tables.
 * ``graph``: ``scale * sum_i (lat_i - null_i) + node_ms * nodes + ms_per_mparam * params + ms_per_mconverted *
   converted + offset_ms``, where ``nodes``, ``params`` and ``converted`` are summed over the network's ops
-  (:mod:`hwnas.cost.graph_features`): the nodes a network really executes of each op, the weights it streams
+  (:mod:`hwnas.cost.latency.graph_features`): the nodes a network really executes of each op, the weights it streams
   from memory (an op timed alone finds them in cache), and the elements the layout conversions at the op's
   boundary copy (an op timed alone runs them, a network does not: ``ms_per_mconverted`` comes out negative,
   about -0.5 ms per million elements on our CPU). Fitted by least squares on the *relative* error (each network
@@ -31,7 +31,7 @@ Two corrections, both fitted by ordinary least squares on the measured times:
 * ``contextual``: ``graph`` plus one residual per op key, ``delta_k``: what op k costs inside the sampled
   networks beyond the ``graph`` prediction (an op's neighbours change its time: which layout it receives, what
   is left in cache). ``measured ~ graph + sum_k n_k delta_k``, ``n_k`` the count of op k in the network,
-  fitted by ridge regression on the relative error (:mod:`hwnas.cost.ridge`) with the strength chosen by
+  fitted by ridge regression on the relative error (:mod:`hwnas.cost.latency.ridge`) with the strength chosen by
   5-fold cross-validation among ``RIDGE_LAMBDAS`` and "no residuals" (then the result is the ``graph`` fit, and
   says so). With 111 op keys in the FBNet space this needs on the order of a hundred networks
   (:data:`CONTEXTUAL_MIN_NETWORKS`); at 150 it took the 224 px validation from 92 to 98 % within +-5 %
@@ -54,10 +54,10 @@ from typing import Any
 
 from hwnas.arch import encode
 from hwnas.arch.spec import ArchSpec
-from hwnas.cost.lut import LatencyTable, feature_lookup
-from hwnas.cost.measure import _check_count
-from hwnas.cost.ridge import CV_FOLDS, op_counts, ridge_residuals
-from hwnas.cost.validate import metrics
+from hwnas.cost.latency.table import LatencyTable, feature_lookup
+from hwnas.cost.latency.measure import _check_count
+from hwnas.cost.latency.ridge import CV_FOLDS, op_counts, ridge_residuals
+from hwnas.cost.latency.validate import metrics
 from hwnas.space.base import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def fit_calibration(raw: Sequence[float], measured: Sequence[float],
 
 
 def in_sample_metrics(fitted: Sequence[float], measured: Sequence[float]) -> dict[str, Any]:
-    """What a calibration records of its own fit (:func:`~hwnas.cost.validate.metrics`, a subset)."""
+    """What a calibration records of its own fit (:func:`~hwnas.cost.latency.validate.metrics`, a subset)."""
     m = metrics(fitted, measured)
     return {k: m[k] for k in ("mape", "max_abs_pct", "within_5pct", "spearman", "n")}
 
@@ -240,7 +240,7 @@ class Measured:
 def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | None = None,
                  overheads: bool = False, passes: int = 1, order: str = "interleaved") -> Measured:
     """Time ``specs`` on this machine exactly as the table's ops were (its backend, threads, batch, geometry);
-    with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.overhead`).
+    with ``overheads``, also the null model of every op shape of the table (:mod:`hwnas.cost.latency.overhead`).
 
     ``passes > 1`` runs the whole interleaved measurement that many times, one after the other, and keeps per
     network the median of the passes' medians (and of their IQRs), as ``lut build --passes`` does for ops: a
@@ -249,12 +249,12 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
 
     ``order="alone"`` times each network on its own (warm, as deployed) instead of interleaved with the others
     (cold, as the table's ops were): a table calibrated so predicts deployed latency
-    (:mod:`hwnas.cost.measure`). The null models are always interleaved: they stand in for the ops' overheads.
+    (:mod:`hwnas.cost.latency.measure`). The null models are always interleaved: they stand in for the ops' overheads.
     """
     from statistics import median
 
-    from hwnas.cost.backends import device_info
-    from hwnas.cost.overhead import measure_overheads, table_io_keys
+    from hwnas.cost.latency.backends import device_info
+    from hwnas.cost.latency.overhead import measure_overheads, table_io_keys
 
     _check_count("passes", passes, 1)
     runs = [table.measure(list(specs), rounds=rounds, order=order) for _ in range(passes)]
@@ -310,7 +310,7 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
         if nulls is None:
             raise ValueError("a graph calibration needs the null-model overheads measured with the networks")
         if op_features is None:
-            from hwnas.cost.graph_features import table_features
+            from hwnas.cost.latency.graph_features import table_features
 
             p = table.provenance
             op_features = table_features(table.entries, p["batch_size"], p["threads"], progress)
@@ -368,7 +368,7 @@ network: the lightest network is faster than any sampled one, but not ten times 
 
 def lightest_prediction(table: LatencyTable, space: SearchSpace) -> float:
     """The calibrated prediction (ms) of the space's lightest network (exact: the table is separable)."""
-    from hwnas.search.separable import SeparableCost
+    from hwnas.cost.separable import SeparableCost
 
     return SeparableCost(table, space).minimum()
 
@@ -420,7 +420,7 @@ def _ratio(raw: Sequence[float], measured: Measured) -> dict[str, Any]:
 
 
 def _net_overhead(table: LatencyTable, spec: ArchSpec, nulls: Mapping[str, float]) -> float:
-    from hwnas.cost.overhead import io_key
+    from hwnas.cost.latency.overhead import io_key
 
     keys = [io_key(op) for op in table.spec_ops(spec)]
     missing = [k for k in keys if k not in nulls]

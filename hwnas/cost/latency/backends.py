@@ -2,7 +2,7 @@
 
 A backend turns a model into a zero-argument callable that runs one inference (:meth:`Backend.prepare`), times
 ``number`` calls of it (:meth:`Backend.time_call`), and says how it is configured (:meth:`Backend.info`) so that
-a latency table can record it. :func:`hwnas.cost.measure.time_models` is the only caller; everything that times
+a latency table can record it. :func:`hwnas.cost.latency.measure.time_models` is the only caller; everything that times
 anything goes through it.
 
 Settings are pinned, because they change latency more than most architecture choices do:

@@ -4,7 +4,7 @@ An op timed alone in its own ONNX Runtime session pays what a whole network pays
 the runtime, binding the input and copying the output back into a new numpy array (which grows with the output).
 For every (input shape, output shape) of a table's ops, a *null model* takes that input and returns a tensor of
 that output shape while computing nothing (slice one element, broadcast it): its time is that overhead. The
-``overhead`` calibration (:mod:`hwnas.cost.calibrate`) subtracts it from every op before the affine fit.
+``overhead`` calibration (:mod:`hwnas.cost.latency.calibrate`) subtracts it from every op before the affine fit.
 
 Within one FBNet-style space every network has the same op shapes (all candidates of a slot share them), so the
 subtraction is a constant there and changes nothing an affine fit would not; it matters when the number or the
@@ -80,7 +80,7 @@ def null_model(key: str, batch_size: int = 1, opset: int = 17) -> bytes:
 
 def measure_overheads(keys: Iterable[str], provenance: dict[str, Any], rounds: int | None = None) -> dict[str, float]:
     """Median ms of the null model of every shape key, timed like the table whose ``provenance`` is given."""
-    from hwnas.cost.measure import time_models
+    from hwnas.cost.latency.measure import time_models
 
     if provenance["backend"] != "onnxruntime":
         raise ValueError(f"null models are ONNX: the overhead calibration needs an onnxruntime table, not "

@@ -1,5 +1,5 @@
 """Per-op residuals of the ``contextual`` calibration kind: ridge regression on the relative error, its strength
-chosen by k-fold cross-validation (:func:`hwnas.cost.calibrate.fit_contextual` uses them; its module docstring
+chosen by k-fold cross-validation (:func:`hwnas.cost.latency.calibrate.fit_contextual` uses them; its module docstring
 says what they model)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hwnas.arch.spec import ArchSpec
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
 RIDGE_LAMBDAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 """Ridge strengths the contextual fit cross-validates, relative to the mean squared column of its design."""

@@ -4,7 +4,7 @@
 for calibration) write a directory of static-shape ONNX files, a ``manifest.json`` and a copy of this file. On the
 target device::
 
-    python runner.py DIR [--threads T] [--warmup W] [--rounds R]      # or: python -m hwnas.cost.runner DIR
+    python runner.py DIR [--threads T] [--warmup W] [--rounds R]      # or: python -m hwnas.cost.latency.runner DIR
 
 times every file and writes ``DIR/results.json``; ``hwnas lut import`` (ops) or ``hwnas lut calibrate
 --imported-results`` (networks) reads it back on the machine that has hwnas.
@@ -13,10 +13,10 @@ This module is deliberately self-contained: it imports only the standard library
 onnxruntime and numpy when it runs; no torch, no other hwnas module (the target may be a phone-class board with
 neither). It therefore repeats, rather than imports, the two things it shares with :mod:`hwnas.cost`:
 
-* the ONNX Runtime session settings of :class:`hwnas.cost.backends.OnnxRuntimeBackend` (CPU execution provider,
+* the ONNX Runtime session settings of :class:`hwnas.cost.latency.backends.OnnxRuntimeBackend` (CPU execution provider,
   ``threads`` intra-op threads, one inter-op thread, sequential execution, ``ORT_ENABLE_ALL``, spinning off when
   ``threads > 1``), and its input (standard normal float32, numpy seed 0);
-* the method of :func:`hwnas.cost.measure.time_models`: warm-up, then interleaved rounds A B C A B C ... within
+* the method of :func:`hwnas.cost.latency.measure.time_models`: warm-up, then interleaved rounds A B C A B C ... within
   chunks of ``chunk`` models (as ``hwnas lut build`` times its ops), median and interquartile range
   (``statistics.quantiles(method="inclusive")``) of the per-round times.
 
@@ -70,13 +70,13 @@ def cpu_model() -> str:
 
 
 def device_info() -> dict[str, Any]:
-    """Where the models ran (the same fields as :func:`hwnas.cost.backends.device_info`; no host name)."""
+    """Where the models ran (the same fields as :func:`hwnas.cost.latency.backends.device_info`; no host name)."""
     return {"cpu_model": cpu_model(), "machine": platform.machine(), "system": platform.system(),
             "logical_cpus": os.cpu_count(), "python": platform.python_version()}
 
 
 def median_iqr(samples: list[float]) -> tuple[float, float]:
-    """Median and interquartile range, exactly as :class:`hwnas.cost.measure.Timing` computes them."""
+    """Median and interquartile range, exactly as :class:`hwnas.cost.latency.measure.Timing` computes them."""
     if len(samples) < 2:
         return float(samples[0]), 0.0
     q1, q2, q3 = statistics.quantiles(samples, n=4, method="inclusive")
