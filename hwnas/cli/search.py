@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hwnas.cli import _common_flags, _positive_int, _print
+from hwnas.cli.common import announcer, common_flags, positive_int, print_result
 from hwnas.settings import parse_settings
 
 
@@ -52,7 +52,7 @@ def cmd_search(args: argparse.Namespace) -> None:
         return measure_with_table(result["arch"], args.lut, where(attempt) / "check.onnx")
 
     chosen, attempts = search_within_measured(search_at, measure, budgets, args.check_measured or 0,
-                                              announce=lambda line: None if args.json else print(line, flush=True))
+                                              announce=announcer(args))
     result = chosen["result"]
     if args.check_measured:
         result = dict(result, measured_check={
@@ -71,7 +71,7 @@ def cmd_search(args: argparse.Namespace) -> None:
         met = chosen["measured_ms"] <= args.max_latency_ms
         text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend after "
                  f"{len(attempts)} attempt(s): budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
-    _print(args, result, text)
+    print_result(args, result, text)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -88,21 +88,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-memory-mb", type=float, help="peak activation memory budget at batch 1, MiB")
     p.add_argument("--max-micronet-score", type=float,
                    help="MicroNet Challenge score budget (params / 6.9M + 2 MACs / 1170M, 32-bit)")
-    p.add_argument("--epochs", type=_positive_int, help="supernet / search epochs (the method's default if omitted)")
-    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--epochs", type=positive_int, help="supernet / search epochs (the method's default if omitted)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any method setting, e.g. --set warmup_epochs=1 --set evolution.generations=5 "
                         "(see docs/SEARCH.md)")
-    p.add_argument("--limit", type=_positive_int, help="use only N training images (and N test images)")
+    p.add_argument("--limit", type=positive_int, help="use only N training images (and N test images)")
     p.add_argument("--out", default="runs/search", help="output directory (result.json, state, logs)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out from its last checkpoint")
     p.add_argument("--from-supernet", metavar="DIR",
                    help="spos/random/hardcore: search a new budget on the supernet trained in DIR")
     p.add_argument("--no-tensorboard", action="store_true", help="metrics.jsonl only")
-    p.add_argument("--check-measured", type=_positive_int, metavar="RETRIES",
+    p.add_argument("--check-measured", type=positive_int, metavar="RETRIES",
                    help="time the chosen network alone as the table's ops were; over --max-latency-ms, search again "
                         "under a budget tightened by the measured excess (in OUT/retryN; spos/random/hardcore from "
                         "the trained supernet), up to RETRIES times; OUT/measured_check.json says which was kept")
-    _common_flags(p)
+    common_flags(p)
     p.set_defaults(func=cmd_search)

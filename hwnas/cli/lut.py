@@ -1,7 +1,7 @@
-"""``hwnas lut calibrate | validate | export-ops | export-nets | import`` (thin CLI layer over hwnas.cost).
+"""``hwnas lut build | calibrate | validate | export-ops | export-nets | import``: latency tables (thin CLI layer
+over hwnas.cost).
 
-Registered by :func:`hwnas.cli_cost.add_commands`; errors are ``ValueError``/``FileNotFoundError``, printed by
-:func:`hwnas.cli.main` as one line.
+Errors are ``ValueError``/``FileNotFoundError``, printed by :func:`hwnas.cli.main` as one line.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hwnas.cli import _positive_int, _print
+from hwnas.cli.common import positive_int, print_result
 
 
 def _table(args: argparse.Namespace):
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
     table = LatencyTable.load(Path(args.lut))
     if not table.complete:
@@ -42,8 +42,8 @@ def _space(table, name: str | None):
 
 def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any, dict[str, Any]]:
     """Whole networks and their times: from runner results (--imported-results), or sampled and timed here."""
-    from hwnas.cost.bundle import imported_networks
-    from hwnas.cost.calibrate import calibration_order, default_kind, measure_here, sample_specs
+    from hwnas.cost.latency.bundle import imported_networks
+    from hwnas.cost.latency.calibrate import calibration_order, default_kind, measure_here, sample_specs
 
     overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph", "contextual")
     if args.imported_results:
@@ -63,8 +63,46 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
             {"seed": args.seed, "space": space.name, "sampler": sampler})
 
 
+def _specs(args: argparse.Namespace, input_size: int) -> list[tuple[str, Any]]:
+    from hwnas.archref import load_arch
+    from hwnas.pipeline import adapt_spec
+
+    refs = [load_arch(a) for a in args.arch]
+    return [(ref.name, adapt_spec(ref.spec, input_size, not args.no_adapt)) for ref in refs]
+
+
+def cmd_lut_build(args: argparse.Namespace) -> None:
+    from hwnas.cost.latency.build import build_arch_table, build_space_table
+    from hwnas.space import get_space
+
+    if not args.space and not args.arch:
+        raise ValueError("give --space SPACE (every op of a space) or --arch ARCH ... (the ops of given networks)")
+    size = args.input_size
+    if size is None and args.arch and not args.space:
+        from hwnas.archref import load_arch
+
+        size = load_arch(args.arch[0]).input_size
+    size = size or 224
+    space = get_space(args.space, size, args.in_channels, args.num_classes, args.width_mult) if args.space else None
+    common = dict(backend=args.backend, threads=args.threads, batch_size=args.batch_size, warmup=args.warmup,
+                  rounds=args.rounds, chunk=args.chunk, progress=not args.quiet, overwrite=args.overwrite,
+                  passes=args.passes)
+    if args.arch:
+        result = build_arch_table(_specs(args, size), args.out, size, args.in_channels, args.num_classes,
+                                  space=space, **common)
+    else:
+        result = build_space_table(space, args.out, width_grid=args.width_grid, **common)
+    prov = result.table.provenance
+    data = {"out": str(args.out), "ops": result.ops, "timed": result.timed, "reused": result.reused,
+            "seconds": round(result.seconds, 2), "space": prov["space"], "archs": prov["archs"],
+            "input_size": prov["input_size"], "backend": prov["backend"], "threads": prov["threads"],
+            "batch_size": prov["batch_size"]}
+    print_result(args, data, f"wrote {args.out}: {result.ops} ops ({result.timed} timed, {result.reused} reused) "
+                             f"in {result.seconds:.1f} s; {result.table.description}")
+
+
 def cmd_lut_calibrate(args: argparse.Namespace) -> None:
-    from hwnas.cost.calibrate import calibrate_table, default_kind
+    from hwnas.cost.latency.calibrate import calibrate_table, default_kind
 
     table = _table(args)
     measured, sampling = _measured(args, table, [])
@@ -96,14 +134,14 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
         terms += (f" + per-op residuals ({len(cal['op_residual_ms'])} ops, ridge {lam:g})" if lam is not None
                   else " (per-op residuals did not help in cross-validation: none kept)")
     what = "raw" if cal["kind"] == "affine" else "(raw - null overheads)"
-    _print(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({measured.source}): measured = "
-                       f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
-                       f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
+    print_result(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({measured.source}): measured = "
+                             f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
+                             f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
 
 
 def cmd_lut_validate(args: argparse.Namespace) -> None:
-    from hwnas.cost.calibrate import fitted_networks, validate_table
-    from hwnas.cost.validate import scatter_plot
+    from hwnas.cost.latency.calibrate import fitted_networks, validate_table
+    from hwnas.cost.latency.validate import scatter_plot
 
     table = _table(args)
     used = fitted_networks(table)
@@ -121,22 +159,22 @@ def cmd_lut_validate(args: argparse.Namespace) -> None:
             f"{result['within_5pct']:.0f} % within 5 %, {result['within_10pct']:.0f} % within 10 %, Spearman "
             f"{result['spearman']:.3f}" + (f"; uncalibrated MAPE {raw['mape']:.2f} %" if result["calibrated"] else
                                            " (table not calibrated)"))
-    _print(args, result, text)
+    print_result(args, result, text)
 
 
 def cmd_lut_export_ops(args: argparse.Namespace) -> None:
-    from hwnas.cost.bundle import export_ops
+    from hwnas.cost.latency.bundle import export_ops
 
     manifest = export_ops(_table(args), args.out, args.overwrite, progress=not args.quiet)
     data = {"out": str(args.out), "kind": "ops", "models": len(manifest["items"]),
             "bundle_id": manifest["bundle_id"]}
-    _print(args, data, f"wrote {len(manifest['items'])} ONNX ops and manifest.json to {args.out}; on the device: "
-                       f"python runner.py {args.out}")
+    print_result(args, data, f"wrote {len(manifest['items'])} ONNX ops and manifest.json to {args.out}; on the device: "
+                             f"python runner.py {args.out}")
 
 
 def cmd_lut_export_nets(args: argparse.Namespace) -> None:
-    from hwnas.cost.bundle import export_nets
-    from hwnas.cost.calibrate import fitted_networks, sample_specs
+    from hwnas.cost.latency.bundle import export_nets
+    from hwnas.cost.latency.calibrate import fitted_networks, sample_specs
 
     table = _table(args)
     space = _space(table, args.space)
@@ -144,22 +182,22 @@ def cmd_lut_export_nets(args: argparse.Namespace) -> None:
     manifest = export_nets(table, specs, args.out, {"space": space.name, "samples": args.samples,
                                                     "seed": args.seed, "sampler": args.sampler}, args.overwrite)
     data = {"out": str(args.out), "kind": "nets", "models": len(specs), "bundle_id": manifest["bundle_id"]}
-    _print(args, data, f"wrote {len(specs)} ONNX networks and manifest.json to {args.out}; on the device: "
-                       f"python runner.py {args.out}")
+    print_result(args, data, f"wrote {len(specs)} ONNX networks and manifest.json to {args.out}; on the device: "
+                             f"python runner.py {args.out}")
 
 
 def cmd_lut_import(args: argparse.Namespace) -> None:
-    from hwnas.cost.bundle import import_table
+    from hwnas.cost.latency.bundle import import_table
 
     table = import_table(args.manifest, args.results, args.out)
     data = {"out": str(args.out), "ops": len(table.entries), "device": table.provenance["device"]["cpu_model"],
             "source": "imported"}
-    _print(args, data, f"wrote {args.out}: {len(table.entries)} ops measured on "
-                       f"{table.provenance['device']['cpu_model']}; {table.description}")
+    print_result(args, data, f"wrote {args.out}: {len(table.entries)} ops measured on "
+                             f"{table.provenance['device']['cpu_model']}; {table.description}")
 
 
 def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_seed: int, what: str) -> None:
-    p.add_argument("--samples", type=_positive_int, default=default_samples,
+    p.add_argument("--samples", type=positive_int, default=default_samples,
                    help=f"networks sampled from the space {what} (default {default_samples})")
     p.add_argument("--seed", type=int, default=default_seed, help=f"sampling seed (default {default_seed})")
     p.add_argument("--space", help="the space to sample from (default: the table's; a YAML space needs its file)")
@@ -169,10 +207,10 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
-    from hwnas.cost.measure import ORDERS
+    from hwnas.cost.latency.measure import ORDERS
 
-    p.add_argument("--rounds", type=_positive_int, help="timed rounds per network (default: the table's)")
-    p.add_argument("--passes", type=_positive_int, default=1,
+    p.add_argument("--rounds", type=positive_int, help="timed rounds per network (default: the table's)")
+    p.add_argument("--passes", type=positive_int, default=1,
                    help="time the networks in this many interleaved passes, one after the other, and keep each "
                         "network's median over them (default 1; 3 on a shared, noisy machine)")
     p.add_argument("--order", choices=ORDERS,
@@ -186,10 +224,10 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def add_lut_commands(lut: argparse._SubParsersAction) -> None:
-    """Add calibrate, validate, export-ops, export-nets and import to ``hwnas lut``."""
-    from hwnas.cost.calibrate import DEFAULT_SAMPLES
-    from hwnas.cost.lut import CALIBRATION_KINDS
+def _add_calibration(lut: argparse._SubParsersAction) -> None:
+    """``lut calibrate`` and ``lut validate``."""
+    from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES
+    from hwnas.cost.latency.table import CALIBRATION_KINDS
 
     p = lut.add_parser("calibrate", help="fit the table's correction to measured whole networks")
     p.add_argument("--lut", required=True, help="latency table (updated in place unless --out)")
@@ -211,6 +249,11 @@ def add_lut_commands(lut: argparse._SubParsersAction) -> None:
     _measure_args(p)
     p.add_argument("--plot", metavar="PNG", help="write a predicted-vs-measured scatter plot (needs matplotlib)")
     p.set_defaults(func=cmd_lut_validate)
+
+
+def _add_bundles(lut: argparse._SubParsersAction) -> None:
+    """``lut export-ops``, ``lut export-nets`` and ``lut import``: time a table's ops on another device."""
+    from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES
 
     p = lut.add_parser("export-ops", help="every op of a table as ONNX + manifest, for the runner on a device")
     p.add_argument("--lut", required=True, help="latency table (its ops, batch size and timing settings)")
@@ -234,3 +277,48 @@ def add_lut_commands(lut: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="table file to write")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lut_import)
+
+
+def _add_build(lut: argparse._SubParsersAction) -> None:
+    """``lut build``: time every op of a space or of given networks."""
+    from hwnas.cost.latency.backends import BACKENDS
+    from hwnas.cost.latency.build import DEFAULT_CHUNK, DEFAULT_WIDTH_GRID
+    from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP
+
+    p = lut.add_parser("build", help="time every op of a space (or of given networks) and write a latency table")
+    p.add_argument("--space", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
+    p.add_argument("--arch", nargs="+", metavar="ARCH",
+                   help="only the ops of these networks (zoo names, arch text or arch JSON files)")
+    p.add_argument("--input-size", type=positive_int,
+                   help="input resolution (default 224, or the first ARCH's own with --arch alone)")
+    p.add_argument("--in-channels", type=positive_int, default=3)
+    p.add_argument("--num-classes", type=positive_int, default=1000)
+    p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
+    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=1)
+    p.add_argument("--width-grid", type=positive_int, default=DEFAULT_WIDTH_GRID,
+                   help="elastic widths timed per slot candidate; the rest are interpolated (default "
+                        f"{DEFAULT_WIDTH_GRID})")
+    p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed rounds first")
+    p.add_argument("--rounds", type=positive_int, default=DEFAULT_ROUNDS, help="timed interleaved rounds")
+    p.add_argument("--passes", type=positive_int, default=1,
+                   help="time every op in this many passes, minutes apart, and keep the median (default 1; 3 "
+                        "drops the slow spells of a shared machine)")
+    p.add_argument("--chunk", type=positive_int, default=DEFAULT_CHUNK,
+                   help="ops timed together (interleaved) and saved after each chunk")
+    p.add_argument("--out", required=True, help="table file (JSON); an unfinished one with the same settings "
+                                                "is resumed")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out holds a partial table")
+    p.add_argument("--no-adapt", action="store_true", help="with --arch: keep ImageNet strides on small inputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lut_build)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``lut build | calibrate | validate | export-ops | export-nets | import`` to the ``hwnas`` parser."""
+    lut = sub.add_parser("lut", help="latency lookup tables").add_subparsers(dest="lut_cmd", required=True)
+    _add_build(lut)
+    _add_calibration(lut)
+    _add_bundles(lut)

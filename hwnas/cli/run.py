@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hwnas.cli import _print
+from hwnas.cli.common import announcer, print_result
 from hwnas.settings import parse_settings
 
 
@@ -13,8 +13,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from hwnas.run import load_config, run
 
     cfg = load_config(args.preset, parse_settings(args.set))
-    announce = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
-    summary = run(cfg, Path(args.out), progress=not (args.quiet or args.json), announce=announce)
+    summary = run(cfg, Path(args.out), progress=not (args.quiet or args.json), announce=announcer(args))
     lat = summary["latency"]
     held = "; ".join(f"{c['budget']} {c['final']:.4g} <= {c['limit']:.4g} ({c['how']}): "
                      f"{'holds' if c['holds'] else 'VIOLATED'}" for c in summary["budget_checks"])
@@ -22,7 +21,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             f"  test top-1 {summary['test_top1']:.2f} %, measured {lat['measured_ms']:.3f} ms "
             f"(predicted {lat['predicted_ms']:.3f} ms); {held}\n"
             f"  report: {Path(args.out) / 'report.html'}")
-    _print(args, summary, text)
+    print_result(args, summary, text)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
