@@ -51,27 +51,27 @@ def _lightest(method_test: str, indent: str, fixed: bool) -> str:
 
 MUTATIONS = (
     Mutation("lightest-spos", "spos returns the lightest feasible network, not its best-scored candidate",
-             "hwnas/search/oneshot.py", "    best, top1 = ranked[0]\n",
+             "hwnas/search/parts/oneshot.py", "    best, top1 = ranked[0]\n",
              "    best, top1 = ranked[0]\n    chosen = best" + _lightest('method == "spos"', "    ", False)
              + "    best = chosen\n"),
     Mutation("lightest-random", "random returns the lightest feasible network, not its best-scored candidate",
-             "hwnas/search/oneshot.py", "    best, top1 = ranked[0]\n",
+             "hwnas/search/parts/oneshot.py", "    best, top1 = ranked[0]\n",
              "    best, top1 = ranked[0]\n    chosen = best" + _lightest('method == "random"', "    ", False)
              + "    best = chosen\n"),
     Mutation("lightest-fbnet", "fbnet returns the lightest feasible network, not the projected argmax of theta",
-             "hwnas/search/dnas.py", "    info = {\"argmax_choice\": argmax,",
+             "hwnas/search/parts/dnas.py", "    info = {\"argmax_choice\": argmax,",
              _lightest('method == "fbnet"', "    ", True).lstrip("\n") + "    info = {\"argmax_choice\": argmax,"),
     Mutation("lightest-tfnas", "tfnas returns the lightest feasible network, not its argmax grown to the target",
-             "hwnas/search/dnas.py", "        info.update(more)\n",
+             "hwnas/search/parts/dnas.py", "        info.update(more)\n",
              "        info.update(more)" + _lightest('method == "tfnas"', "    ", False)),
     Mutation("lightest-hardcore", "hardcore returns the lightest feasible network, not its rounded alpha",
-             "hwnas/search/hardcore.py", "    extra = {\"rounded_choice\": rounded,",
+             "hwnas/search/methods/hardcore.py", "    extra = {\"rounded_choice\": rounded,",
              _lightest("True", "    ", True).lstrip("\n") + "    extra = {\"rounded_choice\": rounded,"),
     Mutation("const-timing", "every CPU timing backend returns 1 ms per call, whatever runs",
-             "hwnas/cost/backends.py", "        return (time.perf_counter_ns() - start) / 1e6 / number\n",
+             "hwnas/cost/latency/backends.py", "        return (time.perf_counter_ns() - start) / 1e6 / number\n",
              "        return 1.0  # MUTATION: a constant timing\n"),
     Mutation("no-calibration", "latency tables ignore their calibration (predictions are raw LUT sums)",
-             "hwnas/cost/lut.py", "        return self._calibration\n",
+             "hwnas/cost/latency/table.py", "        return self._calibration\n",
              "        return None  # MUTATION: calibration disabled\n"),
 )
 

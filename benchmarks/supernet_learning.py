@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.search.context import search_loaders
-from hwnas.search.engine import WeightTrainer
+from hwnas.search.parts.engine import WeightTrainer
 from hwnas.space import get_space
 from hwnas.supernet import Supernet
 

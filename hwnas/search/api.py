@@ -3,8 +3,8 @@
 It builds the space at the dataset's geometry, loads and checks the latency table, turns the budgets into hard
 constraints and checks at once that the space can meet them (naming the smallest achievable value if not),
 splits the data 80/20, then runs the method. Method settings are dataclasses with commented defaults
-(:class:`~hwnas.search.fbnet.FBNetConfig`, ...; each method's ``config_class``); ``overrides`` sets any field by dotted name
-(``{"epochs": 3, "evolution.generations": 5}``), as ``hwnas search --set KEY=VALUE`` does.
+(:class:`~hwnas.search.methods.fbnet.FBNetConfig`, ...; each method's ``config_class``); ``overrides`` sets any
+field by dotted name (``{"epochs": 3, "evolution.generations": 5}``), as ``hwnas search --set KEY=VALUE`` does.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import torch
 
 from hwnas.search.budgets import Budgets, check_feasible, make_budgets
 from hwnas.search.context import SearchContext, search_loaders
-from hwnas.search.engine import resumed_metrics_lines
-from hwnas.search.oneshot import SUPERNET_INFO
+from hwnas.search.parts.engine import resumed_metrics_lines
+from hwnas.search.parts.oneshot import SUPERNET_INFO
 from hwnas.search.registry import get_method, method_names
 from hwnas.search.result import write_result
 
@@ -35,7 +35,7 @@ def method_config(method: str, overrides: Mapping[str, Any] | None = None) -> An
 def load_table(lut: str | Path | None, space: Any) -> Any:
     if lut is None:
         return None
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
 
     table = LatencyTable.load(Path(lut))
     g = space.geometry

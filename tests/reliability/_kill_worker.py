@@ -19,7 +19,7 @@ import torch
 
 import hwnas.fileio as fileio
 import hwnas.train.loop as train_loop
-from hwnas.search.engine import SearchState
+from hwnas.search.parts.engine import SearchState
 
 torch.set_num_threads(1)
 

@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from hwnas.fileio import TEMP_NAME
-from hwnas.search.engine import STATE_NAME
+from hwnas.search.parts.engine import STATE_NAME
 from hwnas.train import load_checkpoint
 from tests.search.test_methods import SMALL, target
 

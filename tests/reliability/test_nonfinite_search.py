@@ -1,7 +1,7 @@
 """NaN/inf in the loss or the gradients of every search method: skipped by the stated policy, never trained
 through; architecture parameters never become NaN; a run of them stops with a clear error.
 
-The policy (hwnas.search.engine, dnas, bcfw): a weight step, architecture step or BCFW step whose loss or gradient
+The policy (hwnas.search.parts.engine, dnas, bcfw): a weight step, architecture step or BCFW step whose loss or gradient
 is not finite is skipped (nothing it would have changed changes), and ten in a row raise NonFiniteLossError.
 """
 
@@ -15,14 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hwnas.cost.separable import SeparableCost
 from hwnas.search import Budgets, search
-from hwnas.search.arch_params import ArchParams
-from hwnas.search.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start
 from hwnas.search.budgets import make_budgets
-from hwnas.search.dnas import DnasParts
-from hwnas.search.engine import WeightTrainer
-from hwnas.search.hardcore import one_hot_dists
-from hwnas.search.separable import SeparableCost
+from hwnas.search.methods.hardcore import one_hot_dists
+from hwnas.search.parts.arch_params import ArchParams
+from hwnas.search.parts.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start
+from hwnas.search.parts.dnas import DnasParts
+from hwnas.search.parts.engine import WeightTrainer
 from hwnas.supernet import Supernet
 from hwnas.train import NonFiniteLossError
 from tests.search.test_methods import SMALL, TINY_YAML, target

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hwnas.report.summary import theta_history
-from hwnas.search.oneshot import value_shares
+from hwnas.search.parts.oneshot import value_shares
 
 TINY = str(Path(__file__).resolve().parents[1] / "search" / "tiny_space.yaml")
 GEOMETRY = {"input_size": 28, "in_channels": 1, "num_classes": 10, "width_mult": 1.0}

@@ -12,7 +12,7 @@ import sys
 import torch
 
 from hwnas.search import Budgets, search
-from hwnas.search.engine import SearchState
+from hwnas.search.parts.engine import SearchState
 from tests.search.test_methods import SMALL, TINY_YAML
 
 torch.set_num_threads(1)

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from hwnas.search.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, solve_lp, sparsify
+from hwnas.cost.separable import SeparableCost
 from hwnas.search.budgets import Budgets, make_budgets
-from hwnas.search.hardcore import one_hot_dists
-from hwnas.search.separable import SeparableCost
+from hwnas.search.methods.hardcore import one_hot_dists
+from hwnas.search.parts.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, solve_lp, sparsify
 
 
 def lagrangian_bound(c, a, b):

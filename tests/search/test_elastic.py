@@ -7,8 +7,8 @@ import random
 import pytest
 
 from hwnas.cost.models import AnalyticCost
-from hwnas.search.elastic import elasticity_scale, initial_widths, reach_target, width_bounds
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
+from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target, width_bounds
 from hwnas.space import get_space
 
 

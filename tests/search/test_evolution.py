@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwnas.search.evolution import EvolutionConfig, EvolutionSearch, RandomSearch, choice_key
+from hwnas.search.parts.evolution import EvolutionConfig, EvolutionSearch, RandomSearch, choice_key
 from hwnas.space import get_space
 
 

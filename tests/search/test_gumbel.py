@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hwnas.search.arch_params import ArchParams, gumbel_softmax
-from hwnas.search.fbnet import masks
+from hwnas.search.methods.fbnet import masks
+from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
 from hwnas.supernet import Supernet
 
 

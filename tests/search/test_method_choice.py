@@ -15,10 +15,10 @@ import math
 import pytest
 import torch
 
-from hwnas.cost.lut import LatencyTable
+from hwnas.cost.latency.table import LatencyTable
 from hwnas.search import Budgets
 from hwnas.search.budgets import make_budgets
-from hwnas.search.projection import project
+from hwnas.search.parts.projection import project
 from hwnas.supernet import Supernet
 
 from .conftest import TINY_YAML

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from hwnas.cost.lut import LatencyTable
 from hwnas.cost import count_params
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.separable import SeparableCost
 from hwnas.search import Budgets, search
 from hwnas.search.budgets import InfeasibleBudgetError, make_budgets
-from hwnas.search.separable import SeparableCost
 
 from .conftest import TINY_YAML
 
@@ -157,7 +157,7 @@ def test_bad_settings_name_the_valid_ones(tmp_path, search_lut, fashion_dir):
 
 def test_hardcore_finetune_distils_the_chosen_child(tmp_path, search_space, search_lut, fashion_dir):
     from hwnas.search.context import SearchContext, search_loaders
-    from hwnas.search.hardcore import finetune
+    from hwnas.search.methods.hardcore import finetune
 
     result = run("hardcore", tmp_path / "s", search_lut, fashion_dir,
                  Budgets(max_latency_ms=target(search_space, search_lut)),

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from hwnas.cost.models import AnalyticCost
-from hwnas.search.objectives import LinearCost, fbnet_loss, tfnas_loss
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
+from hwnas.search.parts.objectives import LinearCost, fbnet_loss, tfnas_loss
 
 
 def random_probs(space, batch=None, seed=0):

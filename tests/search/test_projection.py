@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import random
 
+from hwnas.cost.separable import SeparableCost
 from hwnas.search.budgets import Budgets, feasible, make_budgets
-from hwnas.search.projection import argmax_choice, preference, project
-from hwnas.search.separable import SeparableCost
+from hwnas.search.parts.projection import argmax_choice, preference, project
 
 
 def random_scores(space, seed):

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from hwnas.search import Budgets
-from hwnas.search.engine import STATE_NAME, SearchState
+from hwnas.search.parts.engine import STATE_NAME, SearchState
 from hwnas.train import MetricsLogger, load_checkpoint
 
 from .conftest import TINY_YAML

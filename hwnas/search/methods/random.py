@@ -1,21 +1,42 @@
-"""The random-search baseline (Li & Talwalkar 2019) as a registered search method (:mod:`hwnas.search.random`)."""
+"""The random-search baseline: the SPOS supernet and scoring, with candidates drawn at random.
+
+Every method must beat this (Li & Talwalkar 2019, "Random Search and Reproducibility for NAS"): the same uniformly
+trained supernet, the same BN-recalibrated validation score, the same budgets, and as many candidates as the
+evolutionary search scores (``random_candidates``, default its budget), drawn uniformly from the feasible set
+(by rejection; by repair when the budgets are so tight that rejection keeps failing).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from hwnas.search.budgets import Budgets
+from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
-from hwnas.search.oneshot import OneShotConfig
-from hwnas.search.random import run_random
+from hwnas.search.parts.evolution import RandomSearch
+from hwnas.search.parts.oneshot import OneShotConfig, run_oneshot
+from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
 
 
+def run_random(ctx: SearchContext, budgets: Budgets, cfg: OneShotConfig,
+               from_supernet: Path | None = None) -> dict[str, Any]:
+    total = cfg.random_candidates or cfg.evolution.budget
+
+    def strategy(feasible, seed):
+        return RandomSearch(ctx.space, feasible, total=total, batch=cfg.evolution.population, seed=seed,
+                            sampler=feasible_sampler(ctx.space, ctx.constraints))
+
+    return run_oneshot(ctx, "random", budgets, cfg, strategy, from_supernet)
+
+
 @register
-class RandomSearch(SearchMethod):
+class RandomBaseline(SearchMethod):
     name = "random"
     summary = "baseline: the SPOS supernet and scoring, candidates drawn uniformly from the feasible set"
     config_class = OneShotConfig
     reuses_supernet = True
 
-    def run(self, ctx: Any) -> Any:
+    def run(self, ctx: SearchContext) -> dict[str, Any]:
         return run_random(ctx, ctx.budgets, ctx.config, ctx.from_supernet)

@@ -1,13 +1,34 @@
-"""Single Path One-Shot (Guo et al., ECCV 2020) as a registered search method (:mod:`hwnas.search.spos`)."""
+"""Single Path One-Shot: a uniformly trained supernet searched by evolution under constraints (Guo et al. 2019).
+
+Supernet training samples one path per step uniformly over blocks and channel widths (Sec. 3.2, with the
+channel warm-up of :mod:`hwnas.search.parts.path_sampling` and, optionally, only paths inside the budgets); the
+search is the evolutionary algorithm of Sec. 3.3 (:class:`~hwnas.search.parts.evolution.EvolutionSearch`) on the
+trained supernet, each candidate scored by validation top-1 after BN recalibration, every candidate inside every
+budget.
+The two phases are in :mod:`hwnas.search.parts.oneshot`, shared with the random baseline.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from hwnas.search.budgets import Budgets
+from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
-from hwnas.search.oneshot import OneShotConfig
+from hwnas.search.parts.evolution import EvolutionSearch
+from hwnas.search.parts.oneshot import OneShotConfig, run_oneshot
+from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
-from hwnas.search.spos import run_spos
+
+
+def run_spos(ctx: SearchContext, budgets: Budgets, cfg: OneShotConfig,
+             from_supernet: Path | None = None) -> dict[str, Any]:
+    def strategy(feasible, seed):
+        return EvolutionSearch(ctx.space, feasible, cfg.evolution, seed,
+                               sampler=feasible_sampler(ctx.space, ctx.constraints))
+
+    return run_oneshot(ctx, "spos", budgets, cfg, strategy, from_supernet)
 
 
 @register
@@ -17,5 +38,5 @@ class SPOS(SearchMethod):
     config_class = OneShotConfig
     reuses_supernet = True
 
-    def run(self, ctx: Any) -> Any:
+    def run(self, ctx: SearchContext) -> dict[str, Any]:
         return run_spos(ctx, ctx.budgets, ctx.config, ctx.from_supernet)

@@ -1,12 +1,210 @@
-"""TF-NAS (Hu et al., ECCV 2020) as a registered search method; the algorithm is :mod:`hwnas.search.tfnas`."""
+"""TF-NAS: bi-sampling, sink-connecting depth and elasticity-scaled widths to hit a latency target (Hu et al. 2020).
+
+Operation level, **bi-sampling** (Sec. 3.1; ``train_search.py``): each weight step trains two paths on the same
+batch, the argmax of a Gumbel-softmax sample of the op distribution and a second op drawn uniformly from the
+others, and backpropagates the sum of both losses; depth mixes the stage outputs with softmax(beta) (weights
+detached). Every ``arch_every``-th step, the architecture (op logits alpha, depth logits beta) takes an Adam step
+on an arch-split batch through the soft Gumbel-softmax mixture of every op (``arch_mode="mixture"``, the paper;
+``"sampled"`` runs two sampled ops per slot instead) with the loss ``CE + lambda * |LAT / T - 1|`` (Sec. 3.4).
+
+Depth level, **sink-connecting** (Sec. 3.2): a stage's output is ``sum_d q(d) * x_d``, the outputs after each
+block weighted by the depth distribution, so skipping and the other ops are mutually exclusive.
+
+Width level, **elasticity scaling** (Sec. 3.3): after every epoch past the warm-up, the mid widths of the argmax
+architecture are rescaled until its predicted latency is just within ``T``
+(:mod:`hwnas.search.parts.width_scaling`); the next epoch trains at those widths. Spaces without elastic widths
+keep their widths (the result says so).
+
+The final architecture (the argmax, projected onto every budget in hard mode) is scaled once more; where its widths
+saturate below the target, hwnas then grows it by the op or depth changes that cost the least preference per ms
+gained (:func:`hwnas.search.parts.width_scaling.reach_target`), so that its predicted latency lands within
+``target_tolerance`` (1 %) of ``T`` as the paper's does after 90 epochs, also after a short search or on a space
+without widths.
+
+The temperature starts at 5 and is multiplied by 0.96 per epoch after the warm-up; the first ``warmup_epochs``
+train weights only (one Gumbel path). A budget on latency is the target ``T`` and is required.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+
+from hwnas import distributed
+from hwnas.cost.separable import SeparableCost
+from hwnas.search.budgets import Budgets, feasible
+from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
+from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
+from hwnas.search.parts.dnas import DnasParts, finish_dnas
+from hwnas.search.parts.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
+from hwnas.search.parts.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
+from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target
 from hwnas.search.registry import register
-from hwnas.search.tfnas import TFNASConfig, run_tfnas
+from hwnas.supernet import Supernet
+
+log = logging.getLogger(__name__)
+ARCH_MODES = ("mixture", "sampled")
+
+
+@dataclass
+class TFNASConfig:
+    """TF-NAS search settings (its ``train_search.py`` defaults; epochs scaled down for a CPU proxy search)."""
+
+    epochs: int = 10  # TF-NAS: 90, the first 10 weights only
+    warmup_epochs: int = 2
+    lr: float = 0.025  # SGD on weights, cosine
+    weight_decay: float = 1e-5
+    theta_lr: float = 0.01  # Adam on alpha and beta, betas (0.5, 0.999)
+    theta_weight_decay: float = 5e-4
+    tau0: float = 5.0
+    tau_decay: float = 0.96
+    lam: float = TFNAS_LAMBDA  # latency loss weight
+    arch_every: int = 2  # an architecture step every N weight steps
+    arch_mode: str = "mixture"
+    elastic: bool = True  # elasticity scaling of widths after each epoch past the warm-up
+    hard: bool = True  # project the final architecture onto every budget
+    reach_target: bool = True  # (hwnas) grow ops/depth at the end where widths alone stay below the target
+    target_tolerance: float = 0.01  # how far below the target the final architecture may stay
+    samples: int = 0  # extra architectures drawn from the final distribution
+    steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.arch_mode not in ARCH_MODES:
+            raise ValueError(f"tfnas arch_mode must be one of {ARCH_MODES}, got {self.arch_mode!r}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"tfnas warmup_epochs={self.warmup_epochs} must be in [0, epochs={self.epochs})")
+        if self.arch_every < 1:
+            raise ValueError(f"tfnas arch_every must be >= 1, got {self.arch_every}")
+
+
+def bi_sample(params: ArchParams, tau: float, generator: torch.Generator) -> tuple[dict, dict]:
+    """Per op decision: the argmax of a Gumbel-softmax sample, and a uniform draw from the other candidates."""
+    first, second = {}, {}
+    for label in params.labels("_op"):
+        theta = params.logits[label].detach().cpu()
+        i = int(gumbel_softmax(torch.log_softmax(theta, 0), tau, generator, 1)[0].argmax())
+        others = [j for j in range(len(theta)) if j != i] or [i]
+        first[label] = [i]
+        second[label] = [others[int(torch.randint(len(others), (1,), generator=generator))]]
+    return first, second
+
+
+def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[str, Any]:
+    if ctx.latency is None or budgets.max_latency_ms is None:
+        raise ValueError("tfnas searches for a latency target: give --lut FILE and --max-latency-ms T")
+    target = budgets.max_latency_ms
+    supernet = Supernet(ctx.space).to(ctx.device)
+    params = ArchParams(ctx.space).to(ctx.device)
+    separable = SeparableCost(ctx.latency, ctx.space)
+    widths = initial_widths(ctx.space, ctx.space.heaviest())
+    cost = LinearCost(separable, widths).to(ctx.device)
+    steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
+    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
+                                 weight_decay=cfg.theta_weight_decay)
+    generator = ctx.generator(1)
+    parts = DnasParts(supernet, params, trainer, theta_opt, generator)
+    state = SearchState(ctx.out_dir, "tfnas", {"space": ctx.space.name, "config": asdict(cfg),
+                                               "budgets": budgets.to_dict(), "seed": ctx.seed})
+    saved = state.load(ctx.resume)
+    start, tau, history = parts.restore(saved, cfg.tau0)
+    if saved is not None:
+        widths = dict(saved["widths"])
+        cost.set_widths(widths)
+    arch_batches = {"epoch": -1, "batches": iter(())}
+
+    def arch_step(epoch: int) -> float:
+        if arch_batches["epoch"] != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
+            arch_batches.update(epoch=epoch, batches=cycle_batches(ctx.loaders.val, first_epoch=epoch))
+        x, y = distributed.current().shard(tuple(t.to(ctx.device) for t in next(arch_batches["batches"])))
+
+        def loss_fn() -> torch.Tensor:
+            ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), tau, generator, 1)[0]
+                   for k in params.labels("_op")}
+            depth = params.depth_probs()
+            if cfg.arch_mode == "mixture":
+                logits = supernet.forward_mixture(x, ops, depth, widths)
+            else:
+                logits = supernet.forward_sampled(x, ops, 2, generator=generator, depth_weights=depth, widths=widths)
+            return tfnas_loss(F.cross_entropy(logits, y), cost(ops, depth), target, cfg.lam)
+
+        return parts.theta_update(loss_fn)
+
+    def weight_step(x: torch.Tensor, y: torch.Tensor, epoch: int, counter: list[int]) -> float:
+        first, second = bi_sample(params, tau, generator)
+        x, y = distributed.current().shard((x, y))
+        depth = params.depth_probs()
+        depth = None if depth is None else {k: v.detach() for k, v in depth.items()}
+
+        def loss_fn() -> torch.Tensor:
+            loss = F.cross_entropy(supernet.forward_paths(x, first, None, depth, widths), y)
+            if epoch >= cfg.warmup_epochs:  # bi-sampling; the warm-up trains the Gumbel path alone
+                loss = loss + F.cross_entropy(supernet.forward_paths(x, second, None, depth, widths), y)
+            return loss
+
+        value = trainer.update(loss_fn)
+        counter[0] += 1
+        if epoch >= cfg.warmup_epochs and counter[0] % cfg.arch_every == 0:
+            counter.append(arch_step(epoch))
+        return value
+
+    supernet.train()
+    elastic_note = None
+    for epoch in range(start, cfg.epochs):
+        counter: list = [0]
+        w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: weight_step(x, y, epoch, counter),
+                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.progress, ctx.device, limit=steps)
+        arch_losses = [v for v in counter[1:] if math.isfinite(v)]
+        trace = None
+        if epoch >= cfg.warmup_epochs:
+            tau *= cfg.tau_decay
+            if cfg.elastic:
+                widths, trace = scale_widths(ctx, params, separable, widths, target)
+                cost.set_widths(widths)
+                cost.to(ctx.device)
+        with torch.no_grad():
+            expected = float(cost(params.op_probs(), params.depth_probs()))
+        argmax = params.argmax(widths)
+        history.append({"epoch": epoch, "tau": tau, "weight_loss": w_loss,
+                        "arch_loss": sum(arch_losses) / len(arch_losses) if arch_losses else None,
+                        "expected_latency_ms": expected, "argmax_latency_ms": separable.cost(argmax),
+                        "elastic": trace, "entropy": params.entropy(), "probs": params.snapshot()})
+        ctx.log(trainer.step, {"kind": "tfnas", "epoch": epoch, "weight_loss": w_loss,
+                               "expected_latency_ms": expected, "argmax_latency_ms": separable.cost(argmax)})
+        state.save(parts.snapshot(epoch + 1, tau, history, widths=widths))
+    if not any(slot.widths for slot in ctx.space.slots()):
+        elastic_note = f"space {ctx.space.name!r} has no elastic widths: elasticity scaling did not apply"
+    final = params.argmax(widths)
+
+    def refine(chosen: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The chosen (projected) architecture scaled, and grown where widths saturate, to the target."""
+        if cfg.reach_target:
+            chosen, trace = reach_target(ctx.space, chosen, separable.cost, target, params.scores(),
+                                         lambda c: feasible(ctx.constraints, c), cfg.target_tolerance)
+        else:
+            trace = []
+        return chosen, {"target_ms": target, "elastic_note": elastic_note, "final_scaling": trace,
+                        "target_error_pct": 100 * (separable.cost(chosen) / target - 1)}
+
+    return finish_dnas(ctx, "tfnas", budgets, params, cfg.samples, cfg.hard, asdict(cfg), history,
+                       ctx.generator(2), base=final, refine=refine)
+
+
+def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCost, widths: dict[str, Any],
+                 target: float) -> tuple[dict[str, Any], list]:
+    """Elasticity scaling of the current argmax architecture; returns every slot's width (all slots, so the
+    supernet and the latency term use them) and the scaling trace."""
+    choice = params.argmax(widths)
+    scaled, trace = elasticity_scale(ctx.space, choice, separable.cost, target)
+    out = dict(widths)
+    out.update({k: v for k, v in scaled.items() if k.endswith("_width")})
+    return out, trace
 
 
 @register
@@ -16,5 +214,5 @@ class TFNAS(SearchMethod):
     config_class = TFNASConfig
     needs_latency_target = True
 
-    def run(self, ctx: Any) -> Any:
+    def run(self, ctx: SearchContext) -> dict[str, Any]:
         return run_tfnas(ctx, ctx.budgets, ctx.config)

@@ -2,7 +2,7 @@
 
 :class:`LinearCost` is a sum cost (latency, MACs, params) as a differentiable function of per-slot weights:
 ``cost(m) = E0 + sum_l P(l active) * sum_i m_{l,i} * d_{l,i}`` with the per-candidate terms ``d`` of
-:class:`~hwnas.search.separable.SeparableCost` (calibration included) and, with depth weights, TF-NAS
+:class:`~hwnas.cost.separable.SeparableCost` (calibration included) and, with depth weights, TF-NAS
 sink-connecting ``P(l active) = sum_{d >= l+1} q(d)``. It equals the table's ``expected`` for one weight vector,
 and takes a ``(batch, K)`` weight matrix too, which is what FBNet's per-sample Gumbel masks need: each sample's
 own architecture has its own latency (FBNet, Wu et al. 2019, Eq. 2-3 with Eq. 5-6).
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
 
 FBNET_ALPHA = 0.2
 FBNET_BETA = 0.6

@@ -181,11 +181,11 @@ def reach_target(space: SearchSpace, choice: Mapping[str, Any], latency: Callabl
     Width scaling cannot reach a target that the chosen ops and depths miss even at their widest widths (a short
     search whose argmax kept one block per stage). While the latency is more than ``tolerance`` below ``target``,
     this makes the one op or depth change that gives up the least preference (``scores``: label -> value ->
-    log-probability, as :func:`hwnas.search.projection.preference` reads them) per ms gained, keeping the latency
+    log-probability, as :func:`hwnas.search.parts.projection.preference` reads them) per ms gained, keeping the latency
     within ``target`` and ``fits`` (the other budgets) true, with the blocks it adds at their narrowest widths,
     then rescales the widths. It stops within the tolerance or when no change fits.
     """
-    from hwnas.search.projection import preference
+    from hwnas.search.parts.projection import preference
 
     choice, trace = elasticity_scale(space, choice, latency, target)
     structural = [d for d in space.dims() if not d.label.endswith("_width")]

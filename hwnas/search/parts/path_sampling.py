@@ -18,13 +18,21 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hwnas.search.budgets import Budget, feasible
 from hwnas.space.base import Choice, SearchSpace
 
 REJECTION_TRIES = 200
+
+
+def feasible_sampler(space: SearchSpace, budgets: Sequence[Budget]) -> Callable[[random.Random], Choice] | None:
+    """Uniform draws, repaired into the budgets when rejection keeps failing (tight budgets); None without
+    budgets (the strategy's own uniform draw then)."""
+    if not budgets:
+        return None
+    return lambda rng: sample_feasible(space, rng, budgets)
 
 
 def sample_feasible(space: SearchSpace, rng: random.Random, budgets: Sequence[Budget],

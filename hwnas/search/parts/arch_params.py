@@ -3,8 +3,8 @@
 FBNet (Wu et al. 2019, Eq. 4) samples block ``i`` of layer ``l`` with probability ``softmax(theta_l)_i``; TF-NAS
 (Hu et al. 2020) and HardCoRe-NAS (Nayman et al. 2021) do the same for ops (alpha) and stage depths (beta). The
 labels are the space's own (``s{i}_b{j}_op``, ``s{i}_depth``), so probabilities plug straight into
-:meth:`hwnas.supernet.Supernet.forward_per_sample` and :meth:`hwnas.cost.lut.LatencyTable.expected`. Width
-decisions are not parameterised here (TF-NAS scales widths separately, :mod:`hwnas.search.elastic`).
+:meth:`hwnas.supernet.Supernet.forward_per_sample` and :meth:`hwnas.cost.latency.table.LatencyTable.expected`. Width
+decisions are not parameterised here (TF-NAS scales widths separately, :mod:`hwnas.search.parts.width_scaling`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class ArchParams(nn.Module):
         return out or None
 
     def scores(self) -> dict[str, dict[Any, float]]:
-        """Log-probabilities per decision and value: the preference :func:`hwnas.search.projection.project`
+        """Log-probabilities per decision and value: the preference :func:`hwnas.search.parts.projection.project`
         trades against the budgets."""
         with torch.no_grad():
             return {label: {v: float(lp) for v, lp in zip(self.values[label], torch.log_softmax(theta, 0))}
@@ -85,7 +85,7 @@ class ArchParams(nn.Module):
 
     def argmax(self, base: Mapping[str, Any] | None = None) -> Choice:
         """The most probable value of every decision; others (widths) from ``base``, else their largest."""
-        from hwnas.search.projection import argmax_choice
+        from hwnas.search.parts.projection import argmax_choice
 
         return argmax_choice(self.space, self.scores(), base)
 

@@ -1,10 +1,10 @@
 """One-shot search in two phases, shared by SPOS and the random baseline (Guo et al. 2019, Sec. 3).
 
-1. **Supernet training**: every step trains one path drawn by :class:`~hwnas.search.sampling.PathSampler`
+1. **Supernet training**: every step trains one path drawn by :class:`~hwnas.search.parts.path_sampling.PathSampler`
    (uniform; optionally with channel warm-up and only inside the budgets) on the weight split. The trained
    supernet is saved as ``supernet.pt`` plus ``supernet.json`` (what it was trained on), so that a new budget
    can be searched later without training again (``hwnas search --from-supernet DIR``).
-2. **Candidate search**: an ask/tell strategy (:mod:`hwnas.search.evolution`) proposes feasible candidates; each
+2. **Candidate search**: an ask/tell strategy (:mod:`hwnas.search.parts.evolution`) proposes feasible candidates; each
    is scored by its validation top-1 on the arch split after recalibrating its BN statistics on weight-split
    batches. The best scored candidate is the result.
 
@@ -23,14 +23,15 @@ from typing import Any
 import torch
 
 from hwnas import distributed
+from hwnas.fileio import write_json_atomic
 from hwnas.search.budgets import Budgets
-from hwnas.search.context import SearchContext, write_json_atomic
-from hwnas.search.engine import (
+from hwnas.search.context import SearchContext
+from hwnas.search.parts.engine import (
     LimitedSource, SearchState, WeightTrainer, batches, run_epoch, score_choice,
 )
-from hwnas.search.evolution import EvolutionConfig, rng_state, set_rng_state
+from hwnas.search.parts.evolution import EvolutionConfig, rng_state, set_rng_state
+from hwnas.search.parts.path_sampling import ChannelWarmup, PathSampler
 from hwnas.search.result import build_result
-from hwnas.search.sampling import ChannelWarmup, PathSampler
 from hwnas.supernet import Supernet
 from hwnas.train import load_checkpoint, save_checkpoint
 

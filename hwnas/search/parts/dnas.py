@@ -2,7 +2,7 @@
 
 Both keep supernet weights, architecture logits, a weight optimiser, an Adam on the logits, a Gumbel noise generator
 and a temperature; both end with the argmax architecture (and draws from the distribution), projected onto the
-budgets in hard mode (:mod:`hwnas.search.projection`).
+budgets in hard mode (:mod:`hwnas.search.parts.projection`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 from hwnas import distributed
-from hwnas.search.arch_params import ArchParams
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
-from hwnas.search.engine import MAX_NONFINITE, WeightTrainer
-from hwnas.search.projection import project
+from hwnas.search.parts.arch_params import ArchParams
+from hwnas.search.parts.engine import MAX_NONFINITE, WeightTrainer
+from hwnas.search.parts.projection import project
 from hwnas.search.result import build_result
 from hwnas.supernet import Supernet
 from hwnas.train import NonFiniteLossError
