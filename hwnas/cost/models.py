@@ -7,7 +7,7 @@ a space under architecture probabilities (``expected(space, op_probs, depth_prob
 * :class:`hwnas.cost.latency.table.LatencyTable`: measured latency, ms;
 * :class:`AnalyticCost` with ``metric`` ``"macs"``, ``"params"`` or ``"peak_bytes"``: the analytic counts of
   :mod:`hwnas.cost.counting`. MACs and params are sums over ops, so their expectation is computed per slot
-  candidate exactly like the latency's; peak activation memory is a maximum (see :mod:`hwnas.cost.expected`).
+  candidate exactly like the latency's; peak activation memory is a maximum (see :mod:`hwnas.cost.penalty`).
 
 Any cost model becomes a hard constraint with :class:`Constraint` (``satisfied(spec)``) or a penalty through its
 ``expected``.
@@ -22,8 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.counting import block_cost, per_layer_costs
-from hwnas.cost.expected import expected_cost
 from hwnas.cost.lut_keys import resolve_one, space_layout
+from hwnas.cost.penalty import expected_cost
 from hwnas.space.base import SearchSpace, Slot
 
 
@@ -112,7 +112,7 @@ class AnalyticCost:
 
     def expected(self, space: SearchSpace, op_probs: Mapping[str, Any], depth_probs: Mapping[str, Any] | None = None,
                  widths: Mapping[str, Any] | None = None) -> Any:
-        """Expected cost: per-slot candidate costs weighted by their probabilities (see :mod:`~.expected`)."""
+        """Expected cost: per-slot candidate costs weighted by their probabilities (see :mod:`~.penalty`)."""
         g = space.geometry
         for field, mine, theirs in (("input_size", self.input_size, g.input_size),
                                     ("in_channels", self.in_channels, g.in_channels),

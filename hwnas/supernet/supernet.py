@@ -32,7 +32,7 @@ from torch import nn
 from hwnas.arch.resolve import Layer, resolve_layers
 from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec
 from hwnas.cost.counting import count_params
-from hwnas.cost.expected import probs_for
+from hwnas.cost.penalty import probs_for
 from hwnas.distributed import bn_is_synchronised, current
 from hwnas.nn.blocks import create_block
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights

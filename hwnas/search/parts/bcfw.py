@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwnas.cost.penalty import expected_numpy, slot_active_numpy
 from hwnas.search.budgets import Budget
 from hwnas.space.base import SearchSpace
 
@@ -158,22 +159,12 @@ class LinearBudgets:
                    terms, allowed)
 
     def active(self, beta: Mapping[str, np.ndarray]) -> dict[str, float]:
-        """P(slot active) for every slot under the depth distributions ``beta``."""
-        out = {}
-        for s, stage in enumerate(self.space.slots_by_stage):
-            q = beta.get(f"s{s}_depth")
-            low = self.space.min_depth.get(s, len(stage))
-            for j, slot in enumerate(stage):
-                out[slot.label] = 1.0 if q is None or j + 1 <= low else float(q[j + 1 - low:].sum())
-        return out
+        """P(slot active) for every slot under the depth distributions ``beta`` (TF-NAS sink-connecting)."""
+        return slot_active_numpy(self.space, beta)
 
     def expected(self, alpha: Mapping[str, np.ndarray], beta: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Expected value of every linear budget, ``(m,)``."""
-        p = self.active(beta)
-        total = self.fixed.copy()
-        for slot in self.space.slots():
-            total = total + p[slot.label] * (self.terms[slot.op_label] @ alpha[slot.op_label])
-        return total
+        """Expected value of every linear budget, ``(m,)`` (the numpy view of :mod:`hwnas.cost.penalty`)."""
+        return expected_numpy(self.space, self.fixed, self.terms, alpha, beta)
 
     def alpha_problem(self, beta: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray], np.ndarray]:
         """Constraint rows of the ``alpha`` LP for fixed ``beta``: labels, ``a_l`` (m, K), remaining budget."""

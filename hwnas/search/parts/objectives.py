@@ -3,8 +3,9 @@
 :class:`LinearCost` is a sum cost (latency, MACs, params) as a differentiable function of per-slot weights:
 ``cost(m) = E0 + sum_l P(l active) * sum_i m_{l,i} * d_{l,i}`` with the per-candidate terms ``d`` of
 :class:`~hwnas.cost.separable.SeparableCost` (calibration included) and, with depth weights, TF-NAS
-sink-connecting ``P(l active) = sum_{d >= l+1} q(d)``. It equals the table's ``expected`` for one weight vector,
-and takes a ``(batch, K)`` weight matrix too, which is what FBNet's per-sample Gumbel masks need: each sample's
+sink-connecting ``P(l active) = sum_{d >= l+1} q(d)``: the torch view of the one expected-cost formula
+(:func:`hwnas.cost.penalty.expected_torch`). It equals the table's ``expected`` for one weight vector, and takes
+a ``(batch, K)`` weight matrix too, which is what FBNet's per-sample Gumbel masks need: each sample's
 own architecture has its own latency (FBNet, Wu et al. 2019, Eq. 2-3 with Eq. 5-6).
 
 The loss forms:
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hwnas.cost.penalty import expected_torch
 from hwnas.cost.separable import SeparableCost
 
 FBNET_ALPHA = 0.2
@@ -53,26 +55,8 @@ class LinearCost(nn.Module):
     def forward(self, op_weights: Mapping[str, torch.Tensor],
                 depth_weights: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
         """The cost for weights of shape ``(K,)`` (a 0-d result) or ``(batch, K)`` (a ``(batch,)`` result)."""
-        total: torch.Tensor | float = self.fixed
-        for s, stage in enumerate(self.space.slots_by_stage):
-            active = self._active(s, len(stage), depth_weights)
-            for j, slot in enumerate(stage):
-                t = getattr(self, f"t_{slot.label}")
-                w = op_weights[slot.op_label]
-                term = (w * t.to(w.dtype)).sum(-1)
-                total = total + (term if active is None else active[..., j] * term)
-        return total if isinstance(total, torch.Tensor) else torch.tensor(total)
-
-    def _active(self, stage: int, n: int, depth_weights: Mapping[str, torch.Tensor] | None) -> torch.Tensor | None:
-        """``P(slot j active)`` for the stage's slots, last dim ``n``; None when every slot is active."""
-        label = f"s{stage}_depth"
-        if depth_weights is None or stage not in self.space.min_depth or label not in depth_weights:
-            return None
-        q = depth_weights[label]  # (..., depths) over min_depth .. n
-        low = self.space.min_depth[stage]
-        tail = torch.flip(torch.cumsum(torch.flip(q, [-1]), -1), [-1])  # tail[k] = sum_{k' >= k} q[k']
-        cols = [tail[..., max(0, j + 1 - low)] if j + 1 > low else torch.ones_like(q[..., 0]) for j in range(n)]
-        return torch.stack(cols, -1)
+        return expected_torch(self.space, op_weights, lambda slot, _: getattr(self, f"t_{slot.label}"), self.fixed,
+                              depth_weights)
 
 
 def fbnet_loss(ce: torch.Tensor, latency_ms: torch.Tensor, alpha: float = FBNET_ALPHA, beta: float = FBNET_BETA,
