@@ -41,11 +41,11 @@ from search_methods import ONESHOT, QUICK, SETTINGS, build_table, calibration_sp
 
 from hwnas import zoo
 from hwnas.arch import decode, encode, for_input_size, scale_depth, scale_width
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.measure import time_models
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.measure import time_models
 from hwnas.cost.models import AnalyticCost
 from hwnas.search import Budgets, search
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
 from hwnas.space import get_space
 
 METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")

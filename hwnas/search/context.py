@@ -8,8 +8,6 @@ seen by a search.
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any
 
 import torch
 
-from hwnas.cost.lut import LatencyTable
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.fileio import finite
 from hwnas.search.budgets import Budget, Budgets
 from hwnas.space.base import SearchSpace
 
@@ -70,20 +69,3 @@ def search_loaders(dataset: str, batch_size: int, seed: int = 0, device: str | t
     return make_loaders(dataset, batch_size, seed=seed, device=device, val_fraction=ARCH_FRACTION,
                         val_shuffle=True, data_dir=data_dir, download=download, limit=limit, augment=augment,
                         drop_last=True, progress=progress)
-
-
-def finite(data: Any) -> Any:
-    """``data`` with NaN/inf floats replaced by None (JSON has neither)."""
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [finite(v) for v in data]
-    return data
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    from hwnas.fileio import write_text_atomic
-
-    write_text_atomic(Path(path), json.dumps(finite(data), indent=2, allow_nan=False) + "\n")

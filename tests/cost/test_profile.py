@@ -9,7 +9,7 @@ import pytest
 from hwnas import zoo
 from hwnas.cli import main
 from hwnas.cost.counting import count_macs, count_params
-from hwnas.cost.lut_build import build_arch_table
+from hwnas.cost.latency.build import build_arch_table
 from hwnas.cost.profile import MICRONET_REFERENCES, micronet_score, profile
 
 ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e3_c16 ir_r1_k5_s1_e3_c16_se0.25 | cn_r1_k1_s1_c32 | head"
@@ -60,7 +60,7 @@ def test_micronet_cost_is_separable_and_a_search_budget(tmp_path, search_space, 
     from hwnas.cost.models import MicroNetCost
     from hwnas.search import Budgets, search
     from hwnas.search.budgets import InfeasibleBudgetError
-    from hwnas.search.separable import SeparableCost
+    from hwnas.cost.separable import SeparableCost
     from tests.search.test_methods import SMALL, TINY_YAML
 
     cost = MicroNetCost.for_space(search_space)
