@@ -7,11 +7,10 @@ table and the report read :class:`Layer` values from here, so a network is never
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
-if TYPE_CHECKING:
-    from hwnas.arch.spec import ArchSpec, BlockSpec
+from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec, mid_width
 
 
 def make_divisible(value: float, divisor: int = 8, round_limit: float = 0.9) -> int:
@@ -50,19 +49,6 @@ class Layer:
         return f"s{self.stage}_b{self.index}"
 
 
-def _mid_width(block: BlockSpec, in_ch: int) -> int:
-    if block.type == "ir":
-        # An explicit mid width wins (TF-NAS elastic widths); otherwise the timm rule round(in * e).
-        return block.mid if block.mid is not None else max(1, int(round(in_ch * block.exp)))
-    if block.type in ("ds", "dsa"):
-        return in_ch
-    if block.type in ("shuffle", "xception"):
-        # Megvii SPOS: mid = int(out // 2 * scale); the epsilon keeps 0.6 * 160 = 96.00000000000001 -> 96 and
-        # 0.7 * 80 = 55.99999999999999 -> 56 on the intended side.
-        return max(1, int(block.out // 2 * block.scale + 1e-6))
-    return block.out
-
-
 def _se_width(block: BlockSpec, in_ch: int, mid: int, se_mode: str) -> int:
     if block.se_channels is not None:
         return block.se_channels
@@ -73,29 +59,6 @@ def _se_width(block: BlockSpec, in_ch: int, mid: int, se_mode: str) -> int:
     return max(1, int(round(in_ch * block.se)))
 
 
-def _check_channels(block: BlockSpec, where: str, in_ch: int, mid: int, stride: int) -> None:
-    if block.groups > 1:
-        bad = [n for n, v in (("input", in_ch), ("mid", mid), ("output", block.out)) if v % block.groups]
-        if bad:
-            raise ValueError(
-                f"{where}: group conv g{block.groups} needs input ({in_ch}), mid ({mid}) and output "
-                f"({block.out}) channels divisible by {block.groups}; {', '.join(bad)} are not"
-            )
-    if block.type in ("shuffle", "xception"):
-        if stride == 1 and (in_ch != block.out or in_ch % 2):
-            raise ValueError(
-                f"{where}: a stride-1 ShuffleNetV2 block splits channels in half, so it needs input == output "
-                f"and an even width; got {in_ch} -> {block.out}"
-            )
-        if stride == 2 and (block.out <= in_ch or block.out % 2):
-            # The output channel shuffle interleaves two equal halves, so the concatenation must be even.
-            raise ValueError(
-                f"{where}: a stride-2 ShuffleNetV2 block concatenates a projection of its input ({in_ch}) with its "
-                f"main branch and shuffles the result in two halves, so output ({block.out}) must exceed input and "
-                f"be even"
-            )
-
-
 def _residual(block: BlockSpec, in_ch: int, stride: int) -> bool:
     if block.type in ("ir", "ds", "dsa"):
         return stride == 1 and in_ch == block.out and not block.noskip
@@ -103,29 +66,29 @@ def _residual(block: BlockSpec, in_ch: int, stride: int) -> bool:
 
 
 def resolve_layers(spec: ArchSpec) -> tuple[Layer, ...]:
-    """Expand repeats and derive every width. Raises ``ValueError`` where the channel chain is impossible."""
-    in_ch = spec.stem.out
+    """Expand repeats and derive every width (the spec checked that its channel chain is possible)."""
     layers: list[Layer] = []
-    for s, stage in enumerate(spec.stages):
-        index = 0
-        for block in stage:
-            for r in range(block.repeats):
-                stride = block.stride if r == 0 else 1
-                where = f"stage {s} block {index} ({block.type}, {in_ch}->{block.out})"
-                mid = _mid_width(block, in_ch)
-                _check_channels(block, where, in_ch, mid, stride)
-                se_ch = _se_width(block, in_ch, mid, spec.se_mode)
-                act = block.act or spec.act
-                layers.append(Layer(
-                    stage=s, index=index, block=block, type=block.type, in_ch=in_ch, out_ch=block.out, mid=mid,
-                    kernel=block.kernel, stride=stride, groups=block.groups, se_ch=se_ch,
-                    se_gate="hard_sigmoid" if spec.se_mode == "exp" else "sigmoid",
-                    se_act="re" if spec.se_mode == "exp" else act,
-                    act=act, residual=_residual(block, in_ch, stride),
-                ))
-                in_ch = block.out
-                index += 1
+    for s, index, block, in_ch, stride in spec.walk():  # the spec checked its channel chain when it was made
+        mid = mid_width(block, in_ch)
+        se_ch = _se_width(block, in_ch, mid, spec.se_mode)
+        act = block.act or spec.act
+        layers.append(Layer(
+            stage=s, index=index, block=block, type=block.type, in_ch=in_ch, out_ch=block.out, mid=mid,
+            kernel=block.kernel, stride=stride, groups=block.groups, se_ch=se_ch,
+            se_gate="hard_sigmoid" if spec.se_mode == "exp" else "sigmoid",
+            se_act="re" if spec.se_mode == "exp" else act,
+            act=act, residual=_residual(block, in_ch, stride),
+        ))
     return tuple(layers)
+
+
+@lru_cache(maxsize=65536)
+def resolve_block(block: BlockSpec, in_ch: int, act: str, se_mode: str) -> Layer:
+    """The resolved layer of one block (one repeat) reading ``in_ch`` channels inside a network with this default
+    activation and SE convention: how a search space, a supernet or a latency table sees one candidate."""
+    spec = ArchSpec(stem=StemSpec(out=in_ch, stride=1), stages=((replace(block, repeats=1),),), act=act,
+                    se_mode=se_mode)
+    return resolve_layers(spec)[0]
 
 
 def conv_out_size(size: int, stride: int) -> int:

@@ -15,6 +15,7 @@ Every field is checked when a spec is made, so an invalid network cannot exist a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 ACTIVATIONS = ("re", "r6", "hs", "sw")
@@ -154,6 +155,43 @@ class BlockSpec:
         return bool(self.se) or self.se_channels is not None
 
 
+def mid_width(block: BlockSpec, in_ch: int) -> int:
+    """The expanded (ir), depthwise (ds) or main-branch (shuffle) width of ``block`` reading ``in_ch`` channels."""
+    if block.type == "ir":
+        # An explicit mid width wins (TF-NAS elastic widths); otherwise the timm rule round(in * e).
+        return block.mid if block.mid is not None else max(1, int(round(in_ch * block.exp)))
+    if block.type in ("ds", "dsa"):
+        return in_ch
+    if block.type in ("shuffle", "xception"):
+        # Megvii SPOS: mid = int(out // 2 * scale); the epsilon keeps 0.6 * 160 = 96.00000000000001 -> 96 and
+        # 0.7 * 80 = 55.99999999999999 -> 56 on the intended side.
+        return max(1, int(block.out // 2 * block.scale + 1e-6))
+    return block.out
+
+
+def _check_channels(block: BlockSpec, where: str, in_ch: int, mid: int, stride: int) -> None:
+    if block.groups > 1:
+        bad = [n for n, v in (("input", in_ch), ("mid", mid), ("output", block.out)) if v % block.groups]
+        if bad:
+            raise ValueError(
+                f"{where}: group conv g{block.groups} needs input ({in_ch}), mid ({mid}) and output "
+                f"({block.out}) channels divisible by {block.groups}; {', '.join(bad)} are not"
+            )
+    if block.type in ("shuffle", "xception"):
+        if stride == 1 and (in_ch != block.out or in_ch % 2):
+            raise ValueError(
+                f"{where}: a stride-1 ShuffleNetV2 block splits channels in half, so it needs input == output "
+                f"and an even width; got {in_ch} -> {block.out}"
+            )
+        if stride == 2 and (block.out <= in_ch or block.out % 2):
+            # The output channel shuffle interleaves two equal halves, so the concatenation must be even.
+            raise ValueError(
+                f"{where}: a stride-2 ShuffleNetV2 block concatenates a projection of its input ({in_ch}) with its "
+                f"main branch and shuffles the result in two halves, so output ({block.out}) must exceed input and "
+                f"be even"
+            )
+
+
 @dataclass(frozen=True)
 class StemSpec:
     """The first conv-BN-act of the network."""
@@ -217,10 +255,22 @@ class ArchSpec:
                     _fail("arch", f"stage {i} holds {type(block).__name__}, expected BlockSpec")
         # Channel compatibility (groups, shuffle splits) is a property of the whole chain: check it here so
         # that an ArchSpec value is always buildable.
-        from hwnas.arch.resolve import resolve_layers  # local import: resolve depends on this module
-
-        resolve_layers(self)
+        for s, index, block, in_ch, stride in self.walk():
+            where = f"stage {s} block {index} ({block.type}, {in_ch}->{block.out})"
+            _check_channels(block, where, in_ch, mid_width(block, in_ch), stride)
 
     def blocks(self) -> tuple[BlockSpec, ...]:
         """All blocks of all stages in order (repeats not expanded)."""
         return tuple(b for stage in self.stages for b in stage)
+
+    def walk(self) -> Iterator[tuple[int, int, BlockSpec, int, int]]:
+        """``(stage, index, block, in_ch, stride)`` of every layer in order, repeats expanded: ``index`` counts
+        expanded repeats within the stage, and only the first repeat of a block carries its stride."""
+        in_ch = self.stem.out
+        for s, stage in enumerate(self.stages):
+            index = 0
+            for block in stage:
+                for r in range(block.repeats):
+                    yield s, index, block, in_ch, block.stride if r == 0 else 1
+                    in_ch = block.out
+                    index += 1

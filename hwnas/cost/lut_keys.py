@@ -26,11 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 from hwnas.arch.codec import encode_block, encode_head, encode_stem
-from hwnas.arch.resolve import Layer, feature_sizes, resolve_layers
+from hwnas.arch.resolve import Layer, feature_sizes, resolve_block, resolve_layers
 from hwnas.arch.spec import ArchSpec, BlockSpec, HeadSpec, StemSpec
 from hwnas.space.base import SearchSpace, Slot
 
@@ -154,14 +153,6 @@ def spec_ops(spec: ArchSpec, input_size: int, in_channels: int, num_classes: int
 
 
 # ------------------------------------------------------------------------------------------------- spaces
-@lru_cache(maxsize=65536)
-def resolve_one(block: BlockSpec, in_ch: int, act: str, se_mode: str) -> Layer:
-    """The resolved layer of one block reading ``in_ch`` channels inside a network with this act and SE mode."""
-    spec = ArchSpec(stem=StemSpec(out=in_ch, stride=1), stages=((replace(block, repeats=1),),), act=act,
-                    se_mode=se_mode)
-    return resolve_layers(spec)[0]
-
-
 @dataclass(frozen=True)
 class SpaceLayout:
     """Where a space's searchable slots sit: the input size of each slot, and the fixed ops around them."""
@@ -196,7 +187,7 @@ def fixed_ops(space: SearchSpace) -> list[OpSpec]:
 def candidate_op(space: SearchSpace, slot: Slot, name: str, width: Any, size: int) -> OpSpec:
     """The op candidate ``name`` of ``slot`` becomes at ``width`` (``None``: a slot without widths)."""
     choice = {slot.op_label: name, slot.width_label: width}
-    layer = resolve_one(space.block_for(slot, choice), slot.in_ch, space.act, space.se_mode)
+    layer = resolve_block(space.block_for(slot, choice), slot.in_ch, space.act, space.se_mode)
     return block_op(layer, size, space.se_mode)
 
 

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from hwnas.arch.resolve import resolve_block
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.counting import block_cost, per_layer_costs
-from hwnas.cost.lut_keys import resolve_one, space_layout
+from hwnas.cost.lut_keys import space_layout
 from hwnas.cost.penalty import expected_cost
 from hwnas.space.base import SearchSpace, Slot
 
@@ -102,7 +103,7 @@ class AnalyticCost:
             out = []
             for name in slot.candidates:
                 block = space.block_for(slot, {slot.op_label: name, slot.width_label: width})
-                bc = block_cost(resolve_one(block, slot.in_ch, space.act, space.se_mode), sizes[slot.label])
+                bc = block_cost(resolve_block(block, slot.in_ch, space.act, space.se_mode), sizes[slot.label])
                 if self.metric == "peak_bytes":
                     out.append(max(bc.live) * self.dtype_bytes * self.batch)
                 else:

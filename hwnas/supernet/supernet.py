@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import torch
 from torch import nn
 
-from hwnas.arch.resolve import Layer, resolve_layers
-from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec
+from hwnas.arch.resolve import Layer, resolve_block, resolve_layers
+from hwnas.arch.spec import BlockSpec
 from hwnas.cost.counting import count_params
 from hwnas.cost.penalty import probs_for
 from hwnas.distributed import bn_is_synchronised, current
@@ -42,13 +41,6 @@ from hwnas.supernet.elastic import copy_leading, elastic_forward_for
 
 Weights = Mapping[str, torch.Tensor]
 """Architecture weights: dimension label (``s1_b0_op``, ``s1_depth``) -> 1-D tensor, one value per option."""
-
-
-@lru_cache(maxsize=4096)
-def resolve_block(block: BlockSpec, in_ch: int, act: str, se_mode: str) -> Layer:
-    """The resolved layer of one block reading ``in_ch`` channels (widths derived by :mod:`hwnas.arch.resolve`)."""
-    spec = ArchSpec(stem=StemSpec(out=in_ch, stride=1), stages=((block,),), act=act, se_mode=se_mode)
-    return resolve_layers(spec)[0]
 
 
 class ChoiceLayer(nn.Module):
