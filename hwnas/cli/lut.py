@@ -281,7 +281,7 @@ def _add_bundles(lut: argparse._SubParsersAction) -> None:
 
 def _add_build(lut: argparse._SubParsersAction) -> None:
     """``lut build``: time every op of a space or of given networks."""
-    from hwnas.cost.latency.backends import BACKENDS
+    from hwnas.cost.latency.backends import backend_names
     from hwnas.cost.latency.build import DEFAULT_CHUNK, DEFAULT_WIDTH_GRID
     from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP
 
@@ -294,7 +294,7 @@ def _add_build(lut: argparse._SubParsersAction) -> None:
     p.add_argument("--in-channels", type=positive_int, default=3)
     p.add_argument("--num-classes", type=positive_int, default=1000)
     p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
-    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    p.add_argument("--backend", choices=backend_names(), default="onnxruntime")
     p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=1)
     p.add_argument("--width-grid", type=positive_int, default=DEFAULT_WIDTH_GRID,

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwnas.cost.latency.backends import backend_names
 from hwnas.settings import set_dotted
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
-BACKENDS = ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
 SAMPLERS = ("uniform", "spread", "mixed")
 FORMATS = ("onnx", "torchscript")
 
@@ -30,7 +30,7 @@ FORMATS = ("onnx", "torchscript")
 class TargetConfig:
     """The device the budget is for: how latency is measured (table and final check alike)."""
 
-    backend: str = "onnxruntime"  # onnxruntime | torch | cuda
+    backend: str = "onnxruntime"  # a latency backend: hwnas.cost.latency.backends.backend_names()
     threads: int = 1
     batch_size: int = 1
 
@@ -197,7 +197,7 @@ def _check(cfg: RunConfig, where: str) -> None:
         if value is not None and (value < 0 or (value == 0 and not zero)):
             fail(key, f"must be {'>= 0' if zero else '> 0'}, got {value!r}")
 
-    choice("target.backend", cfg.target.backend, BACKENDS)
+    choice("target.backend", cfg.target.backend, backend_names())
     from hwnas.search.registry import get_method, method_names
 
     choice("search.method", cfg.search.method, method_names())

@@ -2,8 +2,15 @@
 
 A backend turns a model into a zero-argument callable that runs one inference (:meth:`Backend.prepare`), times
 ``number`` calls of it (:meth:`Backend.time_call`), and says how it is configured (:meth:`Backend.info`) so that
-a latency table can record it. :func:`hwnas.cost.latency.measure.time_models` is the only caller; everything that times
-anything goes through it.
+a latency table can record it. :func:`hwnas.cost.latency.measure.time_models` is the only caller that times;
+everything that times anything goes through it.
+
+Each backend is one class that declares what it can do (:class:`Backend`'s capability attributes: whether a
+deployed network is its exported ONNX file, whether null models and graph features exist for the calibration,
+whether the device runner reproduces it), registered under its name with :func:`register_backend`. Callers ask
+those attributes (:func:`backend_class` of a table's recorded name) instead of comparing names;
+:func:`backend_names` is the one list of names (the CLI's choices, the run config). A new backend is one class
+and its registration.
 
 Settings are pinned, because they change latency more than most architecture choices do:
 
@@ -33,7 +40,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("onnxruntime", "onnxruntime-int8", "torch", "cuda")
 ONNX_OPSET = 17
 DTYPE = "float32"
 
@@ -43,9 +49,25 @@ class BackendUnavailable(ValueError):
 
 
 class Backend:
-    """Base class: CPU wall-clock timing with ``time.perf_counter_ns`` and no global state to set."""
+    """Base class: CPU wall-clock timing with ``time.perf_counter_ns`` and no global state to set.
+
+    The class attributes below say what a backend can do; the base class claims nothing, so a backend this hwnas
+    does not know (a table's recorded name without a registered class) is treated as the most limited one.
+    """
 
     name = "base"
+    times_exported_onnx = False
+    """A network runs deployed as the ONNX file ``hwnas export`` writes, and this backend times that file: the
+    measured checks time the exported file rather than the ``nn.Module``."""
+    has_null_models = False
+    """Null models (ONNX graphs of an op's shapes that compute nothing, :mod:`~hwnas.cost.latency.overhead`)
+    measure the per-call overhead of an op on this backend: the ``overhead`` calibration kind applies."""
+    has_graph_features = False
+    """The graph this backend runs for an op is known (ONNX Runtime's optimised graph,
+    :mod:`~hwnas.cost.latency.graph_features`): the ``graph`` and ``contextual`` calibration kinds apply."""
+    device_runner = False
+    """The standalone runner (:mod:`~hwnas.cost.latency.runner`) times exactly as this backend does, so a table's
+    ops and sampled networks can be exported and timed on a device without torch."""
 
     def __init__(self, threads: int = 1) -> None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -80,6 +102,28 @@ class Backend:
                 "backend_options": self.options()}
 
 
+_REGISTRY: dict[str, type[Backend]] = {}
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Make ``cls`` available under ``cls.name`` (a class decorator); names are listed in registration order."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"latency backend {cls.name!r} is already registered ({_REGISTRY[cls.name].__name__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def backend_names() -> tuple[str, ...]:
+    """The names of every registered backend: what ``--backend`` and ``target.backend`` accept."""
+    return tuple(_REGISTRY)
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name``, for its capabilities; :class:`Backend` (no capabilities) for a name
+    without one, such as a table timed with a backend defined outside hwnas."""
+    return _REGISTRY.get(name, Backend)
+
+
 def _random_input(shape: tuple[int, ...]):
     import numpy as np
 
@@ -103,10 +147,15 @@ def onnx_bytes(model: Any, input_shape: tuple[int, ...], opset: int = ONNX_OPSET
     return buffer.getvalue()
 
 
+@register_backend
 class OnnxRuntimeBackend(Backend):
     """ONNX Runtime, CPU execution provider (see the module docstring for the pinned settings)."""
 
     name = "onnxruntime"
+    times_exported_onnx = True
+    has_null_models = True
+    has_graph_features = True
+    device_runner = True
 
     def __init__(self, threads: int = 1) -> None:
         super().__init__(threads)
@@ -150,10 +199,14 @@ class OnnxRuntimeBackend(Backend):
                 "graph_optimization": "ORT_ENABLE_ALL", "allow_spinning": self.threads == 1, "opset": ONNX_OPSET}
 
 
+@register_backend
 class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
     """ONNX Runtime on the statically int8-quantized model (see the module docstring)."""
 
     name = "onnxruntime-int8"
+    # It quantizes the module itself (the fp32 export is not what ships), and its quantized ops have neither the
+    # null models nor the graph features of the fp32 calibration kinds, nor a runner that quantizes.
+    times_exported_onnx = has_null_models = has_graph_features = device_runner = False
     CALIBRATION_BATCHES = 2
 
     def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
@@ -180,6 +233,7 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
                                                      "min-max on random inputs"}
 
 
+@register_backend
 class TorchBackend(Backend):
     """Eager PyTorch on the CPU, ``threads`` intra-op threads while timing."""
 
@@ -218,6 +272,7 @@ class TorchBackend(Backend):
         return {"device": self.device, "interop_threads": torch.get_num_interop_threads(), "grad": False}
 
 
+@register_backend
 class CudaBackend(TorchBackend):
     """PyTorch on the current CUDA device, timed with CUDA events (GPU time, not host time)."""
 
@@ -256,17 +311,18 @@ class CudaBackend(TorchBackend):
                 "grad": False}
 
 
-_CLASSES: dict[str, type[Backend]] = {"onnxruntime": OnnxRuntimeBackend, "onnxruntime-int8": OnnxRuntimeInt8Backend,
-                                      "torch": TorchBackend, "cuda": CudaBackend}
+BACKENDS = backend_names()
+"""The built-in backends, in the order the CLI lists them."""
 
 
 def get_backend(backend: str | Backend, threads: int = 1) -> Backend:
-    """A backend by name (``onnxruntime``, ``torch``, ``cuda``); an instance is returned as it is."""
+    """A backend by registered name (:func:`backend_names`), made with ``threads``; an instance is returned as it
+    is."""
     if isinstance(backend, Backend):
         return backend
-    if backend not in _CLASSES:
-        raise ValueError(f"unknown latency backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    return _CLASSES[backend](threads)
+    if backend not in _REGISTRY:
+        raise ValueError(f"unknown latency backend {backend!r}; valid: {', '.join(backend_names())}")
+    return _REGISTRY[backend](threads)
 
 
 def cpu_model() -> str:

@@ -29,6 +29,7 @@ from hwnas import __version__
 from hwnas.arch import decode, encode
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.latency import runner
+from hwnas.cost.latency.backends import ONNX_OPSET, OnnxRuntimeBackend, backend_class, onnx_bytes
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import parse_key
 from hwnas.cost.latency.overhead import parse_io_key
@@ -73,10 +74,9 @@ def export_ops(table: LatencyTable, out: str | Path, overwrite: bool = False, pr
     """Every op of ``table`` as ``op_NNNN.onnx`` in ``out``, with the manifest; returns the manifest."""
     from tqdm import tqdm
 
-    from hwnas.cost.latency.backends import onnx_bytes
     from hwnas.cost.latency.measure import op_module
 
-    if table.provenance["backend"] != "onnxruntime":
+    if not backend_class(table.provenance["backend"]).device_runner:
         raise ValueError(f"{table.where} was timed with {table.provenance['backend']!r}; the runner times ONNX "
                          "models with onnxruntime, so export a table built with --backend onnxruntime")
     out, batch, items = _prepare_dir(out, overwrite), table.provenance["batch_size"], []
@@ -93,7 +93,6 @@ def export_nets(table: LatencyTable, specs: Sequence[ArchSpec], out: str | Path,
                 overwrite: bool = False) -> dict:
     """Whole networks as ``net_NNN.onnx`` (built at the table's geometry) for calibration on the device, and the
     null model of every op shape of the table as ``null_NNN.onnx`` (for the ``overhead`` calibration)."""
-    from hwnas.cost.latency.backends import onnx_bytes
     from hwnas.cost.latency.overhead import null_model, table_io_keys
     from hwnas.nn import build_model
 
@@ -141,8 +140,8 @@ def load_results(manifest_dir: str | Path, results: str | Path | None = None,
 
 def _imported_provenance(manifest: dict, data: dict, manifest_dir: Path, results: Path) -> dict[str, Any]:
     s = data["settings"]
-    return {**manifest["table"], "backend": "onnxruntime", "backend_version": data["onnxruntime"],
-            "threads": s["threads"], "backend_options": {**data.get("session", {}), "opset": _opset()},
+    return {**manifest["table"], "backend": OnnxRuntimeBackend.name, "backend_version": data["onnxruntime"],
+            "threads": s["threads"], "backend_options": {**data.get("session", {}), "opset": ONNX_OPSET},
             "timing": {"warmup": s["warmup"], "rounds": s["rounds"], "number": s["number"],
                        "order": "interleaved", "statistic": "median", "spread": "iqr"},
             "device": data["device"],
@@ -151,12 +150,6 @@ def _imported_provenance(manifest: dict, data: dict, manifest_dir: Path, results
             "imported": {"manifest": str(manifest_dir), "results": str(results), "measured": data.get("created"),
                          "bundle_id": manifest["bundle_id"]},
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
-
-def _opset() -> int:
-    from hwnas.cost.latency.backends import ONNX_OPSET
-
-    return ONNX_OPSET
 
 
 def import_table(manifest_dir: str | Path, results: str | Path | None = None,

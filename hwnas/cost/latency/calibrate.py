@@ -54,6 +54,7 @@ from typing import Any
 
 from hwnas.arch import encode
 from hwnas.arch.spec import ArchSpec
+from hwnas.cost.latency.backends import backend_class
 from hwnas.cost.latency.table import LatencyTable, feature_lookup
 from hwnas.cost.latency.measure import _check_count
 from hwnas.cost.latency.ridge import CV_FOLDS, op_counts, ridge_residuals
@@ -445,12 +446,16 @@ GRAPH_MIN_NETWORKS = 8  # below this, "auto" fits "overhead": 5 coefficients nee
 
 
 def default_kind(table: LatencyTable, kind: str = "auto", networks: int | None = None) -> str:
-    """``kind``, or for ``"auto"``: where null models and graphs come from ONNX Runtime, ``contextual`` from
-    :data:`CONTEXTUAL_MIN_NETWORKS` measured ``networks``, ``graph`` from :data:`GRAPH_MIN_NETWORKS`, else
-    ``overhead``; ``affine`` for other backends."""
+    """``kind``, or for ``"auto"``: where the table's backend has null models and graph features (ONNX Runtime),
+    ``contextual`` from :data:`CONTEXTUAL_MIN_NETWORKS` measured ``networks``, ``graph`` from
+    :data:`GRAPH_MIN_NETWORKS`, else ``overhead``; ``affine`` for backends without null models, ``overhead``
+    for backends with null models but no graph features."""
     if kind == "auto":
-        if table.provenance["backend"] != "onnxruntime":
+        backend = backend_class(table.provenance["backend"])
+        if not backend.has_null_models:
             return "affine"
+        if not backend.has_graph_features:
+            return "overhead"
         if networks is None:
             return "graph"
         return ("contextual" if networks >= CONTEXTUAL_MIN_NETWORKS else

@@ -80,9 +80,10 @@ def null_model(key: str, batch_size: int = 1, opset: int = 17) -> bytes:
 
 def measure_overheads(keys: Iterable[str], provenance: dict[str, Any], rounds: int | None = None) -> dict[str, float]:
     """Median ms of the null model of every shape key, timed like the table whose ``provenance`` is given."""
+    from hwnas.cost.latency.backends import OnnxRuntimeBackend, backend_class
     from hwnas.cost.latency.measure import time_models
 
-    if provenance["backend"] != "onnxruntime":
+    if not backend_class(provenance["backend"]).has_null_models:
         raise ValueError(f"null models are ONNX: the overhead calibration needs an onnxruntime table, not "
                          f"{provenance['backend']!r} (use --kind affine)")
     keys, timing = list(keys), provenance["timing"]
@@ -91,7 +92,7 @@ def measure_overheads(keys: Iterable[str], provenance: dict[str, Any], rounds: i
         for i, key in enumerate(keys):
             files.append(Path(tmp) / f"null_{i}.onnx")
             files[-1].write_bytes(null_model(key, provenance["batch_size"]))
-        timings = time_models(files, "onnxruntime", provenance["threads"], provenance["batch_size"],
+        timings = time_models(files, OnnxRuntimeBackend.name, provenance["threads"], provenance["batch_size"],
                               timing.get("warmup", 10), rounds or timing.get("rounds", 50),
                               input_shapes=[parse_io_key(k)[0] for k in keys], number=timing.get("number", 1))
     return {k: round(t.median_ms, 6) for k, t in zip(keys, timings)}
