@@ -9,7 +9,7 @@ For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
 3. for each method and budget: the search on ``--limit`` training images (80 % weights / 20 % architecture);
    spos, random and hardcore train their supernet once, at the first budget, and search the second from it
    (``--from-supernet``, the cheap second target), so their second row's time is the search alone;
-4. the measured closed loop (``--retries``, :mod:`hwnas.search.measured`, as in ``hwnas run``): the result is
+4. the measured closed loop (``--retries``, :mod:`hwnas.search.closed_loop`, as in ``hwnas run``): the result is
    exported to ONNX (``hwnas.export``) and timed alone with the table's settings; over the budget, the search
    runs again under a predicted budget tightened by the measured excess (one-shot methods from their supernet).
    That measurement, taken minutes after the table was built and right after the search, is ``check_ms``;
@@ -84,7 +84,7 @@ def calibration_specs(space, calibrate: int) -> list:
 
 def measure_export(result: dict[str, Any], lut: Path, workdir: Path, rounds: int) -> tuple[float, float]:
     """Export the result to ONNX and time the file alone with the table's settings: (median ms, IQR ms)."""
-    from hwnas.search.measured import time_deployed
+    from hwnas.search.closed_loop import time_deployed
 
     prov = LatencyTable.load(lut).provenance
     timing = time_deployed(result["arch"], result["geometry"], prov["backend"], prov["threads"], prov["batch_size"],
@@ -120,9 +120,9 @@ def run_space(space_name: str, args: argparse.Namespace, rows: list[dict[str, An
 
 def search_measured(method: str, space_name: str, index: int, target: float, lut: Path, settings: dict[str, Any],
                     workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """One search under ``target`` with the measured closed loop (``--retries``; hwnas.search.measured): each
+    """One search under ``target`` with the measured closed loop (``--retries``; hwnas.search.closed_loop): each
     chosen network exported and timed alone on the table's settings before it is accepted; then trained."""
-    from hwnas.search.measured import search_within_measured
+    from hwnas.search.closed_loop import search_within_measured
 
     supernet = workdir / f"{method}_0"  # spos, random, hardcore: trained at the first budget's first attempt
 

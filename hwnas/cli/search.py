@@ -17,17 +17,29 @@ from hwnas.settings import parse_settings
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from hwnas.fileio import write_text_atomic
-    from hwnas.search import Budgets, search
-    from hwnas.search.registry import get_method
-    from hwnas.search.measured import measure_with_table, search_within_measured
+    from hwnas.search import Budgets
+    from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
 
-    overrides = parse_settings(args.set)
-    if args.epochs is not None:
-        overrides.setdefault("epochs", args.epochs)
+    search_args = _search_args(args)
     budgets = Budgets(max_latency_ms=args.max_latency_ms, max_params=args.max_params, max_macs=args.max_macs,
                       max_memory_mb=args.max_memory_mb, max_micronet_score=args.max_micronet_score)
+    _check_measured_usable(args)
     out = Path(args.out)
+    dirs = AttemptDirs(first=out, root=out, prefix="retry")  # retries in OUT/retryN
+    chosen, attempts = search_closed_loop(
+        args.method, search_args, budgets, _measure(args), dirs, args.check_measured or 0,
+        resume=args.resume, from_supernet=args.from_supernet, announce=announcer(args))
+    result = chosen["result"]
+    text = _result_text(args, result, dirs(chosen["attempt"]) / "result.json")
+    if args.check_measured:
+        result = dict(result, measured_check=_write_measured_check(args, dirs, chosen, attempts))
+        met = chosen["measured_ms"] <= args.max_latency_ms
+        text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend after "
+                 f"{len(attempts)} attempt(s): budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
+    print_result(args, result, text)
+
+
+def _check_measured_usable(args: argparse.Namespace) -> None:
     if args.check_measured and (args.max_latency_ms is None or not args.lut):
         raise ValueError("--check-measured needs --max-latency-ms and --lut: it times the chosen network as the "
                          "table's ops were timed")
@@ -35,43 +47,47 @@ def cmd_search(args: argparse.Namespace) -> None:
         raise ValueError("--check-measured times networks on this machine: run it without torchrun (or search "
                          "under torchrun, then check the result with `hwnas latency ARCH --lut FILE --measure`)")
 
-    def where(attempt: int) -> Path:
-        return out if attempt == 0 else out / f"retry{attempt}"
 
-    def search_at(attempt: int, current) -> dict[str, Any]:
-        # One-shot methods search a retry on the supernet the first attempt trained.
-        reuse = (args.from_supernet or out) if attempt and get_method(args.method).reuses_supernet else args.from_supernet
-        resume = args.resume if attempt == 0 else (where(attempt) / "search_state.pt").is_file()
-        return search(args.method, args.space, args.dataset, out=where(attempt), lut=args.lut, budgets=current,
-                      overrides=overrides, batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed,
-                      device=args.device, data_dir=args.data_dir, download=args.download, limit=args.limit,
-                      resume=resume, progress=not args.quiet, from_supernet=reuse,
-                      tensorboard=not args.no_tensorboard)
+def _search_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of :func:`hwnas.search.search` that every attempt shares."""
+    overrides = parse_settings(args.set)
+    if args.epochs is not None:
+        overrides.setdefault("epochs", args.epochs)
+    return dict(space=args.space, dataset=args.dataset, lut=args.lut, overrides=overrides,
+                batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed, device=args.device,
+                data_dir=args.data_dir, download=args.download, limit=args.limit, progress=not args.quiet,
+                tensorboard=not args.no_tensorboard)
 
-    def measure(attempt: int, result: dict[str, Any]) -> float:
-        return measure_with_table(result["arch"], args.lut, where(attempt) / "check.onnx")
 
-    chosen, attempts = search_within_measured(search_at, measure, budgets, args.check_measured or 0,
-                                              announce=announcer(args))
-    result = chosen["result"]
-    if args.check_measured:
-        result = dict(result, measured_check={
-            "chosen": str(where(chosen["attempt"]) / "result.json"), "budget_ms": args.max_latency_ms,
-            "attempts": [{k: a[k] for k in ("attempt", "budget_ms", "predicted_latency_ms", "measured_ms", "error")
-                          if k in a} for a in attempts]})
-        write_text_atomic(out / "measured_check.json", json.dumps(result["measured_check"], indent=1) + "\n")
+def _measure(args: argparse.Namespace):
+    def measure(arch: str, onnx_path: Path) -> float:
+        from hwnas.search import closed_loop  # looked up at call time: tests replace the timing
+
+        return closed_loop.measure_with_table(arch, args.lut, onnx_path)
+
+    return measure
+
+
+def _write_measured_check(args: argparse.Namespace, dirs, chosen: dict[str, Any],
+                          attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """``OUT/measured_check.json``: which attempt was kept, under which budget, and every attempt's times."""
+    from hwnas.fileio import write_text_atomic
+
+    check = {"chosen": str(dirs(chosen["attempt"]) / "result.json"), "budget_ms": args.max_latency_ms,
+             "attempts": [{k: a[k] for k in ("attempt", "budget_ms", "predicted_latency_ms", "measured_ms", "error")
+                           if k in a} for a in attempts]}
+    write_text_atomic(Path(args.out) / "measured_check.json", json.dumps(check, indent=1) + "\n")
+    return check
+
+
+def _result_text(args: argparse.Namespace, result: dict[str, Any], where: Path) -> str:
     held = ", ".join(f"{k} {v['value']:.4g} <= {v['limit']:.4g}: {'met' if v['met'] else 'NOT met'}"
                      for k, v in result["budgets_met"].items()) or "no budgets"
     latency = result["predicted_latency_ms"]
-    text = (f"{args.method} on {args.space}: {result['arch']}\n"
+    return (f"{args.method} on {args.space}: {result['arch']}\n"
             + (f"  predicted latency {latency:.3f} ms, " if latency is not None else "  ")
             + f"{result['params'] / 1e6:.3f}M params, {result['macs'] / 1e6:.1f}M MACs; {held}\n"
-            + f"  search time {result['search_time_s']:.0f} s -> {where(chosen['attempt']) / 'result.json'}")
-    if "measured_check" in result:
-        met = chosen["measured_ms"] <= args.max_latency_ms
-        text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend after "
-                 f"{len(attempts)} attempt(s): budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
-    print_result(args, result, text)
+            + f"  search time {result['search_time_s']:.0f} s -> {where}")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -112,10 +112,8 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
 
 def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: dict[str, int],
                  progress: bool) -> dict[str, Any]:
-    """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.measured`)."""
-    from hwnas.search import search
-    from hwnas.search.registry import get_method
-    from hwnas.search.measured import search_within_measured
+    """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.closed_loop`)."""
+    from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
 
     first = out / "search"
 
@@ -136,11 +134,11 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
         return measure_untrained(cfg, result["arch"], geometry, directory(attempt) / "check.onnx")
 
     retries = cfg.search.retries if cfg.search.check_measured else 0
-    chosen, attempts = search_within_measured(search_at, measure, budgets, retries,
-                                              announce=lambda line: print(line, flush=True))
+    chosen, attempts = search_closed_loop(cfg.search.method, search_args, budgets, measure, dirs, retries,
+                                          resume=None, announce=lambda line: print(line, flush=True))
     for a in attempts:  # the summary keeps where each result is, not the result itself
         if a.pop("result", None) is not None:
-            a["result"] = str(directory(a["attempt"]) / "result.json")
+            a["result"] = str(dirs(a["attempt"]) / "result.json")
     done = [a for a in attempts if "arch" in a]
     return {**{k: chosen[k] for k in ("result", "arch", "predicted_latency_ms")},
             "search_time_s": sum(a.get("search_time_s", 0.0) for a in done), "attempts": attempts,
@@ -149,7 +147,7 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
 
 def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path) -> float:
     """Median latency (ms) of ``arch`` on the target, freshly initialised (latency does not depend on weights)."""
-    from hwnas.search.measured import time_deployed
+    from hwnas.search.closed_loop import time_deployed
 
     t = cfg.target
     return time_deployed(arch, geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup,

@@ -56,7 +56,7 @@ def test_bad_inputs_are_one_line_errors(cli, tmp_path, search_lut, fashion_dir):
 
 def test_check_measured_searches_again_when_the_chosen_network_is_over_budget(cli, tmp_path, search_space,  # noqa: F811
                                                                                search_lut, fashion_dir, monkeypatch):
-    import hwnas.search.measured as measured
+    import hwnas.search.closed_loop as measured
 
     limit = target(search_space, search_lut)
     times = iter([1.05 * limit, 0.8 * limit])  # the first choice measures 5 % over, the retry within
@@ -78,7 +78,7 @@ def test_check_measured_searches_again_when_the_chosen_network_is_over_budget(cl
 def test_the_real_measured_check_times_the_network_alone_with_the_table_settings(tmp_path, search_space,  # noqa: F811
                                                                                search_lut):
     from hwnas.arch import encode
-    from hwnas.search.measured import measure_with_table
+    from hwnas.search.closed_loop import measure_with_table
 
     arch = encode(search_space.to_spec(search_space.heaviest()))
     ms = measure_with_table(arch, search_lut, tmp_path / "check.onnx", rounds=3)

@@ -9,7 +9,7 @@ import pytest
 
 import hwnas.run.pipeline as pipeline
 from hwnas.search import Budgets
-from hwnas.search.measured import SAFETY
+from hwnas.search.closed_loop import SAFETY
 from tests.run.test_run_e2e import small
 
 GEOMETRY = {"input_size": 28, "in_channels": 1, "num_classes": 10}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hwnas.run import run
-from hwnas.search.measured import SAFETY
+from hwnas.search.closed_loop import SAFETY
 from tests.run.test_run_e2e import small
 
 LOOP = {"search.check_measured": True, "search.retries": 2, "references.names": [], "export.formats": ["onnx"],

@@ -1,4 +1,4 @@
-"""The measured closed loop (hwnas.search.measured) on fake searches and measurements: no torch, no timing."""
+"""The measured closed loop (hwnas.search.closed_loop) on fake searches and measurements: no torch, no timing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from hwnas.search import Budgets
 from hwnas.search.budgets import InfeasibleBudgetError
-from hwnas.search.measured import SAFETY, search_within_measured
+from hwnas.search.closed_loop import SAFETY, search_within_measured
 
 
 class FakeSearch:

@@ -18,14 +18,17 @@ first attempt, instead of passing for "no network fits". One-shot methods (spos,
 retries from the supernet they trained at the first attempt, so a retry costs the search alone; the DNAS methods
 (fbnet, tfnas) search again from scratch.
 
-Used by ``hwnas run`` (:func:`hwnas.run.pipeline.stage_search`), ``hwnas search --check-measured`` and
-``benchmarks/search_methods.py``.
+:func:`search_closed_loop` is the whole loop around :func:`hwnas.search.search`, shared by ``hwnas search
+--check-measured`` and ``hwnas run`` (:func:`hwnas.run.pipeline.stage_search`): the two differ only in where the
+attempts write (:class:`AttemptDirs`) and how a network is timed. :func:`search_within_measured` is the loop
+itself on any search and measurement (``benchmarks/search_methods.py`` runs it on its own searches).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +87,65 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
     return chosen, attempts
 
 
+@dataclass(frozen=True)
+class AttemptDirs:
+    """Where each attempt of the loop writes: the first in ``first``, retry ``N`` in ``root / f"{prefix}{N}"``."""
+
+    first: Path
+    root: Path
+    prefix: str
+
+    def __call__(self, attempt: int) -> Path:
+        return self.first if attempt == 0 else self.root / f"{self.prefix}{attempt}"
+
+
+def has_search_state(directory: Path) -> bool:
+    """Whether a search left a state to continue in ``directory``: a checkpoint, or a trained supernet."""
+    from hwnas.search.parts.engine import STATE_NAME
+    from hwnas.search.parts.oneshot import SUPERNET_WEIGHTS
+
+    return (directory / STATE_NAME).is_file() or (directory / SUPERNET_WEIGHTS).is_file()
+
+
+def resumes(attempt: int, directory: Path, resume: bool | None) -> bool:
+    """The resume rule: the first attempt resumes as the caller asks (``None``: whenever its directory holds a
+    search state, as ``hwnas run`` always continues); a retry, part of the same request, whenever its directory
+    holds one."""
+    if attempt == 0 and resume is not None:
+        return resume
+    return has_search_state(directory)
+
+
+def search_closed_loop(method: str, search_args: Mapping[str, Any], budgets: Any,
+                       measure: Callable[[str, Path], float], dirs: AttemptDirs, retries: int, *,
+                       resume: bool | None = None, from_supernet: str | Path | None = None,
+                       announce: Callable[[str], None] = print) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Search ``method`` under ``budgets`` within the measured loop; return ``(chosen, attempts)`` as
+    :func:`search_within_measured` does.
+
+    ``search_args``: the other arguments of :func:`hwnas.search.search` (space, dataset, lut, overrides, ...).
+    ``measure(arch, onnx_path)`` times a chosen network on the target (ms), exporting it to ``onnx_path`` (a
+    ``check.onnx`` in the attempt's directory) if it needs a file. Attempt ``N`` writes to ``dirs(N)`` and
+    resumes by :func:`resumes`. A method that reuses its supernet (:attr:`SearchMethod.reuses_supernet`) searches
+    the retries on ``from_supernet``, else on the supernet the first attempt trained.
+    """
+    from hwnas.search.api import search
+    from hwnas.search.registry import get_method
+
+    reuses = get_method(method).reuses_supernet
+
+    def search_at(attempt: int, current: Any) -> dict[str, Any]:
+        where = dirs(attempt)
+        reuse = (from_supernet or dirs(0)) if attempt and reuses else from_supernet
+        return search(method, out=where, budgets=current, resume=resumes(attempt, where, resume),
+                      from_supernet=reuse, **search_args)
+
+    def measure_at(attempt: int, result: dict[str, Any]) -> float:
+        return measure(result["arch"], dirs(attempt) / "check.onnx")
+
+    return search_within_measured(search_at, measure_at, budgets, retries, announce=announce)
+
+
 def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads: int, batch_size: int,
                   warmup: int, rounds: int, onnx_path: str | Path):
     """The :class:`~hwnas.cost.latency.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
@@ -94,6 +156,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
     (``hwnas run``, ``hwnas search --check-measured``) and the search benchmark.
     """
     from hwnas.arch import decode
+    from hwnas.cost.latency.backends import backend_class
     from hwnas.cost.latency.measure import time_models
     from hwnas.export import export_model
     from hwnas.nn import build_model
@@ -101,7 +164,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
     spec = decode(arch)
     size, channels = geometry["input_size"], geometry["in_channels"]
     model: Any = build_model(spec, geometry["num_classes"], channels).eval()
-    if backend == "onnxruntime":  # the int8 backend quantizes the module itself
+    if backend_class(backend).times_exported_onnx:  # the int8 backend quantizes the module itself
         Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
         export_model(model, spec, Path(onnx_path), "onnx", size, channels)
         model = Path(onnx_path)
