@@ -38,7 +38,7 @@ from hwnas.cost.lut import LatencyTable
 from hwnas.cost.lut_build import build_space_table
 from hwnas.cost.measure import time_models
 from hwnas.search import Budgets, search
-from hwnas.search.separable import SeparableCost
+from hwnas.cost.separable import SeparableCost
 from hwnas.space import get_space
 
 METHODS = ("fbnet", "tfnas", "spos", "random", "hardcore")

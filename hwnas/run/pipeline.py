@@ -93,7 +93,7 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     """The search's budgets, with a relative latency budget turned into ms on the table."""
     from hwnas.cost.lut import LatencyTable
     from hwnas.search import Budgets
-    from hwnas.search.separable import SeparableCost
+    from hwnas.cost.separable import SeparableCost
 
     b = cfg.budgets
     latency, how = b.max_latency_ms, "given"
