@@ -4,7 +4,7 @@ Stages (each cached and resumable, :mod:`hwnas.run.stages`):
 
 1. ``lut``: the latency table of the space at the dataset's geometry on the target: reused (``lut.path``,
    checked against the space) or built (resumable), calibrated on ``lut.calibrate`` whole networks and validated
-   on ``lut.validate`` others (:mod:`hwnas.cost.calibrate`);
+   on ``lut.validate`` others (:mod:`hwnas.cost.latency.calibrate`);
 2. ``search``: the method under the budgets (a relative ``latency_fraction`` is turned into ms with the table);
    a killed search resumes from its state. The chosen network is timed on the target at once; if it breaks the
    latency budget (the table under-predicted it), the search runs again under a predicted budget tightened by
@@ -49,12 +49,13 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
-    from hwnas.cost.calibrate import (
+    from hwnas.cost.latency.calibrate import (
         arch_digest, calibrate_table, calibration_order, default_kind, fitted_networks, measure_here, sample_specs,
         validate_table,
     )
-    from hwnas.cost.lut import LatencyTable
-    from hwnas.cost.lut_build import build_space_table
+    from hwnas.cost.latency.backends import backend_class
+    from hwnas.cost.latency.build import build_space_table
+    from hwnas.cost.latency.table import LatencyTable
 
     t = cfg.target
     if cfg.lut.path is not None:
@@ -68,9 +69,9 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
     table = built.table
     kind = None
     if cfg.lut.calibrate:
-        onnx = t.backend == "onnxruntime"
+        nulls = backend_class(t.backend).has_null_models
         specs = sample_specs(space, cfg.lut.calibrate, cfg.seed, sampler=cfg.lut.sampler)
-        measured = measure_here(table, specs, overheads=onnx, order=calibration_order(table))
+        measured = measure_here(table, specs, overheads=nulls, order=calibration_order(table))
         wanted = default_kind(table, "auto", len(specs))
         kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=wanted == "graph",
                                contextual=wanted == "contextual", sampler=cfg.lut.sampler,
@@ -91,7 +92,7 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
 
 def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     """The search's budgets, with a relative latency budget turned into ms on the table."""
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.latency.table import LatencyTable
     from hwnas.search import Budgets
     from hwnas.cost.separable import SeparableCost
 
@@ -115,23 +116,14 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
     """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.closed_loop`)."""
     from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
 
-    first = out / "search"
+    dirs = AttemptDirs(first=out / "search", root=out, prefix="search_retry")  # retries in OUT/search_retryN
+    search_args = dict(space=cfg.search.space, dataset=cfg.dataset, lut=lut_path, overrides=cfg.search.settings,
+                       batch_size=cfg.search.batch_size, width_mult=cfg.search.width_mult, seed=cfg.seed,
+                       device=cfg.device, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit,
+                       progress=progress, tensorboard=False)
 
-    def directory(attempt: int) -> Path:
-        return first if attempt == 0 else out / f"search_retry{attempt}"
-
-    def search_at(attempt: int, current) -> dict[str, Any]:
-        where = directory(attempt)
-        reuse = first if attempt and get_method(cfg.search.method).reuses_supernet else None
-        resume = (where / "search_state.pt").is_file() or (where / "supernet.pt").is_file()
-        return search(cfg.search.method, cfg.search.space, cfg.dataset, out=where, lut=lut_path,
-                      budgets=current, overrides=cfg.search.settings, batch_size=cfg.search.batch_size,
-                      width_mult=cfg.search.width_mult, seed=cfg.seed, device=cfg.device,
-                      data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit, resume=resume,
-                      progress=progress, tensorboard=False, from_supernet=reuse)
-
-    def measure(attempt: int, result: dict[str, Any]) -> float:
-        return measure_untrained(cfg, result["arch"], geometry, directory(attempt) / "check.onnx")
+    def measure(arch: str, onnx_path: Path) -> float:
+        return measure_untrained(cfg, arch, geometry, onnx_path)
 
     retries = cfg.search.retries if cfg.search.check_measured else 0
     chosen, attempts = search_closed_loop(cfg.search.method, search_args, budgets, measure, dirs, retries,
@@ -216,11 +208,12 @@ def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, An
                   geometry: dict[str, int]) -> dict[str, Any]:
     """The exported winner and the references, each timed on its own on the target: their ONNX
     files in ONNX Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends."""
-    from hwnas.cost.measure import time_models
+    from hwnas.cost.latency.backends import backend_class
+    from hwnas.cost.latency.measure import time_models
     from hwnas.pipeline import load_trained, read_run
 
     t = cfg.target
-    if t.backend == "onnxruntime":
+    if backend_class(t.backend).times_exported_onnx:
         models = [onnx, *[r["onnx"] for r in references.values()]]
     else:
         dirs = [out / "train", *[Path(r["dir"]) / "train" for r in references.values()]]
