@@ -14,9 +14,9 @@
   (:meth:`World.average_gradients`), which is what DDP's reducer does, without its requirement of one static
   set of parameters per step. A latency term computed from the architecture parameters is the same on every
   rank, so averaging counts it once.
-* **Global BatchNorm.** Inside a training step (:func:`synchronised_bn`), BatchNorm uses the mean and variance
-  of the global batch (:mod:`hwnas.nn.global_bn`); without it each rank would normalise with its shard's
-  statistics and the run would drift from the single-process one.
+* **Global BatchNorm.** Inside a training step (:func:`hwnas.nn.global_bn.synchronised`, given the model and
+  the :class:`World`), BatchNorm uses the mean and variance of the global batch; without it each rank would
+  normalise with its shard's statistics and the run would drift from the single-process one.
 * **Agreement.** Architecture parameters are checked to be identical on every rank after every update
   (:meth:`World.check_replicated`), and a non-finite loss on any rank skips the step on all of them.
 * **Clean exit.** Every way out of the CLI leaves the group (:func:`shutdown`, with an atexit hook behind it): a
@@ -32,23 +32,19 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import datetime
 import hashlib
 import importlib
 import logging
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 log = logging.getLogger(__name__)
-
-_SYNC_BN = False  # inside a training step: BatchNorm uses global-batch statistics
-
 
 @dataclass(frozen=True)
 class World:
@@ -271,21 +267,3 @@ def device_for(device: str) -> str:
     if _WORLD.active and device == "cuda":
         return f"cuda:{_WORLD.local_rank}"
     return device
-
-
-@contextlib.contextmanager
-def synchronised_bn() -> Iterator[None]:
-    """BatchNorm in training mode uses global-batch statistics inside this block (a no-op for one process)."""
-    global _SYNC_BN
-    if not _WORLD.active:
-        yield
-        return
-    previous, _SYNC_BN = _SYNC_BN, True
-    try:
-        yield
-    finally:
-        _SYNC_BN = previous
-
-
-def bn_is_synchronised() -> bool:
-    return _SYNC_BN and _WORLD.active

@@ -10,17 +10,21 @@ against the two-pass one of ``F.batch_norm``. A rank whose shard is empty for a 
 its shard picked) still takes part, with zero sums.
 
 :class:`BatchNorm2d` is the BatchNorm of every hwnas network: a plain ``nn.BatchNorm2d`` (same parameters, state
-dict, export) that switches to the global statistics only in training mode inside
-:func:`hwnas.distributed.synchronised_bn`.
+dict, export) that switches to the global statistics only in training mode inside :func:`synchronised`, which
+the training step of a data-parallel run opens with its process group (a ``World`` of :mod:`hwnas.distributed`)
+and its model: the decision is a property of the model's layers for the duration of the step, passed in, never
+read from module state.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from hwnas.distributed import bn_is_synchronised
 
 
 def global_batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
@@ -81,9 +85,10 @@ def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 
 def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
                weight: torch.Tensor | None, bias: torch.Tensor | None, training: bool, momentum: float,
-               eps: float) -> torch.Tensor:
-    """``F.batch_norm``, with global-batch statistics in a synchronised training step."""
-    if training and bn_is_synchronised():
+               eps: float, world: Any = None) -> torch.Tensor:
+    """``F.batch_norm``, with global-batch statistics over ``world``'s ranks when training in a synchronised step
+    (``world`` is the layer's :attr:`BatchNorm2d.sync_world`)."""
+    if training and world is not None:
         return global_batch_norm(x, running_mean, running_var, weight, bias, momentum, eps)
     return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
@@ -91,8 +96,10 @@ def batch_norm(x: torch.Tensor, running_mean: torch.Tensor | None, running_var: 
 class BatchNorm2d(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` that uses the global batch's statistics in a synchronised data-parallel step."""
 
+    sync_world: Any = None  # the process group whose global batch to normalise over; set by synchronised()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and bn_is_synchronised()):
+        if not (self.training and self.sync_world is not None):
             return super().forward(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats:
@@ -101,3 +108,25 @@ class BatchNorm2d(nn.BatchNorm2d):
                 factor = 1.0 / float(self.num_batches_tracked)
         running = (self.running_mean, self.running_var) if self.track_running_stats else (None, None)
         return global_batch_norm(x, *running, self.weight, self.bias, factor, self.eps)
+
+
+@contextlib.contextmanager
+def synchronised(model: nn.Module, world: Any) -> Iterator[None]:
+    """Inside this block, ``model``'s BatchNorm layers in training mode use the statistics of the global batch
+    of ``world`` (a :class:`hwnas.distributed.World`); a no-op for one process (``world`` None or not active).
+
+    Sets ``sync_world`` on every submodule that declares one (:class:`BatchNorm2d`; the supernet, whose
+    per-sample paths then run every candidate some rank picked) and restores it afterwards.
+    """
+    if world is None or not world.active:
+        yield
+        return
+    modules = [m for m in model.modules() if hasattr(m, "sync_world")]
+    previous = [m.sync_world for m in modules]
+    for m in modules:
+        m.sync_world = world
+    try:
+        yield
+    finally:
+        for m, before in zip(modules, previous):
+            m.sync_world = before

@@ -57,7 +57,7 @@ def batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
         bn.num_batches_tracked.add_(1)
         factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
     return global_bn.batch_norm(x, bn.running_mean[:channels], bn.running_var[:channels], bn.weight[:channels],
-                                bn.bias[:channels], bn.training, factor, bn.eps)
+                                bn.bias[:channels], bn.training, factor, bn.eps, getattr(bn, "sync_world", None))
 
 
 def _is_depthwise(conv: nn.Conv2d) -> bool:

@@ -32,7 +32,6 @@ from hwnas.arch.resolve import Layer, resolve_block, resolve_layers
 from hwnas.arch.spec import BlockSpec
 from hwnas.cost.counting import count_params
 from hwnas.cost.penalty import probs_for
-from hwnas.distributed import bn_is_synchronised, current
 from hwnas.nn.blocks import create_block
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import ConvBnAct
@@ -124,20 +123,22 @@ def _sink_connect(stage: tuple[Slot, ...], min_depth: int, p: torch.Tensor, x: t
     return out
 
 
-def present_candidates(picked: torch.Tensor, count: int) -> list[int]:
-    """The candidates some sample picked, in index order. In a synchronised data-parallel step, those of the
-    global batch: every rank runs every one of them (on none of its rows, if need be), so that each candidate's
-    global BatchNorm gathers the same ranks (:mod:`hwnas.nn.global_bn`)."""
-    if not bn_is_synchronised():
+def present_candidates(picked: torch.Tensor, count: int, world: Any = None) -> list[int]:
+    """The candidates some sample picked, in index order. In a synchronised data-parallel step (``world``, the
+    supernet's ``sync_world``), those of the global batch: every rank runs every one of them (on none of its rows,
+    if need be), so that each candidate's global BatchNorm gathers the same ranks (:mod:`hwnas.nn.global_bn`)."""
+    if world is None:
         return torch.unique(picked).tolist()
     seen = torch.zeros(count, device=picked.device)
     seen[picked] = 1.0
-    current().sum_(seen)
+    world.sum_(seen)
     return torch.nonzero(seen).flatten().tolist()
 
 
 class Supernet(nn.Module):
     """The weight-sharing network of ``space`` (see the module docstring for its modes)."""
+
+    sync_world: Any = None  # the process group of a synchronised step (set by hwnas.nn.global_bn.synchronised)
 
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()
@@ -318,7 +319,7 @@ class Supernet(nn.Module):
                 return _weighted_sum_per_sample(w, range(w.shape[1]), lambda i: self._run_candidate(slot, i, h, width))
             picked = w.detach().argmax(dim=1)
             pieces, order = [], []
-            for i in present_candidates(picked, len(slot.candidates)):
+            for i in present_candidates(picked, len(slot.candidates), self.sync_world):
                 rows = torch.nonzero(picked == i).flatten()
                 gate = w[rows, i].reshape(-1, 1, 1, 1)
                 pieces.append(gate * self._run_candidate(slot, i, h[rows], width))

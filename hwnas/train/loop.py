@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from hwnas import distributed
 from hwnas.fileio import remove_stale_temp_files
+from hwnas.nn.global_bn import synchronised
 from hwnas.train.checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -202,7 +203,7 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
         x = x.contiguous(memory_format=torch.channels_last)
     run.optimizer.zero_grad(set_to_none=True)
     buffers = [b.clone() for b in run.model.buffers()]  # BN stats are tiny next to the step itself
-    with _autocast(run), distributed.synchronised_bn():
+    with _autocast(run), synchronised(run.model, world):
         # Scaled by this shard's share, so that the ranks' average is the global batch's mean loss also when the
         # shards differ in size (1.0 for one process and for even shards).
         loss = _loss(run, x, y) * (world.size * int(y.shape[0]) / rows)

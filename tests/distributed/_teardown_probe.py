@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from hwnas import distributed
-from hwnas.nn.global_bn import BatchNorm2d
+from hwnas.nn.global_bn import BatchNorm2d, synchronised
 
 
 def backend_threads() -> list[str]:
@@ -27,7 +27,7 @@ def backend_threads() -> list[str]:
 world = distributed.init_from_env("cpu")
 before = backend_threads()
 bn = BatchNorm2d(3)
-with distributed.synchronised_bn():
+with synchronised(bn, world):
     bn(torch.randn(4, 3, 2, 2)).square().sum().backward()
 distributed.shutdown(wait_for_peers=True)
 report = {"rank": world.rank, "size": world.size, "before": before, "after": backend_threads()}

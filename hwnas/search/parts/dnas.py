@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from hwnas import distributed
+from hwnas.nn.global_bn import synchronised
 from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
@@ -52,7 +53,7 @@ class DnasParts:
         self.theta_opt.zero_grad(set_to_none=True)
         self.supernet.requires_grad_(False)
         try:
-            with distributed.synchronised_bn():
+            with synchronised(self.supernet, world):
                 loss = loss_fn()
             value = world.mean(float(loss.detach()))
             ok = math.isfinite(value)

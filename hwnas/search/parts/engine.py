@@ -19,6 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from hwnas import distributed
+from hwnas.nn.global_bn import synchronised
 from hwnas.supernet import Supernet, recalibrate_bn
 from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
 from hwnas.train import save_checkpoint
@@ -56,7 +57,7 @@ class WeightTrainer:
             group["lr"] = self.lr
         self.optimizer.zero_grad(set_to_none=True)
         world = distributed.current()
-        with distributed.synchronised_bn():
+        with synchronised(self.model, world):
             loss = loss_fn()
         value = world.mean(float(loss.detach()))  # the global batch's loss; NaN on any rank skips on all
         ok = math.isfinite(value)
