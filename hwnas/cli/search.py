@@ -17,12 +17,11 @@ from hwnas.settings import parse_settings
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from hwnas.search import Budgets
+    from hwnas.search.budgets import BUDGET_KINDS, Budgets
     from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
 
     search_args = _search_args(args)
-    budgets = Budgets(max_latency_ms=args.max_latency_ms, max_params=args.max_params, max_macs=args.max_macs,
-                      max_memory_mb=args.max_memory_mb, max_micronet_score=args.max_micronet_score)
+    budgets = Budgets(**{kind.name: getattr(args, kind.name) for kind in BUDGET_KINDS})
     _check_measured_usable(args)
     out = Path(args.out)
     dirs = AttemptDirs(first=out, root=out, prefix="retry")  # retries in OUT/retryN
@@ -91,6 +90,7 @@ def _result_text(args: argparse.Namespace, result: dict[str, Any], where: Path) 
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    from hwnas.search.budgets import BUDGET_KINDS
     from hwnas.search.registry import method_names
 
     p = sub.add_parser("search", help="search an architecture under latency/params/MACs/memory budgets")
@@ -98,12 +98,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", default="fbnet", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist | cifar10 | cifar100 | imagefolder:PATH")
     p.add_argument("--lut", help="latency table of the space at the dataset's geometry (`hwnas lut build`)")
-    p.add_argument("--max-latency-ms", type=float, help="latency budget, predicted by --lut")
-    p.add_argument("--max-params", type=float, help="parameter budget (all parameters)")
-    p.add_argument("--max-macs", type=float, help="MACs budget")
-    p.add_argument("--max-memory-mb", type=float, help="peak activation memory budget at batch 1, MiB")
-    p.add_argument("--max-micronet-score", type=float,
-                   help="MicroNet Challenge score budget (params / 6.9M + 2 MACs / 1170M, 32-bit)")
+    for kind in BUDGET_KINDS:
+        p.add_argument(kind.flag, type=float, help=kind.help)
     p.add_argument("--epochs", type=positive_int, help="supernet / search epochs (the method's default if omitted)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")

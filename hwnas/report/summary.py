@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cost.profile import per_layer
-
-BUDGET_UNITS = {"max_latency_ms": "ms", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB",
-                "max_micronet_score": "score"}
+from hwnas.search.budgets import budget_kind
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -96,23 +94,18 @@ def training_curve(train_dir: Path) -> list[dict[str, Any]]:
 
 
 def budget_checks(budgets: dict[str, Any], result: dict[str, Any], measured_ms: float) -> list[dict[str, Any]]:
-    """Each budget with the search's predicted value and the final one: latency measured on the target, params
-    and MACs exact, memory the modelled peak activation memory at batch 1."""
-    from hwnas.cost.models import micronet_score
-
-    score = micronet_score(result["params"], result["macs"])
-    final = {"max_latency_ms": (measured_ms, "measured"), "max_params": (result["params"], "exact"),
-             "max_macs": (result["macs"], "exact"), "max_memory_mb": (result["peak_memory_mb"], "modelled"),
-             "max_micronet_score": (score, "exact")}
-    predicted = {"max_latency_ms": result.get("predicted_latency_ms"), "max_params": result["params"],
-                 "max_macs": result["macs"], "max_memory_mb": result["peak_memory_mb"], "max_micronet_score": score}
+    """Each budget with the search's predicted value and the final one, checked as its kind says
+    (:data:`~hwnas.search.budgets.BUDGET_KINDS`): latency measured on the target, params and MACs exact, memory
+    the modelled peak activation memory at batch 1."""
     out = []
     for key, limit in budgets.items():
         if limit is None:
             continue
-        value, how = final[key]
-        out.append({"budget": key, "limit": limit, "units": BUDGET_UNITS[key], "predicted": predicted[key],
-                    "final": value, "how": how, "holds": value <= limit})
+        kind = budget_kind(key)
+        predicted = kind.value(result)
+        value = measured_ms if kind.checked == "measured" else predicted
+        out.append({"budget": key, "limit": limit, "units": kind.units, "predicted": predicted,
+                    "final": value, "how": kind.checked, "holds": value <= limit})
     return out
 
 

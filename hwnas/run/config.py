@@ -14,11 +14,12 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from hwnas.cost.latency.backends import backend_names
+from hwnas.search.budgets import BUDGET_KINDS, Budgets
 from hwnas.settings import set_dotted
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
@@ -35,18 +36,29 @@ class TargetConfig:
     batch_size: int = 1
 
 
-@dataclass
-class BudgetConfig:
-    """Hard budgets of the search (any combination; at least one of the latency ones)."""
+class _BudgetSection:
+    """What the ``budgets`` section does besides holding its limits."""
 
-    max_latency_ms: float | None = None  # absolute, on the target
-    # Relative: the fraction of the way from the space's lightest to its heaviest network's predicted latency.
-    # Presets use it so that they mean the same on any machine; ignored when max_latency_ms is set.
-    latency_fraction: float | None = 0.35
-    max_params: float | None = None
-    max_macs: float | None = None
-    max_memory_mb: float | None = None
-    max_micronet_score: float | None = None
+    def to_budgets(self, max_latency_ms: float | None) -> Budgets:
+        """The search's :class:`~hwnas.search.budgets.Budgets`, with the latency limit resolved to ms."""
+        limits = {kind.name: getattr(self, kind.name) for kind in BUDGET_KINDS}
+        return Budgets(**{**limits, "max_latency_ms": max_latency_ms})
+
+
+def _budget_fields() -> list[tuple[str, Any, Any]]:
+    fields = []
+    for kind in BUDGET_KINDS:
+        fields.append((kind.name, float | None, field(default=None)))
+        if kind.name == "max_latency_ms":  # absolute, on the target; the relative form sits beside it:
+            # the fraction of the way from the space's lightest to its heaviest network's predicted latency.
+            # Presets use it so that they mean the same on any machine; ignored when max_latency_ms is set.
+            fields.append(("latency_fraction", float | None, field(default=0.35)))
+    return fields
+
+
+BudgetConfig = make_dataclass("BudgetConfig", _budget_fields(), bases=(_BudgetSection,), namespace={
+    "__module__": __name__, "__doc__": """Hard budgets of the search (any combination; at least one of the latency
+    ones): one field per budget kind (:data:`hwnas.search.budgets.BUDGET_KINDS`) and ``latency_fraction``."""})
 
 
 @dataclass
@@ -57,7 +69,7 @@ class LutConfig:
     rounds: int = 50  # timed interleaved rounds per op
     passes: int = 3  # build passes (median per op)
     calibrate: int = 30  # whole networks the table is calibrated on (0: no calibration)
-    sampler: str = "mixed"  # how they are drawn (see hwnas.cost.latency.calibrate.draw_choice)
+    sampler: str = "mixed"  # how they are drawn (see hwnas.cost.latency.sampled_nets.draw_choice)
     validate: int = 20  # other networks to validate on, for the report (0: none)
 
 
@@ -212,8 +224,8 @@ def _check(cfg: RunConfig, where: str) -> None:
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name), zero=True)
     b = cfg.budgets
-    for name in ("max_latency_ms", "max_params", "max_macs", "max_memory_mb", "max_micronet_score"):
-        positive(f"budgets.{name}", getattr(b, name))
+    for kind in BUDGET_KINDS:
+        positive(f"budgets.{kind.name}", getattr(b, kind.name))
     if b.latency_fraction is not None and not 0 < b.latency_fraction <= 1:
         fail("budgets.latency_fraction", f"must be in (0, 1], got {b.latency_fraction!r}")
     if (b.max_latency_ms is None and b.latency_fraction is None

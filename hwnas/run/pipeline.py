@@ -93,7 +93,6 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
 def resolve_budgets(cfg: RunConfig, space, lut_path: str):
     """The search's budgets, with a relative latency budget turned into ms on the table."""
     from hwnas.cost.latency.table import LatencyTable
-    from hwnas.search import Budgets
     from hwnas.cost.separable import SeparableCost
 
     b = cfg.budgets
@@ -106,9 +105,7 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
         low, high = separable.minimum(largest_widths=fixed_widths), separable.cost(space.heaviest())
         latency = round(low + b.latency_fraction * (high - low), 4)
         how = f"{b.latency_fraction:g} of the way from the lightest ({low:.3f} ms) to the heaviest ({high:.3f} ms)"
-    budgets = Budgets(max_latency_ms=latency, max_params=b.max_params, max_macs=b.max_macs,
-                      max_memory_mb=b.max_memory_mb, max_micronet_score=b.max_micronet_score)
-    return budgets, how
+    return b.to_budgets(latency), how
 
 
 def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: dict[str, int],
@@ -243,9 +240,10 @@ def _built(spec, geometry):
 
 
 def describe_budgets(budgets) -> str:
-    units = {"max_latency_ms": "ms latency", "max_params": "params", "max_macs": "MACs", "max_memory_mb": "MiB memory",
-             "max_micronet_score": "MicroNet score"}
-    return ", ".join(f"<= {v:g} {units[k]}" for k, v in budgets.to_dict().items() if v is not None) or "no budgets"
+    from hwnas.search.budgets import budget_kind
+
+    return ", ".join(f"<= {v:g} {budget_kind(k).phrase}" for k, v in budgets.to_dict().items()
+                     if v is not None) or "no budgets"
 
 
 # ------------------------------------------------------------------------------------------------ the run

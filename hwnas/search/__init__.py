@@ -18,7 +18,7 @@
 # imported this package first, so the registry itself never imports a method.
 import hwnas.search.methods  # noqa: F401
 from hwnas.search.api import method_config, search
-from hwnas.search.budgets import Budget, Budgets, InfeasibleBudgetError, check_feasible, make_budgets
+from hwnas.search.budgets import BudgetConstraint, Budgets, InfeasibleBudgetError, check_feasible, make_budgets
 
-__all__ = ["Budget", "Budgets", "InfeasibleBudgetError", "check_feasible", "make_budgets",
+__all__ = ["BudgetConstraint", "Budgets", "InfeasibleBudgetError", "check_feasible", "make_budgets",
            "method_config", "search"]

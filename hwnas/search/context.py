@@ -17,7 +17,7 @@ import torch
 
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.fileio import finite
-from hwnas.search.budgets import Budget, Budgets
+from hwnas.search.budgets import BudgetConstraint, Budgets
 from hwnas.space.base import SearchSpace
 
 ARCH_FRACTION = 0.2
@@ -28,12 +28,12 @@ class SearchContext:
     """Everything a method is given; ``loaders.train`` is the weight split, ``loaders.val`` the arch split.
 
     ``budgets`` are the user's limits as given; ``constraints`` the hard constraints they set on this space (one
-    :class:`~hwnas.search.budgets.Budget` each, with its exact per-slot cost).
+    :class:`~hwnas.search.budgets.BudgetConstraint` each, with its exact per-slot cost).
     """
 
     space: SearchSpace
     loaders: Any  # hwnas.data.Loaders
-    constraints: list[Budget]
+    constraints: list[BudgetConstraint]
     latency: LatencyTable | None
     out_dir: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))

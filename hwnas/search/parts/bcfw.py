@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwnas.cost.penalty import expected_numpy, slot_active_numpy
-from hwnas.search.budgets import Budget
+from hwnas.search.budgets import BudgetConstraint
 from hwnas.space.base import SearchSpace
 
 Dist = dict[str, np.ndarray]
@@ -143,7 +143,7 @@ class LinearBudgets:
     allowed: dict[str, np.ndarray]  # op label -> (K,) bool
 
     @classmethod
-    def from_budgets(cls, space: SearchSpace, budgets: Sequence[Budget]) -> LinearBudgets:
+    def from_budgets(cls, space: SearchSpace, budgets: Sequence[BudgetConstraint]) -> LinearBudgets:
         linear = [b for b in budgets if b.separable.reduce == "sum"]
         terms, allowed = {}, {}
         for slot in space.slots():

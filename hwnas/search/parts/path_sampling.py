@@ -21,13 +21,14 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hwnas.search.budgets import Budget, feasible
+from hwnas.search.budgets import BudgetConstraint, feasible
 from hwnas.space.base import Choice, SearchSpace
 
 REJECTION_TRIES = 200
 
 
-def feasible_sampler(space: SearchSpace, budgets: Sequence[Budget]) -> Callable[[random.Random], Choice] | None:
+def feasible_sampler(space: SearchSpace,
+                     budgets: Sequence[BudgetConstraint]) -> Callable[[random.Random], Choice] | None:
     """Uniform draws, repaired into the budgets when rejection keeps failing (tight budgets); None without
     budgets (the strategy's own uniform draw then)."""
     if not budgets:
@@ -35,7 +36,7 @@ def feasible_sampler(space: SearchSpace, budgets: Sequence[Budget]) -> Callable[
     return lambda rng: sample_feasible(space, rng, budgets)
 
 
-def sample_feasible(space: SearchSpace, rng: random.Random, budgets: Sequence[Budget],
+def sample_feasible(space: SearchSpace, rng: random.Random, budgets: Sequence[BudgetConstraint],
                     draw=None, tries: int = REJECTION_TRIES) -> Choice:
     """A path that meets every budget: rejection sampling, then random repair (see the module docstring)."""
     draw = draw or space.sample
@@ -47,7 +48,7 @@ def sample_feasible(space: SearchSpace, rng: random.Random, budgets: Sequence[Bu
     return repair(space, choice, rng, budgets)
 
 
-def repair(space: SearchSpace, choice: Choice, rng: random.Random, budgets: Sequence[Budget]) -> Choice:
+def repair(space: SearchSpace, choice: Choice, rng: random.Random, budgets: Sequence[BudgetConstraint]) -> Choice:
     """Move random decisions to cheaper values (for the most violated budget) until every budget holds."""
     choice = dict(choice)
     dims = space.dims()
@@ -90,8 +91,8 @@ class ChannelWarmup:
 class PathSampler:
     """Uniform single paths for one-shot training, with optional channel warm-up and budgets."""
 
-    def __init__(self, space: SearchSpace, budgets: Sequence[Budget] = (), warmup: ChannelWarmup | None = None,
-                 constrained: bool = False) -> None:
+    def __init__(self, space: SearchSpace, budgets: Sequence[BudgetConstraint] = (),
+                 warmup: ChannelWarmup | None = None, constrained: bool = False) -> None:
         self.space, self.warmup = space, warmup
         self.budgets = list(budgets) if constrained else []
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hwnas.search.budgets import Budget, check_feasible, feasible
+from hwnas.search.budgets import BudgetConstraint, check_feasible, feasible
 from hwnas.space.base import Choice, SearchSpace
 
 Scores = Mapping[str, Mapping[Any, float]]
@@ -51,11 +51,11 @@ def _moves(space: SearchSpace, choice: Choice, scores: Scores):
                 yield dim.label, value
 
 
-def _violation(budget: Budget, choice: Choice) -> float:
+def _violation(budget: BudgetConstraint, choice: Choice) -> float:
     return (budget.value(choice) - budget.limit) / budget.limit
 
 
-def project(space: SearchSpace, scores: Scores, budgets: Sequence[Budget],
+def project(space: SearchSpace, scores: Scores, budgets: Sequence[BudgetConstraint],
             start: Mapping[str, Any] | None = None, largest_widths: bool = False) -> Choice:
     """The preferred architecture under hard budgets (see the module docstring). ``start`` defaults to the
     argmax of ``scores``; decisions without scores keep ``start``'s values. If no single change helps, it
@@ -77,8 +77,8 @@ def project(space: SearchSpace, scores: Scores, budgets: Sequence[Budget],
     return _improve(space, choice, scores, budgets)
 
 
-def _repair_step(space: SearchSpace, choice: Choice, scores: Scores, budgets: Sequence[Budget],
-                 worst: Budget) -> tuple[str, Any] | None:
+def _repair_step(space: SearchSpace, choice: Choice, scores: Scores, budgets: Sequence[BudgetConstraint],
+                 worst: BudgetConstraint) -> tuple[str, Any] | None:
     current, pref = worst.value(choice), preference(scores, choice)
     held = [b for b in budgets if b is not worst and b.satisfied(choice)]
     best, best_ratio = None, float("inf")
@@ -93,7 +93,7 @@ def _repair_step(space: SearchSpace, choice: Choice, scores: Scores, budgets: Se
     return best
 
 
-def _improve(space: SearchSpace, choice: Choice, scores: Scores, budgets: Sequence[Budget]) -> Choice:
+def _improve(space: SearchSpace, choice: Choice, scores: Scores, budgets: Sequence[BudgetConstraint]) -> Choice:
     while True:
         pref = preference(scores, choice)
         best, gain = None, 1e-12
