@@ -38,7 +38,7 @@ import math
 import re
 from typing import Any
 
-from hwnas.arch.spec import ACTIVATIONS, BLOCK_TYPES, SE_MODES, ArchSpec, BlockSpec, HeadSpec, StemSpec
+from hwnas.arch.spec import ACTIVATIONS, SE_MODES, ArchSpec, BlockSpec, HeadSpec, StemSpec, block_kind
 
 JSON_FORMAT = "hwnas-arch"
 JSON_VERSION = 1
@@ -105,15 +105,6 @@ def _construct(cls: type, fields: dict[str, Any], where: str) -> Any:
         raise ValueError(f"{where}: {e}") from None
 
 
-_REQUIRED = {
-    "ir": ("repeats", "kernel", "stride", "exp", "out"),
-    "ds": ("repeats", "kernel", "stride", "out"),
-    "dsa": ("repeats", "kernel", "stride", "out"),
-    "cn": ("repeats", "kernel", "stride", "out"),
-    "skip": ("stride", "out"),
-    "shuffle": ("repeats", "kernel", "stride", "out", "scale"),
-    "xception": ("repeats", "stride", "out", "scale"),
-}
 _TOKEN_OF = {v: k for k, v in _FIELD_OF.items()}
 
 
@@ -123,10 +114,12 @@ def decode_block(text: str) -> BlockSpec:
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{where}: empty block string")
     kind, *tokens = text.strip().split("_")
-    if kind not in BLOCK_TYPES:
-        raise ValueError(f"{where}: unknown block type {kind!r}; valid types are {', '.join(BLOCK_TYPES)}")
+    try:
+        required = block_kind(kind).required
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
     fields = _parse_tokens(text, tokens, where, flags={"noskip"})
-    missing = [f"{_TOKEN_OF[f]} ({f})" for f in _REQUIRED[kind] if f not in fields]
+    missing = [f"{_TOKEN_OF[f]} ({f})" for f in required if f not in fields]
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     if "dropout" in fields:
@@ -136,14 +129,15 @@ def decode_block(text: str) -> BlockSpec:
 
 def encode_block(block: BlockSpec) -> str:
     """Canonical string of a block: type, r, k, s, e, c, m, g, w, n<act>, se/sec, noskip."""
+    kind = block.kind
     parts = [block.type]
-    if block.type != "skip":
+    if kind.has_kernel:
         parts.append(f"r{block.repeats}")
         parts.append(f"k{block.kernel}")
     elif block.repeats != 1:
         parts.append(f"r{block.repeats}")
     parts.append(f"s{block.stride}")
-    if block.type in ("ir", "ds", "dsa"):
+    if kind.has_exp:
         parts.append(f"e{fmt_number(block.exp)}")
     parts.append(f"c{block.out}")
     if block.mid is not None:

@@ -1,7 +1,9 @@
 """Resolve an ArchSpec into concrete layers: channels, mid and SE widths, residuals, activations, feature sizes.
 
-This is the one place where widths are derived from the spec. The model builder, every cost model, the latency
-table and the report read :class:`Layer` values from here, so a network is never interpreted in two ways.
+This is the one place where widths are derived from the spec (each block type's own rule, its
+:class:`~hwnas.arch.spec.BlockKind`, gives its inner width and whether it has a residual). The model builder, every
+cost model, the latency table and the report read :class:`Layer` values from here, so a network is never
+interpreted in two ways.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec, mid_width
+from hwnas.arch.spec import ArchSpec, BlockSpec, StemSpec
 
 
 def make_divisible(value: float, divisor: int = 8, round_limit: float = 0.9) -> int:
@@ -59,17 +61,12 @@ def _se_width(block: BlockSpec, in_ch: int, mid: int, se_mode: str) -> int:
     return max(1, int(round(in_ch * block.se)))
 
 
-def _residual(block: BlockSpec, in_ch: int, stride: int) -> bool:
-    if block.type in ("ir", "ds", "dsa"):
-        return stride == 1 and in_ch == block.out and not block.noskip
-    return False  # skip/shuffle/xception handle their own identity paths; cn has none
-
-
 def resolve_layers(spec: ArchSpec) -> tuple[Layer, ...]:
     """Expand repeats and derive every width (the spec checked that its channel chain is possible)."""
     layers: list[Layer] = []
     for s, index, block, in_ch, stride in spec.walk():  # the spec checked its channel chain when it was made
-        mid = mid_width(block, in_ch)
+        kind = block.kind
+        mid = kind.mid_width(block, in_ch)
         se_ch = _se_width(block, in_ch, mid, spec.se_mode)
         act = block.act or spec.act
         layers.append(Layer(
@@ -77,7 +74,7 @@ def resolve_layers(spec: ArchSpec) -> tuple[Layer, ...]:
             kernel=block.kernel, stride=stride, groups=block.groups, se_ch=se_ch,
             se_gate="hard_sigmoid" if spec.se_mode == "exp" else "sigmoid",
             se_act="re" if spec.se_mode == "exp" else act,
-            act=act, residual=_residual(block, in_ch, stride),
+            act=act, residual=kind.residual(block, in_ch, stride),
         ))
     return tuple(layers)
 

@@ -11,6 +11,9 @@ what the hwnas spaces need:
 
 Every field is checked when a spec is made, so an invalid network cannot exist as a value: the constructors raise
 ``ValueError`` naming the field, the bad value and what is valid.
+
+This module names no block type. What a type allows and how wide it is inside comes from its :class:`BlockKind`,
+which the type's package in :mod:`hwnas.blocks` registers (``hwnas`` registers the built-in types on import).
 """
 
 from __future__ import annotations
@@ -28,21 +31,6 @@ SE_MODES = ("in", "exp")
 ``exp``: MobileNetV3/HardCoRe convention: reduced width ``make_divisible(mid * ratio, 8)``, ReLU, hard-sigmoid gate.
 """
 
-BLOCK_TYPES = ("ir", "ds", "dsa", "cn", "skip", "shuffle", "xception")
-
-# Which optional fields each block type may carry. Required fields are checked separately (see _REQUIRED).
-_ALLOWED = {
-    "ir": {"exp", "mid", "groups", "se", "se_channels", "act", "noskip"},
-    "ds": {"exp", "se", "se_channels", "act", "noskip"},
-    "dsa": {"exp", "se", "se_channels", "act", "noskip"},
-    "cn": {"act"},
-    "skip": {"act"},
-    "shuffle": {"scale"},
-    "xception": {"scale"},
-}
-_SHUFFLE_KERNELS = (3, 5, 7)
-
-
 def _fail(where: str, msg: str) -> None:
     raise ValueError(f"{where}: {msg}")
 
@@ -58,7 +46,8 @@ def _check_int(where: str, name: str, value: object, minimum: int = 1, maximum: 
         _fail(where, f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
 
 
-def _check_positive(where: str, name: str, value: object) -> None:
+def check_positive(where: str, name: str, value: object) -> None:
+    """Raise ``ValueError`` at ``where`` unless ``value`` is a positive number (not a bool, not NaN)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
         _fail(where, f"{name} must be a positive number, got {value!r}")
 
@@ -104,13 +93,13 @@ class BlockSpec:
 
     def __post_init__(self) -> None:
         where = f"block {self.type!r}"
-        if self.type not in BLOCK_TYPES:
-            _fail(where, f"unknown block type; valid types are {', '.join(BLOCK_TYPES)}")
+        if self.type not in _KINDS:
+            _fail(where, f"unknown block type; valid types are {', '.join(_KINDS)}")
         _check_int(where, "out channels (c)", self.out)
         _check_int(where, "repeats (r)", self.repeats, maximum=MAX_REPEATS)
         _check_stride(where, self.stride)
         _check_kernel(where, self.kernel)
-        _check_positive(where, "expansion (e)", self.exp)
+        check_positive(where, "expansion (e)", self.exp)
         _check_int(where, "groups (g)", self.groups, maximum=1024)
         _check_act(where, self.act)
         self._check_type_fields(where)
@@ -126,9 +115,10 @@ class BlockSpec:
             "scale": self.scale is not None,
             "noskip": self.noskip,
         }
-        extra = sorted(k for k, on in used.items() if on and k not in _ALLOWED[self.type])
+        kind = _KINDS[self.type]
+        extra = sorted(k for k, on in used.items() if on and k not in kind.fields)
         if extra:
-            _fail(where, f"fields {extra} are not valid for this type; it takes {sorted(_ALLOWED[self.type])}")
+            _fail(where, f"fields {extra} are not valid for this type; it takes {sorted(kind.fields)}")
         if self.mid is not None:
             _check_int(where, "mid width (m)", self.mid)
         if self.se_channels is not None:
@@ -137,59 +127,26 @@ class BlockSpec:
                 _fail(where, "give either an SE ratio (se) or an SE width (sec), not both")
         if self.se and not (0 < self.se <= 1):
             _fail(where, f"SE ratio must be in (0, 1], got {self.se!r}")
-        if self.type in ("ds", "dsa") and self.exp != 1.0:
-            _fail(where, f"depthwise-separable blocks have expansion 1, got {self.exp!r}")
-        if self.type == "shuffle" and self.kernel not in _SHUFFLE_KERNELS:
-            _fail(where, f"ShuffleNetV2 choice kernels are {_SHUFFLE_KERNELS}, got {self.kernel}")
-        if self.type == "xception" and self.kernel != 3:
-            _fail(where, f"the SPOS Xception block uses 3x3 depthwise convs only, got kernel {self.kernel}")
-        if self.type in ("shuffle", "xception"):
-            if self.scale is None:
-                _fail(where, "ShuffleNetV2 blocks need a mid-channel scale (w), e.g. w1.0")
-            _check_positive(where, "mid-channel scale (w)", self.scale)
-        if self.type == "skip" and self.kernel != 3:
-            _fail(where, "a skip block has no kernel")
+        kind.check(self, where)
+
+    @property
+    def kind(self) -> BlockKind:
+        """What this block's type declares (:class:`BlockKind`, registered by :mod:`hwnas.blocks`)."""
+        return _KINDS[self.type]
 
     @property
     def has_se(self) -> bool:
         return bool(self.se) or self.se_channels is not None
 
 
-def mid_width(block: BlockSpec, in_ch: int) -> int:
-    """The expanded (ir), depthwise (ds) or main-branch (shuffle) width of ``block`` reading ``in_ch`` channels."""
-    if block.type == "ir":
-        # An explicit mid width wins (TF-NAS elastic widths); otherwise the timm rule round(in * e).
-        return block.mid if block.mid is not None else max(1, int(round(in_ch * block.exp)))
-    if block.type in ("ds", "dsa"):
-        return in_ch
-    if block.type in ("shuffle", "xception"):
-        # Megvii SPOS: mid = int(out // 2 * scale); the epsilon keeps 0.6 * 160 = 96.00000000000001 -> 96 and
-        # 0.7 * 80 = 55.99999999999999 -> 56 on the intended side.
-        return max(1, int(block.out // 2 * block.scale + 1e-6))
-    return block.out
-
-
-def _check_channels(block: BlockSpec, where: str, in_ch: int, mid: int, stride: int) -> None:
-    if block.groups > 1:
-        bad = [n for n, v in (("input", in_ch), ("mid", mid), ("output", block.out)) if v % block.groups]
-        if bad:
-            raise ValueError(
-                f"{where}: group conv g{block.groups} needs input ({in_ch}), mid ({mid}) and output "
-                f"({block.out}) channels divisible by {block.groups}; {', '.join(bad)} are not"
-            )
-    if block.type in ("shuffle", "xception"):
-        if stride == 1 and (in_ch != block.out or in_ch % 2):
-            raise ValueError(
-                f"{where}: a stride-1 ShuffleNetV2 block splits channels in half, so it needs input == output "
-                f"and an even width; got {in_ch} -> {block.out}"
-            )
-        if stride == 2 and (block.out <= in_ch or block.out % 2):
-            # The output channel shuffle interleaves two equal halves, so the concatenation must be even.
-            raise ValueError(
-                f"{where}: a stride-2 ShuffleNetV2 block concatenates a projection of its input ({in_ch}) with its "
-                f"main branch and shuffles the result in two halves, so output ({block.out}) must exceed input and "
-                f"be even"
-            )
+def check_groups(block: BlockSpec, where: str, in_ch: int, mid: int) -> None:
+    """Grouped 1x1 convs (FBNet ``g2``) need every width they touch divisible by the groups."""
+    bad = [n for n, v in (("input", in_ch), ("mid", mid), ("output", block.out)) if v % block.groups]
+    if bad:
+        raise ValueError(
+            f"{where}: group conv g{block.groups} needs input ({in_ch}), mid ({mid}) and output "
+            f"({block.out}) channels divisible by {block.groups}; {', '.join(bad)} are not"
+        )
 
 
 @dataclass(frozen=True)
@@ -257,7 +214,10 @@ class ArchSpec:
         # that an ArchSpec value is always buildable.
         for s, index, block, in_ch, stride in self.walk():
             where = f"stage {s} block {index} ({block.type}, {in_ch}->{block.out})"
-            _check_channels(block, where, in_ch, mid_width(block, in_ch), stride)
+            mid = block.kind.mid_width(block, in_ch)
+            if block.groups > 1:
+                check_groups(block, where, in_ch, mid)
+            block.kind.check_channels(block, where, in_ch, mid, stride)
 
     def blocks(self) -> tuple[BlockSpec, ...]:
         """All blocks of all stages in order (repeats not expanded)."""
@@ -274,3 +234,62 @@ class ArchSpec:
                     yield s, index, block, in_ch, block.stride if r == 0 else 1
                     in_ch = block.out
                     index += 1
+
+
+# ---------------------------------------------------------------------------------------------- block kinds
+class BlockKind:
+    """What the spec layer needs to know of one block type: its grammar, its own checks, its widths.
+
+    One subclass per type lives in :mod:`hwnas.blocks` (with the type's module, counts, table key and supernet
+    behaviour) and is registered there with :func:`register_kind`; this layer names no type. The defaults describe
+    a block without a mid width, a residual or an elastic width.
+    """
+
+    name: str = ""
+    fields: frozenset[str] = frozenset()
+    """Optional :class:`BlockSpec` fields the type may set (``exp``, ``mid``, ``groups``, ``se``, ...)."""
+    required: tuple[str, ...] = ("repeats", "kernel", "stride", "out")
+    """Fields its text must give (codec tokens ``r``, ``k``, ``s``, ``c``, ...)."""
+    has_kernel: bool = True  # written with ``r`` and ``k`` (a skip has no kernel)
+    has_exp: bool = False  # written with ``e``
+    width_field: str | None = None
+    """The field an elastic width dimension sets (``mid`` or ``scale``); ``None``: no elastic width."""
+    width_free: bool = False  # no width at all: an elastic stage may offer it, its width dimension is moot
+    keeps_downsampling: bool = False  # its stride 2 may not be relaxed for small inputs (it is where a stage widens)
+
+    def check(self, block: BlockSpec, where: str) -> None:
+        """Raise ``ValueError`` at ``where`` for a field value this type does not take."""
+
+    def mid_width(self, block: BlockSpec, in_ch: int) -> int:
+        """The block's inner width (expanded, depthwise or main-branch) when it reads ``in_ch`` channels."""
+        return block.out
+
+    def check_channels(self, block: BlockSpec, where: str, in_ch: int, mid: int, stride: int) -> None:
+        """Raise ``ValueError`` at ``where`` if the block cannot read ``in_ch`` channels at ``stride``."""
+
+    def residual(self, block: BlockSpec, in_ch: int, stride: int) -> bool:
+        """Whether the block adds its input to its output (decided here, once, for the builder and every cost)."""
+        return False
+
+
+_KINDS: dict[str, BlockKind] = {}
+
+
+def register_kind(kind: BlockKind) -> BlockKind:
+    """Make ``kind`` the meaning of block type ``kind.name`` (called by :mod:`hwnas.blocks.registry`)."""
+    if not kind.name or kind.name in _KINDS:
+        raise ValueError(f"block type {kind.name!r} is already registered or has no name")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def block_kind(name: str) -> BlockKind:
+    """The registered kind of block type ``name``; ``ValueError`` naming the valid types if there is none."""
+    if name not in _KINDS:
+        raise ValueError(f"unknown block type {name!r}; valid types are {', '.join(_KINDS)}")
+    return _KINDS[name]
+
+
+def kind_names() -> tuple[str, ...]:
+    """The registered block types, in registration order (the grammar's order)."""
+    return tuple(_KINDS)

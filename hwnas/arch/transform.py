@@ -20,7 +20,7 @@ def _without_first_downsampling(spec: ArchSpec) -> ArchSpec | None:
     for stage in stages:
         for i, block in enumerate(stage):
             # A ShuffleNetV2 stride-2 block is the only place its stage widens, so its stride stays.
-            if block.stride == 2 and block.type not in ("shuffle", "xception"):
+            if block.stride == 2 and not block.kind.keeps_downsampling:
                 stage[i] = dataclasses.replace(block, stride=1)
                 return dataclasses.replace(spec, stages=tuple(tuple(s) for s in stages))
     return None

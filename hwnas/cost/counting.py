@@ -1,7 +1,8 @@
 """Analytic parameter, multiply-add and peak-activation counts of an ArchSpec (pure Python, no torch).
 
 Every count is derived from :func:`hwnas.arch.resolve_layers` and :func:`hwnas.arch.feature_sizes`, the same
-values the model builder uses; :func:`hwnas.cost.hooks.count_with_hooks` cross-checks them on a real module.
+values the model builder uses; each block type lists its own ops and live steps (``BlockType.cost``,
+:mod:`hwnas.blocks`), summed here. :func:`hwnas.cost.hooks.count_with_hooks` cross-checks them on a real module.
 
 **Parameters** (:func:`count_params`): every parameter, as ``sum(p.numel() for p in model.parameters())``:
 conv and linear weights, conv/linear biases (SE convs, the post-pool head conv, the classifier), and the weight
@@ -35,169 +36,31 @@ frameworks that fuse ops can go lower, naive ones that keep every output go high
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Iterator, Mapping
 
-from hwnas.arch.resolve import Layer, conv_out_size, feature_sizes, resolve_layers
+from hwnas.arch.resolve import Layer, feature_sizes, resolve_layers
 from hwnas.arch.spec import ArchSpec
+from hwnas.blocks.counting import BlockCost, ConvOp
+from hwnas.blocks.registry import block_type, block_types
 
 
-@dataclass(frozen=True)
-class ConvOp:
-    """One conv (or a linear layer: a 1x1 conv on a 1x1 map) with the spatial size of its input."""
+class _BlockCosts(Mapping[str, Callable[[Layer, int], BlockCost]]):
+    """Block type -> its cost walk (each registered type's ``BlockType.cost``, :mod:`hwnas.blocks`), read live
+    from the registry so that a type registered later is counted too."""
 
-    cin: int
-    cout: int
-    kernel: int
-    stride: int
-    groups: int
-    size: int  # input height = width
-    bn: bool = True  # followed by a BatchNorm (weight + bias)
-    bias: bool = False
+    def __getitem__(self, name: str) -> Callable[[Layer, int], BlockCost]:
+        if name not in block_types():
+            raise KeyError(name)
+        return block_type(name).cost
 
-    @property
-    def out_size(self) -> int:
-        return conv_out_size(self.size, self.stride)
+    def __iter__(self) -> Iterator[str]:
+        return iter(block_types())
 
-    @property
-    def weights(self) -> int:
-        return self.kernel * self.kernel * (self.cin // self.groups) * self.cout
-
-    @property
-    def bn_params(self) -> int:
-        return 2 * self.cout if self.bn else 0
-
-    @property
-    def params(self) -> int:
-        return self.weights + self.bn_params + (self.cout if self.bias else 0)
-
-    @property
-    def macs(self) -> int:
-        return self.weights * self.out_size * self.out_size
+    def __len__(self) -> int:
+        return len(block_types())
 
 
-@dataclass(frozen=True)
-class BlockCost:
-    """The weighted ops of one block and the live feature-map elements (per image) at each step of its run."""
-
-    ops: tuple[ConvOp, ...]
-    live: tuple[int, ...]
-
-
-def _pw(cin: int, cout: int, size: int, groups: int = 1, stride: int = 1) -> ConvOp:
-    return ConvOp(cin, cout, 1, stride, groups, size)
-
-
-def _dw(ch: int, kernel: int, size: int, stride: int = 1) -> ConvOp:
-    return ConvOp(ch, ch, kernel, stride, ch, size)
-
-
-def _se(ch: int, se_ch: int) -> tuple[ConvOp, ...]:
-    """The two biased, BN-free 1x1 convs of a squeeze-excite on the pooled 1x1 map (Hu et al. 2018)."""
-    if not se_ch:
-        return ()
-    return ConvOp(ch, se_ch, 1, 1, 1, 1, bn=False, bias=True), ConvOp(se_ch, ch, 1, 1, 1, 1, bn=False, bias=True)
-
-
-def _ir_cost(layer: Layer, size: int) -> BlockCost:
-    """Inverted residual: 1x1 (g) -> [shuffle] -> dw k (stride) -> [SE] -> 1x1 (g) -> [+ x]."""
-    out = conv_out_size(size, layer.stride)
-    x, mid, mid2, y = layer.in_ch * size ** 2, layer.mid * size ** 2, layer.mid * out ** 2, layer.out_ch * out ** 2
-    held = x if layer.residual else 0
-    ops = (_pw(layer.in_ch, layer.mid, size, layer.groups), _dw(layer.mid, layer.kernel, size, layer.stride),
-           *_se(layer.mid, layer.se_ch), _pw(layer.mid, layer.out_ch, out, layer.groups))
-    live = [x + mid]  # the expansion reads x (held or not, x is counted once here)
-    if layer.groups > 1:
-        live.append(held + 2 * mid)  # the shuffle copies the expanded map
-    live.append(held + mid + mid2)
-    if layer.se_ch:
-        live.append(held + 2 * mid2)  # x * gate writes a new map
-    live.append(held + mid2 + y)
-    return BlockCost(ops, tuple(live))
-
-
-def _ds_cost(layer: Layer, size: int) -> BlockCost:
-    """Depthwise-separable (``ds``/``dsa``): dw k (stride) -> [SE] -> 1x1 -> [+ x]."""
-    out = conv_out_size(size, layer.stride)
-    x, mid2, y = layer.in_ch * size ** 2, layer.in_ch * out ** 2, layer.out_ch * out ** 2
-    held = x if layer.residual else 0
-    ops = (_dw(layer.in_ch, layer.kernel, size, layer.stride), *_se(layer.in_ch, layer.se_ch),
-           _pw(layer.in_ch, layer.out_ch, out))
-    live = [x + mid2] + ([held + 2 * mid2] if layer.se_ch else []) + [held + mid2 + y]
-    return BlockCost(ops, tuple(live))
-
-
-def _cn_cost(layer: Layer, size: int) -> BlockCost:
-    out = conv_out_size(size, layer.stride)
-    op = ConvOp(layer.in_ch, layer.out_ch, layer.kernel, layer.stride, 1, size)
-    return BlockCost((op,), (layer.in_ch * size ** 2 + layer.out_ch * out ** 2,))
-
-
-def _skip_cost(layer: Layer, size: int) -> BlockCost:
-    """Identity (no op, nothing new allocated) or a 1x1 (stride) conv-BN-act projection (FBNet)."""
-    if layer.stride == 1 and layer.in_ch == layer.out_ch:
-        return BlockCost((), (layer.in_ch * size ** 2,))
-    out = conv_out_size(size, layer.stride)
-    op = _pw(layer.in_ch, layer.out_ch, size, stride=layer.stride)
-    return BlockCost((op,), (layer.in_ch * size ** 2 + layer.out_ch * out ** 2,))
-
-
-def _chain_live(ops: tuple[ConvOp, ...], held: int) -> list[int]:
-    """Live elements of a sequential chain of convs, each reading the previous output, while ``held`` waits."""
-    return [held + op.cin * op.size ** 2 + op.cout * op.out_size ** 2 for op in ops]
-
-
-def _shuffle_unit_cost(layer: Layer, size: int, main: tuple[ConvOp, ...], proj_kernel: int) -> BlockCost:
-    """ShuffleNetV2 unit (Ma et al. 2018): [split | projection] + main branch, concat, channel shuffle(2)."""
-    out = conv_out_size(size, layer.stride)
-    x, y, y_main = layer.in_ch * size ** 2, layer.out_ch * out ** 2, main[-1].cout * out ** 2
-    if layer.stride == 1:
-        # The pass-through half is a view of x, so all of x stays alive until the concat.
-        proj: tuple[ConvOp, ...] = ()
-        live = [x + main[0].cout * main[0].out_size ** 2] + _chain_live(main[1:], held=x)
-        live.append(x + y_main + y)  # concat
-    else:
-        # The projection branch runs first while x waits for the main branch; then its output waits.
-        proj = (_dw(layer.in_ch, proj_kernel, size, layer.stride), _pw(layer.in_ch, layer.in_ch, out))
-        proj_out = layer.in_ch * out ** 2
-        live = _chain_live(proj, held=x) + [proj_out + x + main[0].cout * main[0].out_size ** 2]
-        live += _chain_live(main[1:], held=proj_out)
-        live.append(proj_out + y_main + y)  # concat
-    live.append(2 * y)  # channel shuffle copies
-    return BlockCost(proj + main, tuple(live))
-
-
-def _main_in(layer: Layer) -> int:
-    # Stride 1 splits the input in halves and only one goes through the main branch; stride 2 feeds it all.
-    return layer.in_ch // 2 if layer.stride == 1 else layer.in_ch
-
-
-def _shuffle_cost(layer: Layer, size: int) -> BlockCost:
-    """SPOS Shuffle k x k: 1x1 -> dw k (stride) -> 1x1 main branch."""
-    cin, out = _main_in(layer), conv_out_size(size, layer.stride)
-    main = (_pw(cin, layer.mid, size), _dw(layer.mid, layer.kernel, size, layer.stride),
-            _pw(layer.mid, layer.out_ch - cin, out))
-    return _shuffle_unit_cost(layer, size, main, layer.kernel)
-
-
-def _xception_cost(layer: Layer, size: int) -> BlockCost:
-    """SPOS Shuffle-Xception: (dw3 (stride) -> 1x1) then twice (dw3 -> 1x1) on the main branch."""
-    cin, out = _main_in(layer), conv_out_size(size, layer.stride)
-    main = (_dw(cin, 3, size, layer.stride), _pw(cin, layer.mid, out), _dw(layer.mid, 3, out),
-            _pw(layer.mid, layer.mid, out), _dw(layer.mid, 3, out), _pw(layer.mid, layer.out_ch - cin, out))
-    return _shuffle_unit_cost(layer, size, main, 3)
-
-
-BLOCK_COSTS: dict[str, Callable[[Layer, int], BlockCost]] = {
-    "ir": _ir_cost,
-    "ds": _ds_cost,
-    "dsa": _ds_cost,
-    "cn": _cn_cost,
-    "skip": _skip_cost,
-    "shuffle": _shuffle_cost,
-    "xception": _xception_cost,
-}
-"""Block type -> its cost walk; a new block type in :mod:`hwnas.nn.blocks` needs an entry here too."""
+BLOCK_COSTS = _BlockCosts()
 
 
 def block_cost(layer: Layer, size: int) -> BlockCost:

@@ -31,6 +31,7 @@ from typing import Any
 from hwnas.arch.codec import encode_block, encode_head, encode_stem
 from hwnas.arch.resolve import Layer, feature_sizes, resolve_block, resolve_layers
 from hwnas.arch.spec import ArchSpec, BlockSpec, HeadSpec, StemSpec
+from hwnas.blocks.registry import block_type, block_types
 from hwnas.space.base import SearchSpace, Slot
 
 OP_KINDS = ("stem", "block", "head")
@@ -84,22 +85,11 @@ def parse_key(key: str) -> OpSpec:
 
 # ---------------------------------------------------------------------------------------------- canonical forms
 def canonical_block(layer: Layer) -> BlockSpec:
-    """The block that builds exactly ``layer``'s module, with every width explicit (see the module docstring)."""
-    same_shape = layer.stride == 1 and layer.in_ch == layer.out_ch
-    sec = layer.se_ch or None
-    t = layer.type
-    if t in ("ir", "ds", "dsa"):
-        noskip = same_shape and not layer.residual
-        mid = {"mid": layer.mid, "groups": layer.groups} if t == "ir" else {}
-        return BlockSpec(t, layer.out_ch, layer.kernel, layer.stride, se_channels=sec, act=layer.act,
-                         noskip=noskip, **mid)
-    if t == "cn":
-        return BlockSpec("cn", layer.out_ch, layer.kernel, layer.stride, act=layer.act)
-    if t == "skip":  # an identity skip has no activation; a projection skip does
-        return BlockSpec("skip", layer.out_ch, stride=layer.stride, act=None if same_shape else layer.act)
-    if t in ("shuffle", "xception"):  # ShuffleNetV2 units are always ReLU: no activation in the key
-        return BlockSpec(t, layer.out_ch, layer.kernel, layer.stride, scale=layer.block.scale)
-    raise ValueError(f"no latency-table key for block type {t!r}")
+    """The block that builds exactly ``layer``'s module, with every width explicit (see the module docstring);
+    each block type writes its own (``BlockType.key_block``, :mod:`hwnas.blocks`)."""
+    if layer.type not in block_types():
+        raise ValueError(f"no latency-table key for block type {layer.type!r}")
+    return block_type(layer.type).key_block(layer)
 
 
 def block_op(layer: Layer, size: int, se_mode: str) -> OpSpec:
@@ -117,12 +107,13 @@ def family_of(layer: Layer, block: BlockSpec, size: int, se_mode: str) -> tuple[
     ``exp`` mode grows with the mid width, so the family keeps the ratio rather than the resolved SE width.
     """
     written = layer.block
-    if layer.type == "ir" and written.mid is not None:
+    elastic = written.kind.width_field
+    if elastic == "mid" and written.mid is not None:
         fam = replace(block, mid=_SENTINEL_MID)
         if written.se and se_mode == "exp":
             fam = replace(fam, se_channels=None, se=written.se)
         text, width = encode_block(fam).replace(f"_m{_SENTINEL_MID}", "_m*"), float(layer.mid)
-    elif layer.type in ("shuffle", "xception"):
+    elif elastic == "scale":
         text, width = encode_block(replace(block, scale=_SENTINEL_SCALE)).replace("_w999", "_w*"), written.scale
     else:
         return None, None

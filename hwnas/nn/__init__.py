@@ -1,18 +1,6 @@
-"""PyTorch modules built from architecture specs: layers, the block registry and the network builder."""
+"""PyTorch modules built from architecture specs: shared layers and the network builder (the blocks themselves
+are in :mod:`hwnas.blocks`)."""
 
-from hwnas.nn.blocks import (
-    BLOCKS,
-    ConvBlock,
-    DepthwiseSeparable,
-    DepthwiseSeparableAct,
-    InvertedResidual,
-    ShuffleBlock,
-    ShuffleUnit,
-    ShuffleXception,
-    Skip,
-    create_block,
-    register_block,
-)
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import (
     ACT_LAYERS,
@@ -24,11 +12,10 @@ from hwnas.nn.layers import (
     create_act,
     create_gate,
     depthwise,
+    se_or_identity,
 )
 
 __all__ = [
-    "ACT_LAYERS", "BLOCKS", "GATE_LAYERS", "ChannelShuffle", "ClassifierHead", "ConvBlock", "ConvBnAct",
-    "DepthwiseSeparable", "DepthwiseSeparableAct", "HwnasNet", "InvertedResidual", "ShuffleBlock", "ShuffleUnit",
-    "ShuffleXception", "Skip", "SqueezeExcite", "build_model", "channel_shuffle", "create_act", "create_block",
-    "create_gate", "depthwise", "init_weights", "register_block",
+    "ACT_LAYERS", "GATE_LAYERS", "ChannelShuffle", "ClassifierHead", "ConvBnAct", "HwnasNet", "SqueezeExcite",
+    "build_model", "channel_shuffle", "create_act", "create_gate", "depthwise", "init_weights", "se_or_identity",
 ]

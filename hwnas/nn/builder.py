@@ -12,7 +12,7 @@ from torch import nn
 
 from hwnas.arch.resolve import resolve_layers
 from hwnas.arch.spec import ArchSpec, HeadSpec
-from hwnas.nn.blocks import create_block
+from hwnas.blocks.registry import create_block
 from hwnas.nn.layers import ConvBnAct, create_act
 
 

@@ -134,3 +134,8 @@ class SqueezeExcite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.gate(self.expand(self.act(self.reduce(self.pool(x)))))
         return x * scale
+
+
+def se_or_identity(channels: int, se_channels: int, act: str, gate: str) -> nn.Module:
+    """A :class:`SqueezeExcite` with ``se_channels`` reduced channels, or an identity when that is 0 (no SE)."""
+    return SqueezeExcite(channels, se_channels, act, gate) if se_channels > 0 else nn.Identity()

@@ -188,12 +188,10 @@ class SearchSpace:
     def block_for(self, slot: Slot, choice: Mapping[str, Any]) -> BlockSpec:
         """The block a slot becomes under ``choice`` (candidate, with the chosen width applied)."""
         block = slot.candidates[choice[slot.op_label]]
-        if slot.widths is None or block.type in ("skip", "cn"):
+        attr = block.kind.width_field  # the field a width sets (mid, or the SPOS scale); none: a skip or a cn
+        if slot.widths is None or attr is None:
             return block
-        width = choice[slot.width_label]
-        if block.type in ("shuffle", "xception"):
-            return replace(block, scale=width)
-        return replace(block, mid=width)
+        return replace(block, **{attr: choice[slot.width_label]})
 
     def to_spec(self, choice: Mapping[str, Any]) -> ArchSpec:
         """The network ``choice`` denotes, as an ArchSpec the builder, cost models and export all accept."""
@@ -245,9 +243,6 @@ def check_geometry(input_size: int, in_channels: int, num_classes: int, width_mu
 # the number of blocks sets the stage's depth. Dimensions that do not change the network (slots beyond the depth, the
 # width of a ``skip``) take their first value, so the returned choice is canonical.
 
-_WIDTH_FIELD = {"ir": "mid", "shuffle": "scale", "xception": "scale"}  # what an elastic width replaces
-
-
 def expanded(stage: tuple[BlockSpec, ...]) -> list[BlockSpec]:
     """A stage with repeats written out (``ir_r2_s2`` -> ``ir_r1_s2 ir_r1_s1``): the same network."""
     return [replace(b, repeats=1, stride=b.stride if r == 0 else 1) for b in stage for r in range(b.repeats)]
@@ -258,7 +253,7 @@ def match_block(slot: Slot, block: BlockSpec) -> tuple[str, Any] | None:
     for name, cand in slot.candidates.items():
         if cand.type != block.type:
             continue
-        attr = _WIDTH_FIELD.get(cand.type) if slot.widths is not None else None
+        attr = cand.kind.width_field if slot.widths is not None else None
         if attr is None:
             if cand == block:
                 return name, None

@@ -14,12 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from hwnas.arch import BlockSpec, make_divisible
+from hwnas.arch import BlockSpec, block_kind, kind_names, make_divisible
 from hwnas.arch.transform import MIN_FINAL_MAP
 from hwnas.space.base import SearchSpace, Slot
 
-SHUFFLE_TYPES = ("shuffle", "xception")
-"""Block types whose stride-2 form may not be relaxed (see the module docstring)."""
+
+
+def keeps_downsampling(type_name: str) -> bool:
+    """Whether blocks of type ``type_name`` keep their stride 2 on small inputs (ShuffleNetV2 units: that is where
+    their stage widens; see the module docstring). ``False`` for a name that is not a block type."""
+    return type_name in kind_names() and block_kind(type_name).keeps_downsampling
 
 
 def scale_channels(channels: int, width_mult: float) -> int:

@@ -39,10 +39,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hwnas.arch import ACTIVATIONS, BLOCK_TYPES, SE_MODES, ArchSpec, BlockSpec, StemSpec, decode_block
+from hwnas.arch import ACTIVATIONS, SE_MODES, ArchSpec, BlockSpec, StemSpec, block_kind, decode_block, kind_names
 from hwnas.arch.codec import decode_head, decode_stem
 from hwnas.space.base import SearchSpace, Slot, check_geometry
-from hwnas.space.macro import SHUFFLE_TYPES, checked, scale_channels, small_input_strides
+from hwnas.space.macro import checked, keeps_downsampling, scale_channels, small_input_strides
 
 TOP_KEYS = {"name", "description", "act", "se_mode", "stem", "prefix", "candidates", "stages", "suffix", "head"}
 STAGE_KEYS = {"out", "stride", "depth", "candidates", "widths"}
@@ -126,12 +126,15 @@ def _candidate(key: str, text: str, out: int, stride: int, widths: tuple | None,
         _fail(key, f"{text!r} sets r, s or c; the stage sets repeats (1), stride and out channels")
     if widths is not None and any(_SET_BY_WIDTH.match(t) for t in tokens):
         _fail(key, f"{text!r} sets m or w; in a stage with widths the width dimension sets them")
-    elastic_ir = widths is not None and kind == "ir"
+    bk = block_kind(kind) if kind in kind_names() else None  # an unknown type fails in decode_block below
+    attr = bk.width_field if bk else None  # what a width sets: the mid width or the SPOS scale
+    elastic_ir = widths is not None and attr == "mid"
     if elastic_ir and not isinstance(widths[-1], int):
         _fail(key, f"an ir block takes int mid widths, the stage's widths are {list(widths)}")
-    if widths is not None and kind not in ("ir", "skip", "cn", *SHUFFLE_TYPES):
-        _fail(key, f"{kind!r} blocks have no elastic width; elastic stages take ir, shuffle, xception, skip, cn")
-    scale = f"_w{widths[-1]}" if widths is not None and kind in SHUFFLE_TYPES else ""
+    if widths is not None and attr is None and not (bk and bk.width_free):
+        takes = ", ".join(n for n in kind_names() if block_kind(n).width_field or block_kind(n).width_free)
+        _fail(key, f"{kind!r} blocks have no elastic width; elastic stages take {takes}")
+    scale = f"_w{widths[-1]}" if widths is not None and attr == "scale" else ""
     try:
         block = _scale_block(decode_block(f"{text}_r1_s{stride}_c{out}{scale}"), w, out=False)
         # Written at the largest width (the SearchSpace contract); widths are already scaled.
@@ -161,9 +164,9 @@ def _stage(key: str, data: Any, named: dict[str, str]) -> dict:
     if len(set(texts)) != len(texts):
         _fail(f"{key}.candidates", f"repeats a candidate: {texts}")
     for i, t in enumerate(texts):
-        if t not in named and t.split("_")[0] not in BLOCK_TYPES:
+        if t not in named and t.split("_")[0] not in kind_names():
             _fail(f"{key}.candidates[{i}]", f"{t!r} is neither a name under `candidates` "
-                  f"({', '.join(named) or 'none defined'}) nor a block string ({', '.join(BLOCK_TYPES)})")
+                  f"({', '.join(named) or 'none defined'}) nor a block string ({', '.join(kind_names())})")
     return {"out": data["out"], "stride": data["stride"], "lo": lo, "hi": hi, "widths": data.get("widths"),
             "candidates": {t: named.get(t, t) for t in texts}}
 
@@ -200,9 +203,9 @@ def _adapt_strides(input_size: int, stem: StemSpec, prefix: list, stages: list[d
     n_pre = sum(len(st) for st in prefix)
     strides = [stem.stride, *(b.stride for b in fixed_blocks[:n_pre]), *(st["stride"] for st in stages),
                *(b.stride for b in fixed_blocks[n_pre:])]
-    fixed = [False, *(b.type in SHUFFLE_TYPES for b in fixed_blocks[:n_pre]),
-             *(any(c.split("_")[0] in SHUFFLE_TYPES for c in st["candidates"].values()) for st in stages),
-             *(b.type in SHUFFLE_TYPES for b in fixed_blocks[n_pre:])]
+    fixed = [False, *(keeps_downsampling(b.type) for b in fixed_blocks[:n_pre]),
+             *(any(keeps_downsampling(c.split("_")[0]) for c in st["candidates"].values()) for st in stages),
+             *(keeps_downsampling(b.type) for b in fixed_blocks[n_pre:])]
     new = iter(small_input_strides(input_size, strides, fixed))
     stem = replace(stem, stride=next(new))
     prefix = [[replace(b, stride=next(new)) for b in st] for st in prefix]

@@ -2,9 +2,10 @@
 
 Structure: the builder's own stem, prefix blocks, suffix blocks and head (:mod:`hwnas.nn`), and per slot a
 :class:`ChoiceLayer` holding one builder block per candidate at the slot's largest width. Because every module is
-made by :func:`hwnas.nn.create_block` from a resolved layer, a candidate has the same state-dict keys as the block
-it becomes in ``build_model(space.to_spec(choice))``, and :meth:`Supernet.extract` copies weights with one rule:
-the leading slice of every tensor (:func:`~hwnas.supernet.elastic.copy_leading`).
+made by :func:`hwnas.blocks.registry.create_block` from a resolved layer, a candidate has the same state-dict keys
+as the block it becomes in ``build_model(space.to_spec(choice))``, and :meth:`Supernet.extract` copies weights
+with one rule: the leading slice of every tensor (:func:`~hwnas.blocks.slicing.copy_leading`). A narrower width
+runs through its block type's elastic forward (``BlockType.elastic_forward``, :mod:`hwnas.blocks`).
 
 Forward modes (architecture weights are passed in, never owned here, so search methods own their parameters):
 
@@ -30,13 +31,13 @@ from torch import nn
 
 from hwnas.arch.resolve import Layer, resolve_block, resolve_layers
 from hwnas.arch.spec import BlockSpec
+from hwnas.blocks.registry import block_type, create_block
+from hwnas.blocks.slicing import copy_leading
 from hwnas.cost.counting import count_params
 from hwnas.cost.penalty import probs_for
-from hwnas.nn.blocks import create_block
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import ConvBnAct
 from hwnas.space.base import Choice, SearchSpace, Slot
-from hwnas.supernet.elastic import copy_leading, elastic_forward_for
 
 Weights = Mapping[str, torch.Tensor]
 """Architecture weights: dimension label (``s1_b0_op``, ``s1_depth``) -> 1-D tensor, one value per option."""
@@ -185,7 +186,7 @@ class Supernet(nn.Module):
             raise ValueError(f"{slot.label} candidate {name!r} at width {width!r} (mid {layer.mid}, SE "
                              f"{layer.se_ch}) is wider than its supernet block (mid {full.mid}, SE {full.se_ch}); "
                              "a space must write candidates at their largest width")
-        if elastic_forward_for(choice_layer.ops[index]) is None:
+        if block_type(full.type).elastic_forward() is None:
             raise ValueError(f"{slot.label} candidate {name!r} ({full.type}) has no elastic (sliced) forward")
         return layer
 
@@ -194,7 +195,7 @@ class Supernet(nn.Module):
         layer = self._narrow_layer(slot, index, width)
         if layer is None:
             return module(x)
-        return elastic_forward_for(module)(module, x, layer)  # type: ignore[misc]
+        return block_type(layer.type).elastic_forward()(module, x, layer)  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------------ single path
     def set_active(self, choice: Mapping[str, Any]) -> None:
@@ -205,7 +206,7 @@ class Supernet(nn.Module):
             index = self.choice_layers[slot.label].index(choice[slot.op_label])
             layer = self._narrow_layer(slot, index, choice.get(slot.width_label))
             module = self.choice_layers[slot.label].ops[index]
-            path.append((module, None if layer is None else elastic_forward_for(module), layer))
+            path.append((module, None if layer is None else block_type(layer.type).elastic_forward(), layer))
         self._active, self._path = dict(choice), path
 
     def sample_active(self, rng: random.Random) -> Choice:

@@ -11,7 +11,8 @@ from hwnas.arch import decode, resolve_layers
 from hwnas.cost import (
     BLOCK_COSTS, block_cost, count_macs, count_params, count_with_hooks, peak_activation_bytes, per_layer_costs,
 )
-from hwnas.nn import BLOCKS, build_model
+from hwnas.blocks.registry import BLOCKS
+from hwnas.nn import build_model
 
 ALL_TYPES = ("act=hs se=exp | stem_k3_s2_c8 | ds_r1_k3_s1_e1_c8_se0.25 dsa_r1_k5_s2_e1_c16_nre | "
              "ir_r2_k3_s1_e3_c16_se0.25 ir_r1_k5_s2_e1_c24_g2 ir_r1_k3_s1_e6_c24_m20_sec8 skip_s1_c24 skip_s2_c32 | "

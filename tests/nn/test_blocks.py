@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from hwnas.arch import BLOCK_TYPES, decode, resolve_layers
-from hwnas.nn import (
-    BLOCKS, ChannelShuffle, InvertedResidual, SqueezeExcite, create_block, register_block,
-)
+from hwnas.arch import decode, resolve_layers
+from hwnas.blocks.inverted_residual.module import InvertedResidual
+from hwnas.blocks.registry import BLOCK_TYPES, BLOCKS, create_block, register_block
+from hwnas.nn import ChannelShuffle, SqueezeExcite
 
 SIZE = 9  # odd, so a stride-2 block must round up: ceil(9 / 2) = 5
 

@@ -119,7 +119,8 @@ def op_module(op: OpSpec):
     """The ``nn.Module`` an op key names, freshly initialised (weights do not change the time of a dense op)."""
     from hwnas.arch.codec import decode_block, decode_head, decode_stem
     from hwnas.arch.resolve import resolve_block
-    from hwnas.nn import ClassifierHead, ConvBnAct, create_block, init_weights
+    from hwnas.blocks.registry import create_block
+    from hwnas.nn import ClassifierHead, ConvBnAct, init_weights
 
     c = op.in_shape[0]
     if op.kind == "stem":

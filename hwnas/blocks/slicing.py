@@ -1,6 +1,6 @@
 """Elastic widths by channel slicing: run a block built at its largest width as if it were narrower.
 
-A supernet candidate is one of the builder's own blocks (:mod:`hwnas.nn.blocks`) at the largest width its slot
+A supernet candidate is one of the builder's own blocks (:mod:`hwnas.blocks`) at the largest width its slot
 allows. A narrower child of it uses the *leading* channels of every weight and BatchNorm tensor (the rule of
 :func:`copy_leading`, as in SPOS channel search, Guo et al. 2019, and Once-for-All, Cai et al. 2020; TF-NAS keeps
 the channels of largest L1 norm instead, which a search method can emulate by permuting channels first). The
@@ -8,21 +8,19 @@ functions here compute exactly what the narrower block computes, with ``F.conv2d
 views of the shared tensors, so a single path costs what the child costs and gradients flow into the shared
 leading channels.
 
+These are the shared pieces (conv-BN-act, squeeze-excite, BatchNorm on leading channels); each block type with an
+elastic width composes them into its own sliced forward (:meth:`hwnas.blocks.base.BlockType.elastic_forward`).
 Which widths a narrower block has comes from a resolved :class:`~hwnas.arch.Layer` (the one place widths are
 derived); nothing here derives a width.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas.arch.resolve import Layer
 from hwnas.nn import global_bn
-from hwnas.nn.blocks import InvertedResidual, ShuffleUnit
 from hwnas.nn.layers import ConvBnAct, SqueezeExcite
 
 
@@ -91,40 +89,3 @@ def squeeze_excite(se: SqueezeExcite, x: torch.Tensor, se_ch: int) -> torch.Tens
     s = F.conv2d(se.pool(x), se.reduce.weight[:se_ch, :channels], se.reduce.bias[:se_ch])
     s = F.conv2d(se.act(s), se.expand.weight[:channels, :se_ch], se.expand.bias[:channels])
     return x * se.gate(s)
-
-
-def inverted_residual(block: InvertedResidual, x: torch.Tensor, layer: Layer) -> torch.Tensor:
-    """An ``ir`` block with mid width ``layer.mid`` and SE width ``layer.se_ch`` (TF-NAS elastic widths,
-    Hu et al. 2020): same op order as :class:`~hwnas.nn.blocks.InvertedResidual`."""
-    h = conv_bn_act(block.conv_pw, x, layer.mid)
-    h = conv_bn_act(block.conv_dw, block.shuffle(h))
-    if layer.se_ch:
-        h = squeeze_excite(block.se, h, layer.se_ch)
-    out = conv_bn_act(block.conv_pwl, h)
-    return out + x if block.has_residual else out
-
-
-def shuffle_unit(block: ShuffleUnit, x: torch.Tensor, layer: Layer) -> torch.Tensor:
-    """A SPOS ``shuffle``/``xception`` unit with main-branch mid width ``layer.mid`` (channel search, Guo et al.
-    2019). Every non-depthwise conv of the main branch but the last writes ``mid`` channels; depthwise
-    convs follow their input; the last writes the fixed branch output."""
-    h = block.main_input(x)
-    last = len(block.main) - 1
-    for i, conv in enumerate(block.main):
-        h = conv_bn_act(conv, h, None if i == last else layer.mid)
-    return block.shuffle(torch.cat([block.proj(x), h], dim=1))
-
-
-ELASTIC_FORWARDS: dict[type[nn.Module], Callable[[nn.Module, torch.Tensor, Layer], torch.Tensor]] = {
-    InvertedResidual: inverted_residual,
-    ShuffleUnit: shuffle_unit,
-}
-"""Block class -> sliced forward. Looked up with ``isinstance`` so subclasses (shuffle, xception) share one."""
-
-
-def elastic_forward_for(block: nn.Module) -> Callable[[nn.Module, torch.Tensor, Layer], torch.Tensor] | None:
-    """The sliced forward for ``block``'s class, or ``None`` if its widths cannot be narrowed."""
-    for cls, fn in ELASTIC_FORWARDS.items():
-        if isinstance(block, cls):
-            return fn
-    return None
