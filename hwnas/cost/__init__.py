@@ -18,7 +18,8 @@ from typing import Any
 _EXPORTS = {
     "hwnas.cost.counting": ("BLOCK_COSTS", "BlockCost", "ConvOp", "block_cost", "count_macs", "count_params",
                             "peak_activation_bytes", "per_layer_costs"),
-    "hwnas.cost.latency.table": ("LatencyTable", "apply_calibration"),
+    "hwnas.cost.latency.table": ("LatencyTable",),
+    "hwnas.cost.latency.calibration_kinds": ("apply_calibration",),
     "hwnas.cost.latency.measure": ("Timing", "measure_specs", "time_models"),
     "hwnas.cost.models": ("AnalyticCost", "Constraint", "CostModel", "macs_cost", "params_cost", "peak_memory_cost"),
     "hwnas.cost.hooks": ("count_with_hooks",),

@@ -7,13 +7,13 @@ from dataclasses import replace
 import pytest
 
 from hwnas.cost.latency.backends import device_info
-from hwnas.cost.latency.calibrate import (
-    Measured, arch_digest, calibrate_table, fit_affine, fit_calibration, fitted_networks, measure_here,
-    sample_specs, validate_table,
-)
-from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.build import build_space_table
-from hwnas.cost.latency.validate import metrics, percent_errors, ranks, scatter_plot, spearman
+from hwnas.cost.latency.calibrate import calibrate_table
+from hwnas.cost.latency.calibration_fit import fit_affine, fit_calibration
+from hwnas.cost.latency.measured_nets import Measured, measure_here
+from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks, sample_specs
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.validate import metrics, percent_errors, ranks, scatter_plot, spearman, validate_table
 
 from .tiny import FakeBackend, tiny_space
 
@@ -147,7 +147,7 @@ def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(tabl
 
 def _graph_measured(table, specs, nulls, features, coef):
     """Networks 'measured' exactly as the graph calibration models them, with known coefficients."""
-    from hwnas.cost.latency.table import feature_lookup
+    from hwnas.cost.latency.lookup import feature_lookup
     from hwnas.cost.latency.overhead import io_key
 
     scale, node_ms, per_mparam, per_mconverted, offset = coef
@@ -173,7 +173,7 @@ def _graph_inputs(table, seed):
 
 
 def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a_sum(table):
-    from hwnas.cost.latency.table import feature_lookup
+    from hwnas.cost.latency.lookup import feature_lookup
 
     from .test_lut import one_hot
 
@@ -215,14 +215,14 @@ def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a
 
 
 def test_fit_relative_needs_more_networks_than_coefficients():
-    from hwnas.cost.latency.calibrate import fit_relative
+    from hwnas.cost.latency.calibration_fit import fit_relative
 
     with pytest.raises(ValueError, match="needs more than"):
         fit_relative([[1.0, 2.0, 3.0]] * 4, [1.0] * 4)
 
 
 def test_spread_sampler_covers_light_networks_and_mixed_is_both():
-    from hwnas.cost.latency.calibrate import draw_choice
+    from hwnas.cost.latency.sampled_nets import draw_choice
     from hwnas.space import get_space
 
     space = get_space("fbnet", 32)
@@ -253,7 +253,7 @@ def test_op_latencies_sum_to_the_prediction(table):
 
 
 def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
-    from hwnas.cost.latency import calibrate
+    from hwnas.cost.latency import calibration_fit as calibrate
     from hwnas.cost.latency.overhead import table_io_keys
 
     space = tiny_space()
@@ -267,7 +267,7 @@ def test_a_graph_fit_that_fails_falls_back_to_overhead(table, monkeypatch):
 
 
 def test_a_fit_that_predicts_the_lightest_network_at_zero_ms_is_replaced_by_a_ratio(table):
-    from hwnas.cost.latency.calibrate import PLAUSIBLE_FRACTION, lightest_prediction
+    from hwnas.cost.latency.calibration_fit import PLAUSIBLE_FRACTION, lightest_prediction
 
     space = tiny_space()
     specs = sample_specs(space, 12, seed=0)
@@ -304,7 +304,7 @@ def test_ridge_residuals_recover_a_per_op_term_and_keep_none_when_there_is_none(
 
 
 def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
-    from hwnas.cost.latency.calibrate import fit_contextual
+    from hwnas.cost.latency.calibration_fit import fit_contextual
     from hwnas.cost.latency.ridge import op_counts
 
     from .test_lut import one_hot
@@ -379,7 +379,7 @@ def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch)
 
 
 def test_new_calibrations_time_networks_alone_and_older_ones_keep_their_order(table):
-    from hwnas.cost.latency.calibrate import DEFAULT_NETWORK_ORDER, calibration_order
+    from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_ORDER, calibration_order
 
     space = tiny_space()
     table.calibration = None
@@ -443,7 +443,7 @@ def test_relative_fit_prices_every_cost_non_negative():
     column's coefficient >= 0, and equals the unbounded one where that is already non-negative."""
     import numpy as np
 
-    from hwnas.cost.latency.calibrate import fit_relative
+    from hwnas.cost.latency.calibration_fit import fit_relative
 
     rng = np.random.default_rng(0)
     rows = rng.uniform(1, 2, size=(8, 2))

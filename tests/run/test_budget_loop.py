@@ -24,7 +24,7 @@ def lut_of(finished) -> str:
 def roomy_budget(finished) -> float:
     """Three times the table's lightest network: every tightened budget of these tests stays feasible (or, at
     a hundredth, infeasible) whatever the run's own budget and calibration came out as on this machine."""
-    from hwnas.cost.latency.calibrate import lightest_prediction
+    from hwnas.cost.latency.calibration_fit import lightest_prediction
     from hwnas.cost.latency.table import LatencyTable
     from hwnas.space import get_space
     from tests.run.test_run_e2e import TINY_YAML

@@ -21,7 +21,7 @@ Settings are pinned, because they change latency more than most architecture cho
 * ``torch``: eager CPU PyTorch, ``torch.set_num_threads(threads)`` for the duration (then restored), eval mode,
   ``torch.no_grad()``.
 * ``onnxruntime-int8``: the same ONNX Runtime session settings, on the model quantized to static int8 first
-  (:mod:`hwnas.quantize`: QDQ, per-channel int8 weights, uint8 activations), so that a table and a search see the
+  (:mod:`hwnas.nn.quantize`: QDQ, per-channel int8 weights, uint8 activations), so that a table and a search see the
   latency of the network that ships as int8. Each op is calibrated on random inputs of its shape (ranges do not
   change latency); an ONNX file given by path is timed as it is (an ``hwnas export --int8`` file).
 * ``cuda``: PyTorch on the current GPU, timed with CUDA events around the calls, then a synchronize. Models are
@@ -133,8 +133,9 @@ def _random_input(shape: tuple[int, ...]):
 def onnx_bytes(model: Any, input_shape: tuple[int, ...], opset: int = ONNX_OPSET) -> bytes:
     """``model`` in eval mode as an ONNX graph with a static input shape, in memory.
 
-    The TorchScript-based exporter (``dynamo=False``) is used, as in :mod:`hwnas.export`: for these static conv
-    nets it gives the same graph and is about 10x faster, which matters when a table exports hundreds of ops.
+    The TorchScript-based exporter (``dynamo=False``) is used, as in :mod:`hwnas.workflows.export`: for these
+    static conv nets it gives the same graph and is about 10x faster, which matters when a table exports hundreds
+    of ops.
     Static shapes let ONNX Runtime specialise every kernel, as a deployed model would.
     """
     import torch
@@ -214,7 +215,7 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
 
         import numpy as np
 
-        from hwnas.quantize import quantize_onnx
+        from hwnas.nn.quantize import quantize_onnx
 
         if isinstance(model, (str, os.PathLike)):
             return super().prepare(model, input_shape)

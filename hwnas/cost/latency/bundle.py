@@ -167,11 +167,12 @@ def import_table(manifest_dir: str | Path, results: str | Path | None = None,
 
 def imported_networks(manifest_dir: str | Path, results: str | Path | None = None,
                       table: LatencyTable | None = None):
-    """A :class:`hwnas.cost.latency.calibrate.Measured` of a ``nets`` bundle's runner results, and its sampling record.
+    """A :class:`~hwnas.cost.latency.measured_nets.Measured` of a ``nets`` bundle's runner results, and its sampling
+    record.
 
     With ``table``: the networks must have been exported at its geometry and batch size.
     """
-    from hwnas.cost.latency.calibrate import Measured
+    from hwnas.cost.latency.measured_nets import Measured
 
     manifest, data = load_results(manifest_dir, results, kind="nets")
     if table is not None:

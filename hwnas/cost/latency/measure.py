@@ -13,7 +13,7 @@ moves. Medians ignore the occasional preempted call; the IQR reports the spread 
 deployed network runs, with its weights and activations warm in cache. Interleaving evicts them between calls,
 which costs a network of a few hundred kB of weights 30-60 % of its time at 28 px (docs/BENCHMARKS.md); a table
 calibrated on networks timed alone predicts the deployed latency, at the price of being more exposed to drift
-(pair it with several passes, :func:`hwnas.cost.latency.calibrate.measure_here`).
+(pair it with several passes, :func:`hwnas.cost.latency.measured_nets.measure_here`).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Timing:
         return cls(q2, q3 - q1, tuple(samples))
 
 
-def _check_count(name: str, value: Any, minimum: int) -> None:
+def check_count(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
@@ -89,7 +89,7 @@ def time_models(
     """
     for name, value, minimum in (("batch_size", batch_size, 1), ("warmup", warmup, 0), ("rounds", rounds, 1),
                                  ("number", number, 1)):
-        _check_count(name, value, minimum)
+        check_count(name, value, minimum)
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     engine = get_backend(backend, threads)
@@ -155,3 +155,19 @@ def measure_specs(
     models = [build_model(spec, num_classes, in_channels).eval() for spec in specs]
     return time_models(models, backend, threads, batch_size, warmup, rounds,
                        input_shapes=(in_channels, input_size, input_size), order=order)
+
+
+def measure_as_tabled(provenance: dict[str, Any], specs: Sequence[ArchSpec], warmup: int | None = None,
+                      rounds: int | None = None, order: str = "interleaved",
+                      where: str = "latency table") -> list[Timing]:
+    """Time whole networks exactly as the ops of the table with ``provenance`` were timed (its backend, threads,
+    batch, geometry, warm-up and rounds unless given); ``order="alone"`` times each on its own, as it runs
+    deployed. A table imported from another device cannot be timed against here (``where`` names it)."""
+    p, timing = provenance, provenance["timing"]
+    if p.get("source") == "imported":  # timing here would compare this CPU with the device's table
+        raise ValueError(f"{where} was measured on another device ({p['device'].get('cpu_model')}); time "
+                         "networks there: `hwnas lut export-nets`, the runner, then --imported-results")
+    warmup = timing.get("warmup", DEFAULT_WARMUP) if warmup is None else warmup
+    rounds = timing.get("rounds", DEFAULT_ROUNDS) if rounds is None else rounds
+    return measure_specs(specs, p["input_size"], p["in_channels"], p["num_classes"], p["backend"], p["threads"],
+                         p["batch_size"], warmup, rounds, order=order)

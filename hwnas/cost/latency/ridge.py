@@ -1,6 +1,6 @@
 """Per-op residuals of the ``contextual`` calibration kind: ridge regression on the relative error, its strength
-chosen by k-fold cross-validation (:func:`hwnas.cost.latency.calibrate.fit_contextual` uses them; its module docstring
-says what they model)."""
+chosen by k-fold cross-validation (:func:`hwnas.cost.latency.calibration_fit.fit_contextual` uses them; the
+docstring of :mod:`hwnas.cost.latency.calibrate` says what they model)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 The checks of ``hwnas lut validate`` and ``benchmarks/lut_accuracy.py``. A search ranks networks (Spearman, the
 measure FBNet-style latency predictors are judged by, e.g. HW-NAS-Bench, Li et al. ICLR 2021) and keeps them
-under a budget (the relative error). Everything here is pure Python: no numpy, no scipy, no torch; the scatter
+under a budget (the relative error). :func:`validate_table` compares a table's predictions with networks that
+were not used to fit its calibration. The metrics are pure Python: no numpy, no scipy, no torch; the scatter
 plot imports matplotlib (the ``plot`` extra) only when asked for.
 """
 
@@ -11,7 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hwnas.cost.latency.measured_nets import Measured, check_device
+from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks
+
+if TYPE_CHECKING:
+    from hwnas.cost.latency.table import LatencyTable
 
 
 def _pairs(predicted: Sequence[float], measured: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -111,3 +118,29 @@ def scatter_plot(predicted: Sequence[float], measured: Sequence[float], path: st
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def validate_table(table: LatencyTable, measured: Measured) -> dict[str, Any]:
+    """Calibrated and raw predictions of ``measured`` networks against their times: :func:`metrics` of both.
+
+    ``ValueError`` if any of the networks was used to fit the calibration (that would not be validation).
+    """
+    check_device(table, measured)
+    used = set(fitted_networks(table))
+    overlap = sum(arch_digest(spec) in used for spec in measured.specs)
+    if overlap:
+        raise ValueError(f"{overlap} of the {len(measured.specs)} validation networks were used to fit the "
+                         "calibration; validate on other networks (another --seed)")
+    raw = [table.predict(spec, calibrated=False) for spec in measured.specs]
+    predicted = [table.predict(spec) for spec in measured.specs]
+    result = metrics(predicted, measured.median_ms)
+    result.update(calibrated=table.calibration is not None, uncalibrated=metrics(raw, measured.median_ms),
+                  source=measured.source, device=measured.device.get("cpu_model"),
+                  median_iqr_pct=_median([100 * i / m for i, m in zip(measured.iqr_ms, measured.median_ms)]),
+                  points={"predicted_ms": predicted, "raw_ms": raw, "measured_ms": list(measured.median_ms)})
+    return result
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    return (s[(len(s) - 1) // 2] + s[len(s) // 2]) / 2
