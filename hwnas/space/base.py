@@ -3,7 +3,7 @@ and back (:func:`choice_for`).
 
 A space is described once, as data: a fixed stem and head, and a list of searchable *slots* (one block position
 each) grouped in stages. A sampled architecture (a *choice*) is a plain ``dict`` from stable labels to values,
-in the NNI style (``s{stage}_b{block}_{dim}``)::
+in the NNI style (``s{stage}_b{block}_{dim}``, built and parsed by :mod:`hwnas.space.labels` only)::
 
     {"s1_b0_op": "k5_e6", "s1_b1_op": "skip", "s1_depth": 3, "s3_b2_width": 248, ...}
 
@@ -30,6 +30,7 @@ from typing import Any
 
 from hwnas.arch import ArchSpec, BlockSpec, HeadSpec, StemSpec, encode_block
 from hwnas.arch.codec import encode_head, encode_stem
+from hwnas.space import labels
 
 Choice = dict[str, Any]
 """One architecture of a space: label -> value (str candidate name, or int width/depth)."""
@@ -60,7 +61,7 @@ class Slot:
     have stride 1 and ``in_ch == out_ch``.
     """
 
-    label: str  # "s{stage}_b{block}"
+    label: str  # labels.slot_label(stage, index): "s{stage}_b{block}"
     stage: int
     index: int  # position within the stage
     in_ch: int
@@ -72,11 +73,11 @@ class Slot:
 
     @property
     def op_label(self) -> str:
-        return f"{self.label}_op"
+        return labels.op_label(self.label)
 
     @property
     def width_label(self) -> str:
-        return f"{self.label}_width"
+        return labels.width_label(self.label)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class SearchSpace:
                 if slot.widths is not None:
                     out.append(Dim(slot.width_label, slot.widths))
             if s in self.min_depth:
-                out.append(Dim(f"s{s}_depth", tuple(range(self.min_depth[s], len(stage) + 1))))
+                out.append(Dim(labels.depth_label(s), tuple(range(self.min_depth[s], len(stage) + 1))))
         return out
 
     def size(self) -> int:
@@ -165,8 +166,8 @@ class SearchSpace:
         if not isinstance(choice, Mapping):
             raise ValueError(f"a choice is a dict of label -> value, got {type(choice).__name__}")
         dims = self.dims()
-        labels = {d.label for d in dims}
-        unknown = sorted(set(choice) - labels)
+        known = {d.label for d in dims}
+        unknown = sorted(set(choice) - known)
         if unknown:
             raise ValueError(f"space {self.name!r} has no dimension {unknown[0]!r}")
         for d in dims:
@@ -181,7 +182,7 @@ class SearchSpace:
         """The slots that are part of the network for ``choice`` (depth applied)."""
         active = []
         for s, stage in enumerate(self.slots_by_stage):
-            depth = choice.get(f"s{s}_depth", len(stage)) if s in self.min_depth else len(stage)
+            depth = choice.get(labels.depth_label(s), len(stage)) if s in self.min_depth else len(stage)
             active += stage[:depth]
         return active
 
@@ -271,7 +272,7 @@ def _match_stage(space: SearchSpace, s: int, blocks: list[BlockSpec], choice: Ch
         depth = f"{lo}..{len(slots)}" if lo < len(slots) else str(len(slots))
         raise ValueError(f"searchable stage {s} takes {depth} blocks, the network has {len(blocks)} there")
     if s in space.min_depth:
-        choice[f"s{s}_depth"] = len(blocks)
+        choice[labels.depth_label(s)] = len(blocks)
     for slot, block in zip(slots, blocks):
         found = match_block(slot, block)
         if found is None:
@@ -315,7 +316,7 @@ def _find(space: SearchSpace, spec: ArchSpec) -> Choice:
         kept = [s for s in range(n) if s not in dropped]
         try:
             for s in dropped:
-                choice[f"s{s}_depth"] = 0
+                choice[labels.depth_label(s)] = 0
             for s, blocks in zip(kept, middle):
                 _match_stage(space, s, blocks, choice)
         except ValueError as e:

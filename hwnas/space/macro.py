@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from hwnas.arch import BlockSpec, block_kind, kind_names, make_divisible
 from hwnas.arch.transform import MIN_FINAL_MAP
 from hwnas.space.base import SearchSpace, Slot
+from hwnas.space.labels import slot_label
 
 
 
@@ -74,7 +75,7 @@ def stage_slots(stage: int, in_ch: int, out: int, n: int, stride: int, candidate
     slots = []
     for j in range(n):
         cin, s = (in_ch, stride) if j == 0 else (out, 1)
-        slots.append(Slot(label=f"s{stage}_b{j}", stage=stage, index=j, in_ch=cin, out_ch=out, stride=s,
+        slots.append(Slot(label=slot_label(stage, j), stage=stage, index=j, in_ch=cin, out_ch=out, stride=s,
                           candidates=candidates(cin, out, s), widths=widths(cin) if widths else None,
                           optional=min_depth is not None and j >= min_depth))
     return tuple(slots)

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 from hwnas.arch import ACTIVATIONS, SE_MODES, ArchSpec, BlockSpec, StemSpec, block_kind, decode_block, kind_names
 from hwnas.arch.codec import decode_head, decode_stem
 from hwnas.space.base import SearchSpace, Slot, check_geometry
+from hwnas.space.labels import slot_label
 from hwnas.space.macro import checked, keeps_downsampling, scale_channels, small_input_strides
 
 TOP_KEYS = {"name", "description", "act", "se_mode", "stem", "prefix", "candidates", "stages", "suffix", "head"}
@@ -224,7 +225,7 @@ def _slots(i: int, st: dict, in_ch: int, w: float) -> tuple[Slot, ...]:
         cin, stride = (in_ch, st["stride"]) if j == 0 else (out, 1)
         cands = {name: _candidate(f"{key}.candidates[{k}]", text, out, stride, widths, w)
                  for k, (name, text) in enumerate(st["candidates"].items())}
-        slots.append(Slot(label=f"s{i}_b{j}", stage=i, index=j, in_ch=cin, out_ch=out, stride=stride,
+        slots.append(Slot(label=slot_label(i, j), stage=i, index=j, in_ch=cin, out_ch=out, stride=stride,
                           candidates=cands, widths=widths, optional=j >= st["lo"]))
     return tuple(slots)
 

@@ -38,6 +38,7 @@ from hwnas.cost.penalty import probs_for
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
 from hwnas.nn.layers import ConvBnAct
 from hwnas.space.base import Choice, SearchSpace, Slot
+from hwnas.space.labels import depth_label
 
 Weights = Mapping[str, torch.Tensor]
 """Architecture weights: dimension label (``s1_b0_op``, ``s1_depth``) -> 1-D tensor, one value per option."""
@@ -335,7 +336,7 @@ class Supernet(nn.Module):
         for s, stage in enumerate(self.space.slots_by_stage):
             if depth_weights is not None and s in self.space.min_depth:
                 min_depth = self.space.min_depth[s]
-                label, count = f"s{s}_depth", len(stage) - min_depth + 1
+                label, count = depth_label(s), len(stage) - min_depth + 1
                 w = depth_weights.get(label)
                 if per_sample_depth and isinstance(w, torch.Tensor) and w.dim() == 2:
                     if tuple(w.shape) != (x.shape[0], count):
