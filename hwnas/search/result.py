@@ -16,7 +16,7 @@ from hwnas.arch import encode
 from hwnas.cost import count_macs, count_params, peak_activation_bytes
 from hwnas.cost.models import MIB
 from hwnas.fileio import write_json_atomic
-from hwnas.search.budgets import BudgetConstraint, Budgets
+from hwnas.search.budgets import Budget
 from hwnas.search.context import SearchContext
 from hwnas.space.base import SearchSpace
 
@@ -38,13 +38,13 @@ def describe_choice(space: SearchSpace, choice: Mapping[str, Any], latency: Any 
     }
 
 
-def budget_report(budgets: Sequence[BudgetConstraint], choice: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def budget_report(budgets: Sequence[Budget], choice: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per budget: limit, the chosen network's value (user units) and whether it holds (predicted)."""
     return {b.key: {"limit": b.limit * b.scale, "value": b.value(choice) * b.scale, "met": b.satisfied(choice),
                     "cost": b.describe()} for b in budgets}
 
 
-def build_result(ctx: SearchContext, method: str, choice: Mapping[str, Any], budgets: Budgets, *,
+def build_result(ctx: SearchContext, method: str, choice: Mapping[str, Any], *,
                  config: Mapping[str, Any], history: Any, extra: Mapping[str, Any] | None = None,
                  samples: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     g = ctx.space.geometry
@@ -53,7 +53,7 @@ def build_result(ctx: SearchContext, method: str, choice: Mapping[str, Any], bud
         "geometry": {"input_size": g.input_size, "in_channels": g.in_channels, "num_classes": g.num_classes,
                      "width_mult": g.width_mult},
         **describe_choice(ctx.space, choice, ctx.latency),
-        "budgets": budgets.to_dict(),
+        "budgets": ctx.budgets.to_dict(),
         "budgets_met": budget_report(ctx.constraints, choice),
         "lut": None if ctx.latency is None else {"path": str(ctx.latency.path) if ctx.latency.path else None,
                                                  "description": ctx.latency.description},

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 
 from hwnas import distributed
 from hwnas.cost.separable import SeparableCost
-from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
@@ -101,7 +100,9 @@ def masks(params: ArchParams, tau: float, batch: int, generator: torch.Generator
     return ops, depth or None
 
 
-def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[str, Any]:
+def run_fbnet(ctx: SearchContext) -> dict[str, Any]:
+    """FBNet on ``ctx`` with ``ctx.config`` (an :class:`FBNetConfig`)."""
+    cfg = ctx.config
     supernet = Supernet(ctx.space).to(ctx.device)
     params = ArchParams(ctx.space).to(ctx.device)
     cost = LinearCost(loss_cost(ctx)).to(ctx.device)
@@ -112,7 +113,7 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
     generator = ctx.generator(1)
     parts = DnasParts(supernet, params, trainer, theta_opt, generator)
     state = SearchState(ctx.out_dir, "fbnet", {"space": ctx.space.name, "config": asdict(cfg),
-                                               "budgets": budgets.to_dict(), "seed": ctx.seed})
+                                               "budgets": ctx.budgets.to_dict(), "seed": ctx.seed})
     start, tau, history = parts.restore(state.load(ctx.resume), cfg.tau0)
     hard = cfg.mode == "sampled"
 
@@ -146,7 +147,7 @@ def run_fbnet(ctx: SearchContext, budgets: Budgets, cfg: FBNetConfig) -> dict[st
         if epoch >= cfg.warmup_epochs:
             tau *= cfg.tau_decay
         state.save(parts.snapshot(epoch + 1, tau, history))
-    return finish_dnas(ctx, "fbnet", budgets, params, cfg.samples, cfg.hard, asdict(cfg), history,
+    return finish_dnas(ctx, "fbnet", params, cfg.samples, cfg.hard, asdict(cfg), history,
                        ctx.generator(2))
 
 
@@ -158,4 +159,4 @@ class FBNet(SearchMethod):
     searches_widths = False
 
     def run(self, ctx: SearchContext) -> dict[str, Any]:
-        return run_fbnet(ctx, ctx.budgets, ctx.config)
+        return run_fbnet(ctx)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from hwnas import distributed
-from hwnas.search.budgets import Budgets, check_feasible
+from hwnas.search.budgets import check_feasible
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import gumbel_softmax
@@ -202,14 +202,16 @@ def dists_to_scores(space: SearchSpace, alpha: dict, beta: dict) -> dict[str, di
             for label, dist in {**alpha, **beta}.items()}
 
 
-def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
-                 from_supernet: Path | None = None) -> dict[str, Any]:
+def run_hardcore(ctx: SearchContext) -> dict[str, Any]:
+    """HardCoRe-NAS on ``ctx`` with ``ctx.config`` (a :class:`HardCoReConfig`): phases 1-5 of the module docstring;
+    with ``ctx.from_supernet``, the search on that trained supernet."""
     if not ctx.constraints:
         raise ValueError("hardcore searches under a hard constraint: give at least one budget "
                          "(--max-latency-ms with --lut, --max-params, --max-macs or --max-memory-mb)")
+    cfg, from_supernet = ctx.config, ctx.from_supernet
     supernet = Supernet(ctx.space)
-    fingerprint = {"space": ctx.space.name, "config": asdict(cfg), "budgets": budgets.to_dict(), "seed": ctx.seed,
-                   "from_supernet": str(from_supernet or "")}
+    fingerprint = {"space": ctx.space.name, "config": asdict(cfg), "budgets": ctx.budgets.to_dict(),
+                   "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
     state = SearchState(ctx.out_dir, "hardcore", fingerprint)
     saved = state.load(ctx.resume)
     history: dict[str, Any] = {}
@@ -221,9 +223,27 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     # The supernet trained and the LP costs every block at its largest width: so does the result.
     start = check_feasible(ctx.space, ctx.constraints, largest_widths=True)
     lin = LinearBudgets.from_budgets(ctx.space, ctx.constraints)
+    alpha, beta = search_bcfw(ctx, supernet, cfg, lin, start, history)
+    vertex_a, vertex_b = sparsify(lin, dict(alpha), dict(beta), cfg.bcfw.sparsify_steps)
+    scores = dists_to_scores(ctx.space, vertex_a, vertex_b)
+    rounded = {**start, **{label: max(v, key=v.get) for label, v in scores.items()}}
+    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded, largest_widths=True)
+    extra = {"rounded_choice": rounded, "projected": chosen != rounded,
+             "every_iterate_feasible": all(r["feasible"] for r in history["bcfw"]),
+             "from_supernet": str(from_supernet) if from_supernet else None}
+    if cfg.finetune_epochs:
+        extra["finetune"] = finetune(ctx, from_supernet or ctx.out_dir, chosen, cfg.finetune_epochs,
+                                     ctx.out_dir / "finetune")
+    return build_result(ctx, "hardcore", chosen, config=asdict(cfg), history=history, extra=extra)
+
+
+def search_bcfw(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, lin: LinearBudgets, start: Choice,
+                history: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Phase 3: BCFW from the feasible point nearest ``start``; its trace, ~20 snapshots of the distributions
+    (the report's heatmap) and the final ``alpha`` and ``beta`` go into ``history``. Returns alpha and beta."""
     alpha, beta = feasible_start(lin, *one_hot_dists(ctx.space, start))
     trace: list[dict[str, Any]] = []
-    snapshots: list[dict[str, Any]] = []  # alpha and beta along the way (the report's heatmap), ~20 of them
+    snapshots: list[dict[str, Any]] = []
     names = [b.key for b in ctx.constraints if b.separable.reduce == "sum"]
     every = max(1, cfg.bcfw.steps // 20)
 
@@ -242,17 +262,7 @@ def run_hardcore(ctx: SearchContext, budgets: Budgets, cfg: HardCoReConfig,
     history["bcfw_probs"] = snapshots
     history["alpha"] = {k: v.round(6).tolist() for k, v in alpha.items()}
     history["beta"] = {k: v.round(6).tolist() for k, v in beta.items()}
-    vertex_a, vertex_b = sparsify(lin, dict(alpha), dict(beta), cfg.bcfw.sparsify_steps)
-    scores = dists_to_scores(ctx.space, vertex_a, vertex_b)
-    rounded = {**start, **{label: max(v, key=v.get) for label, v in scores.items()}}
-    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded, largest_widths=True)
-    extra = {"rounded_choice": rounded, "projected": chosen != rounded,
-             "every_iterate_feasible": all(r["feasible"] for r in trace),
-             "from_supernet": str(from_supernet) if from_supernet else None}
-    if cfg.finetune_epochs:
-        extra["finetune"] = finetune(ctx, from_supernet or ctx.out_dir, chosen, cfg.finetune_epochs,
-                                     ctx.out_dir / "finetune")
-    return build_result(ctx, "hardcore", chosen, budgets, config=asdict(cfg), history=history, extra=extra)
+    return alpha, beta
 
 
 def finetune(ctx: SearchContext, supernet_dir: Path, choice: Choice, epochs: int, out_dir: Path,
@@ -280,4 +290,4 @@ class HardCoRe(SearchMethod):
     reuses_supernet = True
 
     def run(self, ctx: SearchContext) -> dict[str, Any]:
-        return run_hardcore(ctx, ctx.budgets, ctx.config, ctx.from_supernet)
+        return run_hardcore(ctx)

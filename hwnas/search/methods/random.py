@@ -8,10 +8,8 @@ evolutionary search scores (``random_candidates``, default its budget), drawn un
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.evolution import RandomSearch
@@ -20,15 +18,16 @@ from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
 
 
-def run_random(ctx: SearchContext, budgets: Budgets, cfg: OneShotConfig,
-               from_supernet: Path | None = None) -> dict[str, Any]:
+def run_random(ctx: SearchContext) -> dict[str, Any]:
+    """Random search on ``ctx`` with ``ctx.config`` (a :class:`~hwnas.search.parts.oneshot.OneShotConfig`)."""
+    cfg = ctx.config
     total = cfg.random_candidates or cfg.evolution.budget
 
     def strategy(feasible, seed):
         return RandomSearch(ctx.space, feasible, total=total, batch=cfg.evolution.population, seed=seed,
                             sampler=feasible_sampler(ctx.space, ctx.constraints))
 
-    return run_oneshot(ctx, "random", budgets, cfg, strategy, from_supernet)
+    return run_oneshot(ctx, "random", strategy)
 
 
 @register
@@ -39,4 +38,4 @@ class RandomBaseline(SearchMethod):
     reuses_supernet = True
 
     def run(self, ctx: SearchContext) -> dict[str, Any]:
-        return run_random(ctx, ctx.budgets, ctx.config, ctx.from_supernet)
+        return run_random(ctx)

@@ -10,10 +10,8 @@ The two phases are in :mod:`hwnas.search.parts.oneshot`, shared with the random 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.evolution import EvolutionSearch
@@ -22,13 +20,15 @@ from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
 
 
-def run_spos(ctx: SearchContext, budgets: Budgets, cfg: OneShotConfig,
-             from_supernet: Path | None = None) -> dict[str, Any]:
+def run_spos(ctx: SearchContext) -> dict[str, Any]:
+    """SPOS on ``ctx`` with ``ctx.config`` (a :class:`~hwnas.search.parts.oneshot.OneShotConfig`)."""
+    cfg = ctx.config
+
     def strategy(feasible, seed):
         return EvolutionSearch(ctx.space, feasible, cfg.evolution, seed,
                                sampler=feasible_sampler(ctx.space, ctx.constraints))
 
-    return run_oneshot(ctx, "spos", budgets, cfg, strategy, from_supernet)
+    return run_oneshot(ctx, "spos", strategy)
 
 
 @register
@@ -39,4 +39,4 @@ class SPOS(SearchMethod):
     reuses_supernet = True
 
     def run(self, ctx: SearchContext) -> dict[str, Any]:
-        return run_spos(ctx, ctx.budgets, ctx.config, ctx.from_supernet)
+        return run_spos(ctx)

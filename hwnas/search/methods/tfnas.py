@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from hwnas import distributed
 from hwnas.cost.separable import SeparableCost
-from hwnas.search.budgets import Budgets, feasible
+from hwnas.search.budgets import feasible
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
@@ -95,105 +95,137 @@ def bi_sample(params: ArchParams, tau: float, generator: torch.Generator) -> tup
     return first, second
 
 
-def run_tfnas(ctx: SearchContext, budgets: Budgets, cfg: TFNASConfig) -> dict[str, Any]:
-    if ctx.latency is None or budgets.max_latency_ms is None:
+def run_tfnas(ctx: SearchContext) -> dict[str, Any]:
+    """TF-NAS on ``ctx`` with ``ctx.config`` (a :class:`TFNASConfig`), aiming at the latency budget."""
+    if ctx.latency is None or ctx.budgets.max_latency_ms is None:
         raise ValueError("tfnas searches for a latency target: give --lut FILE and --max-latency-ms T")
-    target = budgets.max_latency_ms
-    supernet = Supernet(ctx.space).to(ctx.device)
-    params = ArchParams(ctx.space).to(ctx.device)
-    separable = SeparableCost(ctx.latency, ctx.space)
-    widths = initial_widths(ctx.space, ctx.space.heaviest())
-    cost = LinearCost(separable, widths).to(ctx.device)
-    steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
-    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
-                                 weight_decay=cfg.theta_weight_decay)
-    generator = ctx.generator(1)
-    parts = DnasParts(supernet, params, trainer, theta_opt, generator)
-    state = SearchState(ctx.out_dir, "tfnas", {"space": ctx.space.name, "config": asdict(cfg),
-                                               "budgets": budgets.to_dict(), "seed": ctx.seed})
-    saved = state.load(ctx.resume)
-    start, tau, history = parts.restore(saved, cfg.tau0)
-    if saved is not None:
-        widths = dict(saved["widths"])
-        cost.set_widths(widths)
-    arch_batches = {"epoch": -1, "batches": iter(())}
+    search = TFNASSearch(ctx, ctx.config, ctx.budgets.max_latency_ms)
+    search.supernet.train()
+    for epoch in range(search.start, search.cfg.epochs):
+        search.train_epoch(epoch)
+    return search.finish()
 
-    def arch_step(epoch: int) -> float:
-        if arch_batches["epoch"] != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
-            arch_batches.update(epoch=epoch, batches=cycle_batches(ctx.loaders.val, first_epoch=epoch))
-        x, y = distributed.current().shard(tuple(t.to(ctx.device) for t in next(arch_batches["batches"])))
+
+@dataclass
+class EpochSteps:
+    """One epoch's count of weight steps, and the losses of the architecture steps taken among them."""
+
+    weight_steps: int = 0
+    arch_losses: list[float] = field(default_factory=list)
+
+    def mean_arch_loss(self) -> float | None:
+        finite = [v for v in self.arch_losses if math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else None
+
+
+class TFNASSearch:
+    """The state of one TF-NAS search (supernet, logits, widths, temperature, optimisers) and its steps."""
+
+    def __init__(self, ctx: SearchContext, cfg: TFNASConfig, target: float) -> None:
+        self.ctx, self.cfg, self.target = ctx, cfg, target
+        self.supernet = Supernet(ctx.space).to(ctx.device)
+        self.params = ArchParams(ctx.space).to(ctx.device)
+        self.separable = SeparableCost(ctx.latency, ctx.space)
+        self.widths = initial_widths(ctx.space, ctx.space.heaviest())
+        self.cost = LinearCost(self.separable, self.widths).to(ctx.device)
+        self.steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
+        self.trainer = WeightTrainer(self.supernet, cfg.epochs * self.steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        theta_opt = torch.optim.Adam(self.params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
+                                     weight_decay=cfg.theta_weight_decay)
+        self.generator = ctx.generator(1)
+        self.parts = DnasParts(self.supernet, self.params, self.trainer, theta_opt, self.generator)
+        self.state = SearchState(ctx.out_dir, "tfnas", {"space": ctx.space.name, "config": asdict(cfg),
+                                                        "budgets": ctx.budgets.to_dict(), "seed": ctx.seed})
+        saved = self.state.load(ctx.resume)
+        self.start, self.tau, self.history = self.parts.restore(saved, cfg.tau0)
+        if saved is not None:
+            self.widths = dict(saved["widths"])
+            self.cost.set_widths(self.widths)
+        self.arch_epoch, self.arch_batches = -1, iter(())  # the arch split's batches of the current epoch
+
+    def arch_step(self, epoch: int) -> float:
+        """One Adam step on alpha and beta: ``CE + lambda |LAT / T - 1|`` on an arch-split batch (Sec. 3.4)."""
+        ctx, cfg, params = self.ctx, self.cfg, self.params
+        if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
+            self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
+        x, y = distributed.current().shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
 
         def loss_fn() -> torch.Tensor:
-            ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), tau, generator, 1)[0]
+            ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), self.tau, self.generator, 1)[0]
                    for k in params.labels("_op")}
             depth = params.depth_probs()
             if cfg.arch_mode == "mixture":
-                logits = supernet.forward_mixture(x, ops, depth, widths)
+                logits = self.supernet.forward_mixture(x, ops, depth, self.widths)
             else:
-                logits = supernet.forward_sampled(x, ops, 2, generator=generator, depth_weights=depth, widths=widths)
-            return tfnas_loss(F.cross_entropy(logits, y), cost(ops, depth), target, cfg.lam)
+                logits = self.supernet.forward_sampled(x, ops, 2, generator=self.generator, depth_weights=depth,
+                                                       widths=self.widths)
+            return tfnas_loss(F.cross_entropy(logits, y), self.cost(ops, depth), self.target, cfg.lam)
 
-        return parts.theta_update(loss_fn)
+        return self.parts.theta_update(loss_fn)
 
-    def weight_step(x: torch.Tensor, y: torch.Tensor, epoch: int, counter: list[int]) -> float:
-        first, second = bi_sample(params, tau, generator)
+    def weight_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, counts: EpochSteps) -> float:
+        """One bi-sampling weight step (Sec. 3.1), then an architecture step every ``arch_every`` of them."""
+        first, second = bi_sample(self.params, self.tau, self.generator)
         x, y = distributed.current().shard((x, y))
-        depth = params.depth_probs()
+        depth = self.params.depth_probs()
         depth = None if depth is None else {k: v.detach() for k, v in depth.items()}
+        warm = epoch < self.cfg.warmup_epochs
 
         def loss_fn() -> torch.Tensor:
-            loss = F.cross_entropy(supernet.forward_paths(x, first, None, depth, widths), y)
-            if epoch >= cfg.warmup_epochs:  # bi-sampling; the warm-up trains the Gumbel path alone
-                loss = loss + F.cross_entropy(supernet.forward_paths(x, second, None, depth, widths), y)
+            loss = F.cross_entropy(self.supernet.forward_paths(x, first, None, depth, self.widths), y)
+            if not warm:  # bi-sampling; the warm-up trains the Gumbel path alone
+                loss = loss + F.cross_entropy(self.supernet.forward_paths(x, second, None, depth, self.widths), y)
             return loss
 
-        value = trainer.update(loss_fn)
-        counter[0] += 1
-        if epoch >= cfg.warmup_epochs and counter[0] % cfg.arch_every == 0:
-            counter.append(arch_step(epoch))
+        value = self.trainer.update(loss_fn)
+        counts.weight_steps += 1
+        if not warm and counts.weight_steps % self.cfg.arch_every == 0:
+            counts.arch_losses.append(self.arch_step(epoch))
         return value
 
-    supernet.train()
-    elastic_note = None
-    for epoch in range(start, cfg.epochs):
-        counter: list = [0]
-        w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: weight_step(x, y, epoch, counter),
-                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.progress, ctx.device, limit=steps)
-        arch_losses = [v for v in counter[1:] if math.isfinite(v)]
+    def train_epoch(self, epoch: int) -> None:
+        """One epoch of steps; past the warm-up, the temperature decays and the widths are rescaled (Sec. 3.3)."""
+        ctx, cfg, params = self.ctx, self.cfg, self.params
+        counts = EpochSteps()
+        w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: self.weight_step(x, y, epoch, counts),
+                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.progress, ctx.device, limit=self.steps)
         trace = None
         if epoch >= cfg.warmup_epochs:
-            tau *= cfg.tau_decay
+            self.tau *= cfg.tau_decay
             if cfg.elastic:
-                widths, trace = scale_widths(ctx, params, separable, widths, target)
-                cost.set_widths(widths)
-                cost.to(ctx.device)
+                self.widths, trace = scale_widths(ctx, params, self.separable, self.widths, self.target)
+                self.cost.set_widths(self.widths)
+                self.cost.to(ctx.device)
         with torch.no_grad():
-            expected = float(cost(params.op_probs(), params.depth_probs()))
-        argmax = params.argmax(widths)
-        history.append({"epoch": epoch, "tau": tau, "weight_loss": w_loss,
-                        "arch_loss": sum(arch_losses) / len(arch_losses) if arch_losses else None,
-                        "expected_latency_ms": expected, "argmax_latency_ms": separable.cost(argmax),
-                        "elastic": trace, "entropy": params.entropy(), "probs": params.snapshot()})
-        ctx.log(trainer.step, {"kind": "tfnas", "epoch": epoch, "weight_loss": w_loss,
-                               "expected_latency_ms": expected, "argmax_latency_ms": separable.cost(argmax)})
-        state.save(parts.snapshot(epoch + 1, tau, history, widths=widths))
-    if not any(slot.widths for slot in ctx.space.slots()):
-        elastic_note = f"space {ctx.space.name!r} has no elastic widths: elasticity scaling did not apply"
-    final = params.argmax(widths)
+            expected = float(self.cost(params.op_probs(), params.depth_probs()))
+        argmax = params.argmax(self.widths)
+        self.history.append({"epoch": epoch, "tau": self.tau, "weight_loss": w_loss,
+                             "arch_loss": counts.mean_arch_loss(), "expected_latency_ms": expected,
+                             "argmax_latency_ms": self.separable.cost(argmax), "elastic": trace,
+                             "entropy": params.entropy(), "probs": params.snapshot()})
+        ctx.log(self.trainer.step, {"kind": "tfnas", "epoch": epoch, "weight_loss": w_loss,
+                                    "expected_latency_ms": expected, "argmax_latency_ms": self.separable.cost(argmax)})
+        self.state.save(self.parts.snapshot(epoch + 1, self.tau, self.history, widths=self.widths))
 
-    def refine(chosen: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The chosen (projected) architecture scaled, and grown where widths saturate, to the target."""
-        if cfg.reach_target:
-            chosen, trace = reach_target(ctx.space, chosen, separable.cost, target, params.scores(),
-                                         lambda c: feasible(ctx.constraints, c), cfg.target_tolerance)
-        else:
-            trace = []
-        return chosen, {"target_ms": target, "elastic_note": elastic_note, "final_scaling": trace,
-                        "target_error_pct": 100 * (separable.cost(chosen) / target - 1)}
+    def finish(self) -> dict[str, Any]:
+        """The argmax at the last widths, projected in hard mode, then scaled and grown to the target."""
+        ctx, cfg = self.ctx, self.cfg
+        elastic_note = None
+        if not any(slot.widths for slot in ctx.space.slots()):
+            elastic_note = f"space {ctx.space.name!r} has no elastic widths: elasticity scaling did not apply"
 
-    return finish_dnas(ctx, "tfnas", budgets, params, cfg.samples, cfg.hard, asdict(cfg), history,
-                       ctx.generator(2), base=final, refine=refine)
+        def refine(chosen: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            """The chosen (projected) architecture scaled, and grown where widths saturate, to the target."""
+            trace: list = []
+            if cfg.reach_target:
+                chosen, trace = reach_target(ctx.space, chosen, self.separable.cost, self.target,
+                                             self.params.scores(), lambda c: feasible(ctx.constraints, c),
+                                             cfg.target_tolerance)
+            return chosen, {"target_ms": self.target, "elastic_note": elastic_note, "final_scaling": trace,
+                            "target_error_pct": 100 * (self.separable.cost(chosen) / self.target - 1)}
+
+        return finish_dnas(ctx, "tfnas", self.params, cfg.samples, cfg.hard, asdict(cfg), self.history,
+                           ctx.generator(2), base=self.params.argmax(self.widths), refine=refine)
 
 
 def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCost, widths: dict[str, Any],
@@ -215,4 +247,4 @@ class TFNAS(SearchMethod):
     needs_latency_target = True
 
     def run(self, ctx: SearchContext) -> dict[str, Any]:
-        return run_tfnas(ctx, ctx.budgets, ctx.config)
+        return run_tfnas(ctx)

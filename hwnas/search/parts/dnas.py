@@ -16,7 +16,6 @@ import torch
 
 from hwnas import distributed
 from hwnas.nn.global_bn import synchronised
-from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
 from hwnas.search.parts.engine import MAX_NONFINITE, WeightTrainer
@@ -93,7 +92,7 @@ class DnasParts:
         return int(saved["epoch"]), float(saved["tau"]), list(saved["history"])
 
 
-def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchParams, samples: int, hard: bool,
+def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: int, hard: bool,
                 config: dict[str, Any], history: list, generator: torch.Generator,
                 base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
                 refine: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
@@ -115,4 +114,4 @@ def finish_dnas(ctx: SearchContext, method: str, budgets: Budgets, params: ArchP
     if refine is not None:
         chosen, more = refine(chosen)
         info.update(more)
-    return build_result(ctx, method, chosen, budgets, config=config, history=history, samples=drawn, extra=info)
+    return build_result(ctx, method, chosen, config=config, history=history, samples=drawn, extra=info)

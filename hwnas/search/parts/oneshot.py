@@ -24,7 +24,6 @@ import torch
 
 from hwnas import distributed
 from hwnas.fileio import write_json_atomic
-from hwnas.search.budgets import Budgets
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.engine import (
     LimitedSource, SearchState, WeightTrainer, batches, run_epoch, score_choice,
@@ -179,14 +178,15 @@ def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any,
     return [merged[i] for i in range(len(candidates))]
 
 
-def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotConfig, make_strategy: Callable,
-                from_supernet: Path | None = None) -> dict[str, Any]:
-    """Train (or load) the supernet, search it with ``make_strategy(feasible, seed)``, return the result."""
+def run_oneshot(ctx: SearchContext, method: str, make_strategy: Callable) -> dict[str, Any]:
+    """Train the supernet (or load ``ctx.from_supernet``'s), search it with ``make_strategy(feasible, seed)``
+    under ``ctx.config`` (a :class:`OneShotConfig`), return the result."""
     from hwnas.search.budgets import feasible
 
+    cfg, from_supernet = ctx.config, ctx.from_supernet
     supernet = Supernet(ctx.space)
     fingerprint = {"space": ctx.space.name, "geometry": asdict(ctx.space.geometry), "config": cfg.to_dict(),
-                   "budgets": budgets.to_dict(), "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
+                   "budgets": ctx.budgets.to_dict(), "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
     state = SearchState(ctx.out_dir, method, fingerprint)
     saved = state.load(ctx.resume)
     history: dict[str, Any] = {}
@@ -207,7 +207,7 @@ def run_oneshot(ctx: SearchContext, method: str, budgets: Budgets, cfg: OneShotC
         raise ValueError("the search scored no candidate: the budgets leave no architecture to evaluate")
     best, top1 = ranked[0]
     history["candidates"] = [_candidate_row(ctx, c, s) for c, s in ranked]
-    return build_result(ctx, method, best, budgets, config=cfg.to_dict(), history=history,
+    return build_result(ctx, method, best, config=cfg.to_dict(), history=history,
                         extra={"supernet_val_top1": top1, "candidates_scored": len(ranked),
                                "from_supernet": str(from_supernet) if from_supernet else None})
 
