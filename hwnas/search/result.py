@@ -16,7 +16,7 @@ from hwnas.arch import encode
 from hwnas.cost import count_macs, count_params, peak_activation_bytes
 from hwnas.cost.models import MIB
 from hwnas.fileio import write_json_atomic
-from hwnas.search.budgets import Budget
+from hwnas.search.budgets import BudgetConstraint
 from hwnas.search.context import SearchContext
 from hwnas.space.base import SearchSpace
 
@@ -38,7 +38,7 @@ def describe_choice(space: SearchSpace, choice: Mapping[str, Any], latency: Any 
     }
 
 
-def budget_report(budgets: Sequence[Budget], choice: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def budget_report(budgets: Sequence[BudgetConstraint], choice: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per budget: limit, the chosen network's value (user units) and whether it holds (predicted)."""
     return {b.key: {"limit": b.limit * b.scale, "value": b.value(choice) * b.scale, "met": b.satisfied(choice),
                     "cost": b.describe()} for b in budgets}
