@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from hwnas.space.base import SearchSpace, Slot
+from hwnas.space.labels import depth_label
 
 SlotCosts = Callable[[Slot, Any], Sequence[float]]
 """(slot, width or None) -> one cost per candidate, in the slot's candidate order."""
@@ -73,7 +74,7 @@ def sink_start(slot: int, min_depth: int) -> int | None:
 def stage_depth(space: SearchSpace, stage: int, depth: Mapping[str, Any] | None) -> Any:
     """The depth weights of ``stage`` (over ``min_depth .. len(stage)``, increasing), or None when every slot of
     the stage counts fully: no weights given for it, or its depth is fixed."""
-    label = f"s{stage}_depth"
+    label = depth_label(stage)
     if depth is None or stage not in space.min_depth or label not in depth:
         return None
     return depth[label]
@@ -189,7 +190,7 @@ def expected_cost(space: SearchSpace, slot_costs: SlotCosts, fixed: float, op_pr
     depth = {}
     for s, stage in enumerate(space.slots_by_stage):
         if stage_depth(space, s, depth_probs) is not None:
-            label = f"s{s}_depth"
+            label = depth_label(s)
             depth[label] = probs_for(depth_probs, label, len(stage) - space.min_depth[s] + 1)
 
     def costs(slot: Slot, p: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 
 from hwnas.cost.models import CostModel
 from hwnas.space.base import Choice, SearchSpace, Slot
+from hwnas.space.labels import depth_label
 
 
 SCAN_WIDTHS = 16
@@ -125,7 +126,7 @@ class SeparableCost:
         for stage, low in self.space.min_depth.items():
             slots = self.space.slots_by_stage[stage]
             totals = {d: self._combine([best[s.label] for s in slots[:d]]) for d in range(low, len(slots) + 1)}
-            choice[f"s{stage}_depth"] = min(totals, key=lambda d: (totals[d], d))
+            choice[depth_label(stage)] = min(totals, key=lambda d: (totals[d], d))
         return choice
 
     def _combine(self, values: list[float]) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hwnas.cost.profile import per_layer
 from hwnas.search.budgets import budget_kind
+from hwnas.space.labels import is_width_label
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -63,7 +64,7 @@ def _chosen_share(result: dict[str, Any], steps: list[tuple[str, dict[str, Any]]
         g = result["geometry"]
         space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
         values = {d.label: list(d.values) for d in space.dims()}
-    labels = [k for k in steps[0][1] if k in choice and not k.endswith("_width")]
+    labels = [k for k in steps[0][1] if k in choice and not is_width_label(k)]
     rows = []
     for label in labels:
         row = []

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hwnas.arch import encode
 from hwnas.arch.spec import ArchSpec
 from hwnas.space.base import SearchSpace
+from hwnas.space.labels import is_depth_label
 
 if TYPE_CHECKING:
     from hwnas.cost.latency.table import LatencyTable
@@ -49,7 +50,7 @@ def draw_choice(space: SearchSpace, rng: random.Random, sampler: str = "uniform"
     choice = {}
     for dim in space.dims():
         values = list(dim.values)
-        lightest = "skip" if "skip" in values else values[0] if dim.label.endswith("_depth") else None
+        lightest = "skip" if "skip" in values else values[0] if is_depth_label(dim.label) else None
         if lightest is not None and rng.random() < light:
             choice[dim.label] = lightest
         else:

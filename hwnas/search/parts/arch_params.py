@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from hwnas.space.base import Choice, SearchSpace
+from hwnas.space.labels import is_depth_label, is_op_label, kind_of
 
 EPS = 1e-20
 
@@ -57,23 +58,24 @@ class ArchParams(nn.Module):
         self.values: dict[str, tuple[Any, ...]] = {}
         logits = {}
         for dim in space.dims():
-            if dim.label.endswith("_op") or (depth and dim.label.endswith("_depth")):
+            if is_op_label(dim.label) or (depth and is_depth_label(dim.label)):
                 logits[dim.label] = nn.Parameter(torch.zeros(len(dim.values)))
                 self.values[dim.label] = dim.values
         self.logits = nn.ParameterDict(logits)
 
     def labels(self, kind: str) -> list[str]:
-        return [label for label in self.values if label.endswith(kind)]
+        """The decision labels of one kind (:data:`hwnas.space.labels.OP` or ``DEPTH``) that have logits."""
+        return [label for label in self.values if kind_of(label) == kind]
 
     def probs(self) -> dict[str, torch.Tensor]:
         """Softmax of every logit vector (differentiable)."""
         return {label: torch.softmax(theta, dim=0) for label, theta in self.logits.items()}
 
     def op_probs(self) -> dict[str, torch.Tensor]:
-        return {k: v for k, v in self.probs().items() if k.endswith("_op")}
+        return {k: v for k, v in self.probs().items() if is_op_label(k)}
 
     def depth_probs(self) -> dict[str, torch.Tensor] | None:
-        out = {k: v for k, v in self.probs().items() if k.endswith("_depth")}
+        out = {k: v for k, v in self.probs().items() if is_depth_label(k)}
         return out or None
 
     def scores(self) -> dict[str, dict[Any, float]]:

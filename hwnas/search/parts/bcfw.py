@@ -34,6 +34,7 @@ import numpy as np
 from hwnas.cost.penalty import expected_numpy, slot_active_numpy
 from hwnas.search.budgets import BudgetConstraint
 from hwnas.space.base import SearchSpace
+from hwnas.space.labels import depth_label
 
 Dist = dict[str, np.ndarray]
 """Decision label -> probability vector (``s{i}_b{j}_op`` over candidates, ``s{i}_depth`` over depths)."""
@@ -184,7 +185,7 @@ class LinearBudgets:
                 continue
             rest = rest - sum(per_slot[:low], np.zeros_like(rest))
             cum = np.cumsum([np.zeros_like(rest), *per_slot[low:]], axis=0)  # (depths, m)
-            labels.append(f"s{s}_depth")
+            labels.append(depth_label(s))
             a.append(cum.T)
         return labels, a, rest
 

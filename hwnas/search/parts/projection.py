@@ -20,6 +20,7 @@ from typing import Any
 
 from hwnas.search.budgets import BudgetConstraint, check_feasible, feasible
 from hwnas.space.base import Choice, SearchSpace
+from hwnas.space.labels import is_width_label
 
 Scores = Mapping[str, Mapping[Any, float]]
 """Decision label -> value -> preference (e.g. log-probability); missing labels or values count 0."""
@@ -44,7 +45,7 @@ def argmax_choice(space: SearchSpace, scores: Scores, base: Mapping[str, Any] | 
 def _moves(space: SearchSpace, choice: Choice, scores: Scores):
     """Every single change of a scored decision: (label, new value)."""
     for dim in space.dims():
-        if dim.label.endswith("_width") or dim.label not in scores:
+        if is_width_label(dim.label) or dim.label not in scores:
             continue
         for value in dim.values:
             if value != choice[dim.label]:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hwnas.space.base import Choice, SearchSpace, Slot
+from hwnas.space.labels import is_width_label
 
 MAX_STEPS = 10_000
 
@@ -188,7 +189,7 @@ def reach_target(space: SearchSpace, choice: Mapping[str, Any], latency: Callabl
     from hwnas.search.parts.projection import preference
 
     choice, trace = elasticity_scale(space, choice, latency, target)
-    structural = [d for d in space.dims() if not d.label.endswith("_width")]
+    structural = [d for d in space.dims() if not is_width_label(d.label)]
     while latency(choice) < (1 - tolerance) * target:
         current, pref = latency(choice), preference(scores, choice)
         best, best_key = None, None
@@ -212,7 +213,7 @@ def reach_target(space: SearchSpace, choice: Mapping[str, Any], latency: Callabl
                     best, best_key = trial, key
         if best is None:
             break
-        moved = [k for k in best if best[k] != choice[k] and not k.endswith("_width")]
+        moved = [k for k in best if best[k] != choice[k] and not is_width_label(k)]
         choice, phases = elasticity_scale(space, best, latency, target)
         if not fits(choice):  # widening may break a budget the width-free move kept: keep the move alone
             choice = best
