@@ -12,11 +12,11 @@ import pytest
 from hwnas.arch import decode
 from hwnas.cost.latency import backends, runner
 from hwnas.cost.latency.backends import OnnxRuntimeBackend
+from hwnas.cost.latency.build import build_arch_table
 from hwnas.cost.latency.bundle import export_nets, export_ops, import_table, imported_networks, load_results
 from hwnas.cost.latency.calibrate import calibrate_table
-from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.latency.build import build_arch_table
 from hwnas.cost.latency.measure import Timing
+from hwnas.cost.latency.table import LatencyTable
 
 ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s1_e2_c8 ir_r1_k5_s2_e3_c16_se0.25 | head"
 # Runs the runner as `python -m hwnas.cost.latency.runner` with torch made unimportable, then lists what it imported.

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from hwnas.arch import decode, encode
-from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.build import build_arch_table, build_space_table
+from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import space_ops
 
 from .tiny import FakeBackend, tiny_space

@@ -5,9 +5,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from hwnas.cost.lut_keys import space_ops
 from hwnas.cost.latency.measure import op_module
 from hwnas.cost.latency.overhead import io_key, measure_overheads, null_model, out_shape, parse_io_key, table_io_keys
+from hwnas.cost.lut_keys import space_ops
 
 from .tiny import tiny_space
 
