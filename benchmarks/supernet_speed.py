@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.space import SearchSpace
+from hwnas.space.labels import depth_label
 from hwnas.supernet import Supernet
 
 MODES = ("child", "single path", "gated path (k=1)", "two-path sample", "full mixture")
@@ -51,7 +52,7 @@ class Row:
 def _arch_probs(space: SearchSpace, gen: torch.Generator) -> tuple[dict, dict]:
     """Random op and depth logits with gradients, as a search method would own them."""
     ops = {s.op_label: torch.randn(len(s.candidates), generator=gen).requires_grad_() for s in space.slots()}
-    depths = {f"s{s}_depth": torch.randn(len(stage) - space.min_depth[s] + 1, generator=gen).requires_grad_()
+    depths = {depth_label(s): torch.randn(len(stage) - space.min_depth[s] + 1, generator=gen).requires_grad_()
               for s, stage in enumerate(space.slots_by_stage) if s in space.min_depth}
     return ops, depths
 
@@ -62,7 +63,7 @@ def make_forwards(space: SearchSpace, x: torch.Tensor, seed: int) -> tuple[dict[
     choice = space.sample(random.Random(seed))
     # Full depth: the mixture modes run every block of a stage (sink-connecting), so the child must too, or the
     # ratios would mix the cost of the op mixture with that of the extra blocks.
-    choice.update({f"s{s}_depth": len(stage) for s, stage in enumerate(space.slots_by_stage) if s in space.min_depth})
+    choice.update({depth_label(s): len(stage) for s, stage in enumerate(space.slots_by_stage) if s in space.min_depth})
     net.set_active(choice)
     child = net.extract(choice).train()
     ops, depths = _arch_probs(space, torch.Generator().manual_seed(seed))
