@@ -28,7 +28,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     chosen, attempts = search_closed_loop(
         args.method, search_args, budgets, _measure(args), dirs, args.check_measured or 0,
         resume=args.resume, from_supernet=args.from_supernet, announce=announcer(args))
-    result = chosen["result"]
+    result = chosen["result"].to_json()  # a SearchResult; its result.json form is what --json prints
     text = _result_text(args, result, dirs(chosen["attempt"]) / "result.json")
     if args.check_measured:
         result = dict(result, measured_check=_write_measured_check(args, dirs, chosen, attempts))

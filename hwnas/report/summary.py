@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from hwnas.cost.profile import per_layer
+from hwnas.search.result import SearchResult
 from hwnas.search.budgets import budget_kind
-from hwnas.space.labels import is_width_label
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -27,12 +28,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def theta_history(result: dict[str, Any]) -> dict[str, Any] | None:
+def theta_history(result: Mapping[str, Any]) -> dict[str, Any] | None:
     """Per decision, the weight of the finally chosen value along the search: its probability per epoch (fbnet,
     tfnas) or per Frank-Wolfe step (hardcore's alpha and beta), or the share of each round's candidates that
-    propose it (spos and random: the evolution converging, or not). ``None`` when the result has no history."""
+    propose it (spos and random: the evolution converging, or not). ``None`` when the result has no history or
+    one of a shape it does not know (a method of its own keeps whatever history it likes)."""
     history = result.get("history")
-    if isinstance(history, list) and history and isinstance(history[0].get("probs"), dict):
+    if isinstance(history, list) and history and all(isinstance(h, dict) for h in history) \
+            and isinstance(history[0].get("probs"), dict):
         return _chosen_share(result, [(str(h["epoch"] + 1), h["probs"]) for h in history],
                              "chosen probability per epoch", index=True)
     if isinstance(history, dict) and history.get("bcfw_probs"):  # hardcore: alpha/beta along the BCFW steps
@@ -50,7 +53,7 @@ def theta_history(result: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _chosen_share(result: dict[str, Any], steps: list[tuple[str, dict[str, Any]]], kind: str,
+def _chosen_share(result: Mapping[str, Any], steps: list[tuple[str, dict[str, Any]]], kind: str,
                   index: bool) -> dict[str, Any] | None:
     """Rows: the decisions; columns: ``steps``; cell: the weight of the finally chosen value at that step, given
     per decision as a list over the space's values (``index``) or as ``{str(value): share}``."""
@@ -64,7 +67,7 @@ def _chosen_share(result: dict[str, Any], steps: list[tuple[str, dict[str, Any]]
         g = result["geometry"]
         space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
         values = {d.label: list(d.values) for d in space.dims()}
-    labels = [k for k in steps[0][1] if k in choice and not is_width_label(k)]
+    labels = [k for k in steps[0][1] if k in choice and not k.endswith("_width")]
     rows = []
     for label in labels:
         row = []
@@ -78,13 +81,14 @@ def _chosen_share(result: dict[str, Any], steps: list[tuple[str, dict[str, Any]]
     return {"kind": kind, "rows": labels, "cols": [c for c, _ in steps], "values": rows}
 
 
-def candidates(result: dict[str, Any]) -> list[dict[str, Any]]:
+def candidates(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The candidates a one-shot search scored: predicted latency and supernet top-1 (none for other methods)."""
     history = result.get("history")
-    if not isinstance(history, dict):
+    if not isinstance(history, dict) or not isinstance(history.get("candidates"), list):
         return []
     out = []
-    for c in history.get("candidates") or []:
-        if c.get("predicted_latency_ms") is not None and c.get("val_top1") is not None:
+    for c in history["candidates"]:
+        if isinstance(c, dict) and c.get("predicted_latency_ms") is not None and c.get("val_top1") is not None:
             out.append({"predicted_ms": c["predicted_latency_ms"], "val_top1": c["val_top1"]})
     return out
 
@@ -125,12 +129,12 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     from hwnas.arch import decode
     from hwnas.cost.latency.table import LatencyTable
 
-    result = json.loads(Path(inputs["search"]["result"]).read_text())
+    result = SearchResult.load(inputs["search"]["result"])
     geometry = inputs["geometry"]
-    spec = decode(result["arch"])
+    spec = decode(result.arch)
     table = LatencyTable.load(inputs["lut"]["path"])
     measured = inputs["measure"]["winner"]
-    predicted = result["predicted_latency_ms"]
+    predicted = result.predicted_latency_ms
     validation_file = Path(inputs["lut"]["path"]).parent / "validation.json"
     validation = json.loads(validation_file.read_text()) if inputs["lut"].get("validation") and \
         validation_file.is_file() else None
@@ -140,11 +144,11 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     checks = budget_checks(inputs["budgets"], result, measured["median_ms"])
     return {
         "format": "hwnas-run-summary", "version": 1,
-        "method": result["method"], "space": result["space"], "dataset": inputs["config"]["dataset"],
+        "method": result.method, "space": result.space, "dataset": inputs["config"]["dataset"],
         "geometry": geometry, "seed": inputs["config"]["seed"],
         "target": {**inputs["config"]["target"], "table": table.description},
-        "arch": result["arch"], "params": result["params"], "macs": result["macs"],
-        "peak_memory_mb": result["peak_memory_mb"],
+        "arch": result.arch, "params": result.params, "macs": result.macs,
+        "peak_memory_mb": result.peak_memory_mb,
         "budgets": inputs["budgets"], "budget_rule": inputs["budget_rule"], "budget_checks": checks,
         "search_attempts": inputs["search"].get("attempts", []),
         "all_budgets_hold": all(c["holds"] for c in checks),
@@ -153,7 +157,7 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
                     "error_pct": None if not predicted else 100 * (predicted / measured["median_ms"] - 1)},
         "test_top1": inputs["train"]["test_top1"], "test_top5": inputs["train"].get("test_top5"),
         "train_epochs": inputs["train"]["epochs"],
-        "search_time_s": result["search_time_s"],
+        "search_time_s": result.search_time_s,
         "stage_times_s": stage_times(out),
         "lut": {k: v for k, v in inputs["lut"].items() if k != "path"},
         "layers": per_layer(spec, geometry, table),

@@ -22,7 +22,7 @@ from hwnas.search.context import SearchContext, search_loaders
 from hwnas.search.parts.engine import resumed_metrics_lines
 from hwnas.search.parts.oneshot import SUPERNET_INFO
 from hwnas.search.registry import get_method, method_names
-from hwnas.search.result import write_result
+from hwnas.search.result import SearchResult, write_result
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
            budgets: Budgets | None = None, overrides: Mapping[str, Any] | None = None, batch_size: int = 128,
            width_mult: float = 1.0, seed: int = 0, device: str = "cpu", data_dir: str | None = None,
            download: bool = False, limit: int | None = None, resume: bool = False, progress: bool = True,
-           from_supernet: str | Path | None = None, tensorboard: bool = True) -> dict[str, Any]:
+           from_supernet: str | Path | None = None, tensorboard: bool = True) -> SearchResult:
     """Run one search and write ``out/result.json``; returns the result."""
     from hwnas.space import get_space
     from hwnas.train import MetricsLogger
@@ -101,9 +101,9 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             result = the_method.run(ctx)
-    result["dataset"] = dataset
-    result["limit"] = limit
-    result["batch_size"] = batch_size
+    if not isinstance(result, SearchResult):
+        raise TypeError(f"method {method!r} returned {type(result).__name__}, not a SearchResult (build_result)")
+    result.dataset, result.limit, result.batch_size = dataset, limit, batch_size
     write_result(out, result)
     return result
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from hwnas.search.context import SearchContext
+    from hwnas.search.result import SearchResult
 
 
 class SearchMethod(ABC):
@@ -39,5 +40,6 @@ class SearchMethod(ABC):
         return apply_overrides(self.config_class(), overrides or {})
 
     @abstractmethod
-    def run(self, ctx: SearchContext) -> Any:
-        """Search the space of ``ctx`` under its constraints with ``ctx.config``; return the result."""
+    def run(self, ctx: SearchContext) -> SearchResult:
+        """Search the space of ``ctx`` under its constraints with ``ctx.config`` (and ``ctx.budgets``,
+        ``ctx.from_supernet``); return the result (:func:`hwnas.search.result.build_result` makes one)."""

@@ -35,7 +35,7 @@ from hwnas.search.parts.dnas import DnasParts, finish_dnas
 from hwnas.search.parts.engine import SearchState, WeightTrainer, run_epoch
 from hwnas.search.parts.objectives import FBNET_ALPHA, FBNET_BETA, LOSS_FORMS, LinearCost, fbnet_loss
 from hwnas.search.registry import register
-from hwnas.space.labels import is_op_label
+from hwnas.search.result import SearchResult
 from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ def masks(params: ArchParams, tau: float, batch: int, generator: torch.Generator
     ops, depth = {}, {}
     for label, theta in params.logits.items():
         m = gumbel_softmax(theta.to(device), tau, generator, batch, hard=hard)
-        (ops if is_op_label(label) else depth)[label] = m
+        (ops if label.endswith("_op") else depth)[label] = m
     return ops, depth or None
 
 
-def run_fbnet(ctx: SearchContext) -> dict[str, Any]:
+def run_fbnet(ctx: SearchContext) -> SearchResult:
     """FBNet on ``ctx`` with ``ctx.config`` (an :class:`FBNetConfig`)."""
     cfg = ctx.config
     supernet = Supernet(ctx.space).to(ctx.device)
@@ -159,5 +159,5 @@ class FBNet(SearchMethod):
     config_class = FBNetConfig
     searches_widths = False
 
-    def run(self, ctx: SearchContext) -> dict[str, Any]:
+    def run(self, ctx: SearchContext) -> SearchResult:
         return run_fbnet(ctx)

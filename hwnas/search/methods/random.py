@@ -8,17 +8,16 @@ evolutionary search scores (``random_candidates``, default its budget), drawn un
 
 from __future__ import annotations
 
-from typing import Any
-
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.evolution import RandomSearch
 from hwnas.search.parts.oneshot import OneShotConfig, run_oneshot
 from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
+from hwnas.search.result import SearchResult
 
 
-def run_random(ctx: SearchContext) -> dict[str, Any]:
+def run_random(ctx: SearchContext) -> SearchResult:
     """Random search on ``ctx`` with ``ctx.config`` (a :class:`~hwnas.search.parts.oneshot.OneShotConfig`)."""
     cfg = ctx.config
     total = cfg.random_candidates or cfg.evolution.budget
@@ -37,5 +36,5 @@ class RandomBaseline(SearchMethod):
     config_class = OneShotConfig
     reuses_supernet = True
 
-    def run(self, ctx: SearchContext) -> dict[str, Any]:
+    def run(self, ctx: SearchContext) -> SearchResult:
         return run_random(ctx)

@@ -10,17 +10,16 @@ The two phases are in :mod:`hwnas.search.parts.oneshot`, shared with the random 
 
 from __future__ import annotations
 
-from typing import Any
-
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.evolution import EvolutionSearch
 from hwnas.search.parts.oneshot import OneShotConfig, run_oneshot
 from hwnas.search.parts.path_sampling import feasible_sampler
 from hwnas.search.registry import register
+from hwnas.search.result import SearchResult
 
 
-def run_spos(ctx: SearchContext) -> dict[str, Any]:
+def run_spos(ctx: SearchContext) -> SearchResult:
     """SPOS on ``ctx`` with ``ctx.config`` (a :class:`~hwnas.search.parts.oneshot.OneShotConfig`)."""
     cfg = ctx.config
 
@@ -38,5 +37,5 @@ class SPOS(SearchMethod):
     config_class = OneShotConfig
     reuses_supernet = True
 
-    def run(self, ctx: SearchContext) -> dict[str, Any]:
+    def run(self, ctx: SearchContext) -> SearchResult:
         return run_spos(ctx)

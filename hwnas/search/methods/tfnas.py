@@ -46,7 +46,7 @@ from hwnas.search.parts.engine import SearchState, WeightTrainer, cycle_batches,
 from hwnas.search.parts.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
 from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target
 from hwnas.search.registry import register
-from hwnas.space.labels import OP, is_width_label
+from hwnas.search.result import SearchResult
 from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class TFNASConfig:
 def bi_sample(params: ArchParams, tau: float, generator: torch.Generator) -> tuple[dict, dict]:
     """Per op decision: the argmax of a Gumbel-softmax sample, and a uniform draw from the other candidates."""
     first, second = {}, {}
-    for label in params.labels(OP):
+    for label in params.labels("_op"):
         theta = params.logits[label].detach().cpu()
         i = int(gumbel_softmax(torch.log_softmax(theta, 0), tau, generator, 1)[0].argmax())
         others = [j for j in range(len(theta)) if j != i] or [i]
@@ -96,7 +96,7 @@ def bi_sample(params: ArchParams, tau: float, generator: torch.Generator) -> tup
     return first, second
 
 
-def run_tfnas(ctx: SearchContext) -> dict[str, Any]:
+def run_tfnas(ctx: SearchContext) -> SearchResult:
     """TF-NAS on ``ctx`` with ``ctx.config`` (a :class:`TFNASConfig`), aiming at the latency budget."""
     if ctx.latency is None or ctx.budgets.max_latency_ms is None:
         raise ValueError("tfnas searches for a latency target: give --lut FILE and --max-latency-ms T")
@@ -153,7 +153,7 @@ class TFNASSearch:
 
         def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), self.tau, self.generator, 1)[0]
-                   for k in params.labels(OP)}
+                   for k in params.labels("_op")}
             depth = params.depth_probs()
             if cfg.arch_mode == "mixture":
                 logits = self.supernet.forward_mixture(x, ops, depth, self.widths)
@@ -208,7 +208,7 @@ class TFNASSearch:
                                     "expected_latency_ms": expected, "argmax_latency_ms": self.separable.cost(argmax)})
         self.state.save(self.parts.snapshot(epoch + 1, self.tau, self.history, widths=self.widths))
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self) -> SearchResult:
         """The argmax at the last widths, projected in hard mode, then scaled and grown to the target."""
         ctx, cfg = self.ctx, self.cfg
         elastic_note = None
@@ -236,7 +236,7 @@ def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCos
     choice = params.argmax(widths)
     scaled, trace = elasticity_scale(ctx.space, choice, separable.cost, target)
     out = dict(widths)
-    out.update({k: v for k, v in scaled.items() if is_width_label(k)})
+    out.update({k: v for k, v in scaled.items() if k.endswith("_width")})
     return out, trace
 
 
@@ -247,5 +247,5 @@ class TFNAS(SearchMethod):
     config_class = TFNASConfig
     needs_latency_target = True
 
-    def run(self, ctx: SearchContext) -> dict[str, Any]:
+    def run(self, ctx: SearchContext) -> SearchResult:
         return run_tfnas(ctx)

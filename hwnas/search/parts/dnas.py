@@ -20,7 +20,7 @@ from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
 from hwnas.search.parts.engine import MAX_NONFINITE, WeightTrainer
 from hwnas.search.parts.projection import project
-from hwnas.search.result import build_result
+from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
 from hwnas.train import NonFiniteLossError
 
@@ -96,8 +96,8 @@ def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: in
                 config: dict[str, Any], history: list, generator: torch.Generator,
                 base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
                 refine: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
-                ) -> dict[str, Any]:
-    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result dict.
+                ) -> SearchResult:
+    """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result.
 
     ``refine`` (TF-NAS: reach the target) maps the chosen architecture to its final form and extra result fields.
     """

@@ -30,7 +30,7 @@ from hwnas.search.parts.engine import (
 )
 from hwnas.search.parts.evolution import EvolutionConfig, rng_state, set_rng_state
 from hwnas.search.parts.path_sampling import ChannelWarmup, PathSampler
-from hwnas.search.result import build_result
+from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
 from hwnas.train import load_checkpoint, save_checkpoint
 
@@ -178,7 +178,7 @@ def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any,
     return [merged[i] for i in range(len(candidates))]
 
 
-def run_oneshot(ctx: SearchContext, method: str, make_strategy: Callable) -> dict[str, Any]:
+def run_oneshot(ctx: SearchContext, method: str, make_strategy: Callable) -> SearchResult:
     """Train the supernet (or load ``ctx.from_supernet``'s), search it with ``make_strategy(feasible, seed)``
     under ``ctx.config`` (a :class:`OneShotConfig`), return the result."""
     from hwnas.search.budgets import feasible
