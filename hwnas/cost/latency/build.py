@@ -26,9 +26,9 @@ from typing import Any
 from hwnas import __version__
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.latency.backends import DTYPE, Backend, device_info, get_backend
+from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, op_module, time_models
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import OpSpec, dedupe, families, space_digest, space_ops, spec_ops
-from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP, op_module, time_models
 from hwnas.space.base import SearchSpace
 
 DEFAULT_CHUNK = 64

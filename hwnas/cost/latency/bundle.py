@@ -30,9 +30,9 @@ from hwnas.arch import decode, encode
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.latency import runner
 from hwnas.cost.latency.backends import ONNX_OPSET, OnnxRuntimeBackend, backend_class, onnx_bytes
+from hwnas.cost.latency.overhead import parse_io_key
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.lut_keys import parse_key
-from hwnas.cost.latency.overhead import parse_io_key
 from hwnas.fileio import write_bytes_atomic, write_text_atomic
 
 TABLE_FIELDS = ("space", "space_digest", "width_mult", "archs", "input_size", "in_channels", "num_classes",
