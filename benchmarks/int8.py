@@ -5,7 +5,7 @@
    ``run.json``, e.g. the searched networks of ``benchmarks/search_quality.py``), int8-calibrated on
    ``--calib-images`` training images, both versions evaluated on the test split.
 
-Every fp32/int8 pair is exported (BatchNorm folded), quantized with :mod:`hwnas.quantize`, and all files are timed
+Every fp32/int8 pair is exported (BatchNorm folded), quantized with :mod:`hwnas.nn.quantize`, and all files are timed
 together in interleaved rounds (1 thread, batch 1), so the ratio is taken in one run. The int8 latency table's
 accuracy is measured with ``benchmarks/lut_accuracy.py --backends onnxruntime-int8``.
 
@@ -22,9 +22,9 @@ import numpy as np
 
 from hwnas import zoo
 from hwnas.cost.latency.measure import time_models
-from hwnas.export import export_model
+from hwnas.workflows.export import export_model
 from hwnas.nn import build_model
-from hwnas.quantize import calibration_images, onnx_top1, quantize_onnx
+from hwnas.nn.quantize import calibration_images, onnx_top1, quantize_onnx
 
 ZOO = ("fbnet_a", "mobilenetv2_100", "mnasnet_a1")
 
@@ -41,7 +41,7 @@ def zoo_pair(name: str, out: Path) -> dict:
 
 def trained_pair(run_dir: Path, out: Path, calib_images: int) -> dict:
     from hwnas.data import make_loaders
-    from hwnas.pipeline import load_trained, read_run
+    from hwnas.workflows.run_dir import load_trained, read_run
 
     spec, g = read_run(run_dir)
     name = run_dir.parent.name if run_dir.name == "train" else run_dir.name

@@ -32,14 +32,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hwnas.cost.latency.calibrate import (
-    DEFAULT_NETWORK_ORDER, DEFAULT_SAMPLES, Measured, arch_digest, calibrate_table, default_kind, measure_here,
-    sample_specs, validate_table,
-)
-from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.backends import backend_class
 from hwnas.cost.latency.build import build_arch_table, build_space_table
+from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES, calibrate_table, default_kind
 from hwnas.cost.latency.measure import ORDERS
-from hwnas.cost.latency.validate import metrics, scatter_plot
+from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_ORDER, Measured, measure_here
+from hwnas.cost.latency.sampled_nets import arch_digest, sample_specs
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.validate import metrics, scatter_plot, validate_table
 from hwnas.space import SearchSpace, get_space
 
 ZOO_SKIP = ("fbnet_96_035_1",)  # a 96 px network: the zoo table is at 224 px
@@ -95,8 +95,8 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
                    passes: int = 3, label: str = "", progress: bool = False,
                    net_passes: int = 1, net_order: str = "interleaved") -> tuple[SpaceResult, LatencyTable]:
     """Build; time ``fit`` (seed 0) and ``val`` other (seed 1) networks in one run (of ``net_passes`` passes,
-    median per network; ``net_order`` as in :func:`~hwnas.cost.latency.calibrate.measure_here`), and again in a second
-    run; calibrate on the fit networks of the first run, validate on the others of both runs."""
+    median per network; ``net_order`` as in :func:`~hwnas.cost.latency.measured_nets.measure_here`), and again in a
+    second run; calibrate on the fit networks of the first run, validate on the others of both runs."""
     started = time.perf_counter()
     path = workdir / f"{space.name}{space.geometry.input_size}_{backend}.json"
     built = build_space_table(space, path, backend=backend, warmup=warmup, rounds=rounds, progress=progress,
@@ -106,7 +106,7 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     specs = fit_specs + sample_specs(space, val, 1, exclude=[arch_digest(s) for s in fit_specs])
     # One run for fit and validation networks alike: a slow spell of the machine between a fit measured now and a
     # validation measured later would show up as calibration error; the second run shows what it costs.
-    first = measure_here(table, specs, overheads=backend == "onnxruntime", passes=net_passes, order=net_order)
+    first = measure_here(table, specs, overheads=backend_class(backend).has_null_models, passes=net_passes, order=net_order)
     # Only the validation networks are scored again.
     again = measure_here(table, specs[fit:], passes=net_passes, order=net_order)
     save_measured(networks_path(path), first, again, fit, {"ops": built.ops, "build_s": build_s})
@@ -187,7 +187,7 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
     zoo table's op count and build time. ``calibrations`` come from an FBNet table of the same backend and
     timing settings, on this machine: whole networks of other families test whether they carry over."""
     from hwnas.archref import load_arch
-    from hwnas.pipeline import adapt_spec
+    from hwnas.workflows.run_dir import adapt_spec
 
     archs = [(n, adapt_spec(load_arch(n).spec, size)) for n in names]
     started = time.perf_counter()

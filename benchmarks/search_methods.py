@@ -10,7 +10,7 @@ For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
    spos, random and hardcore train their supernet once, at the first budget, and search the second from it
    (``--from-supernet``, the cheap second target), so their second row's time is the search alone;
 4. the measured closed loop (``--retries``, :mod:`hwnas.search.closed_loop`, as in ``hwnas run``): the result is
-   exported to ONNX (``hwnas.export``) and timed alone with the table's settings; over the budget, the search
+   exported to ONNX (``hwnas.workflows.export``) and timed alone with the table's settings; over the budget, the search
    runs again under a predicted budget tightened by the measured excess (one-shot methods from their supernet).
    That measurement, taken minutes after the table was built and right after the search, is ``check_ms``;
 5. at the end, every kept exported file of a space is timed again, first each on its own, warm, as it runs
@@ -33,10 +33,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hwnas.cost.calibrate import Measured, calibrate_table, default_kind, measure_here, sample_specs
-from hwnas.cost.lut import LatencyTable
-from hwnas.cost.lut_build import build_space_table
-from hwnas.cost.measure import time_models
+from hwnas.cost.latency.calibrate import calibrate_table, default_kind
+from hwnas.cost.latency.measured_nets import Measured, measure_here
+from hwnas.cost.latency.sampled_nets import sample_specs
+from hwnas.cost.latency.table import LatencyTable
+from hwnas.cost.latency.build import build_space_table
+from hwnas.cost.latency.measure import time_models
 from hwnas.search import Budgets, search
 from hwnas.cost.separable import SeparableCost
 from hwnas.space import get_space
@@ -94,7 +96,7 @@ def measure_export(result: dict[str, Any], lut: Path, workdir: Path, rounds: int
 
 def train_result(result: dict[str, Any], workdir: Path, epochs: int, limit: int) -> float:
     from hwnas.arch import decode
-    from hwnas.pipeline import train_arch
+    from hwnas.workflows.train import train_arch
 
     metrics = train_arch(decode(result["arch"]), "fashion-mnist", workdir, epochs=epochs, limit=limit,
                          adapt=False, progress=False, augment=False, tensorboard=False)

@@ -58,7 +58,7 @@ SIZE, CHANNELS, CLASSES = 28, 1, 10
 
 def export_onnx(spec, path: Path) -> Path:
     """``spec`` (untrained: latency does not depend on the weights) as an ONNX file at 28 px."""
-    from hwnas.export import export_model
+    from hwnas.workflows.export import export_model
     from hwnas.nn import build_model
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ def scale_references(out: Path, lut: Path, targets: list[float], rounds: int) ->
 
 
 def train_top1(arch: str, workdir: Path, seed: int, args: argparse.Namespace) -> float:
-    from hwnas.pipeline import train_arch
+    from hwnas.workflows.train import train_arch
 
     metrics = train_arch(decode(arch), "fashion-mnist", workdir, epochs=args.train_epochs, limit=args.train_limit,
                          adapt=False, progress=False, augment=False, tensorboard=False, seed=seed)

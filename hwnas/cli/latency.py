@@ -15,7 +15,7 @@ from hwnas.cli.common import positive_int, print_result
 def cmd_latency(args: argparse.Namespace) -> None:
     from hwnas.archref import load_arch
     from hwnas.cost.latency.table import LatencyTable
-    from hwnas.pipeline import adapt_spec
+    from hwnas.workflows.run_dir import adapt_spec
 
     table = LatencyTable.load(Path(args.lut))
     ref = load_arch(args.arch)

@@ -43,7 +43,9 @@ def _space(table, name: str | None):
 def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any, dict[str, Any]]:
     """Whole networks and their times: from runner results (--imported-results), or sampled and timed here."""
     from hwnas.cost.latency.bundle import imported_networks
-    from hwnas.cost.latency.calibrate import calibration_order, default_kind, measure_here, sample_specs
+    from hwnas.cost.latency.calibrate import default_kind
+    from hwnas.cost.latency.measured_nets import calibration_order, measure_here
+    from hwnas.cost.latency.sampled_nets import sample_specs
 
     overheads = default_kind(table, getattr(args, "kind", "affine")) in ("overhead", "graph", "contextual")
     if args.imported_results:
@@ -65,7 +67,7 @@ def _measured(args: argparse.Namespace, table, exclude: list[str]) -> tuple[Any,
 
 def _specs(args: argparse.Namespace, input_size: int) -> list[tuple[str, Any]]:
     from hwnas.archref import load_arch
-    from hwnas.pipeline import adapt_spec
+    from hwnas.workflows.run_dir import adapt_spec
 
     refs = [load_arch(a) for a in args.arch]
     return [(ref.name, adapt_spec(ref.spec, input_size, not args.no_adapt)) for ref in refs]
@@ -107,8 +109,9 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
     table = _table(args)
     measured, sampling = _measured(args, table, [])
     kind = default_kind(table, args.kind, len(measured.specs))
-    # With the space, the fit is checked against the space's lightest network (calibrate._plausible); a space
-    # named by an imported manifest may not resolve here (a YAML file of the other machine): then it is not.
+    # With the space, the fit is checked against the space's lightest network (plausible_calibration in
+    # hwnas.cost.latency.calibration_fit); a space named by an imported manifest may not resolve here (a YAML file
+    # of the other machine): then it is not.
     try:
         space = _space(table, getattr(args, "space", None) or sampling.get("space"))
     except (ValueError, OSError):
@@ -140,8 +143,8 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
 
 
 def cmd_lut_validate(args: argparse.Namespace) -> None:
-    from hwnas.cost.latency.calibrate import fitted_networks, validate_table
-    from hwnas.cost.latency.validate import scatter_plot
+    from hwnas.cost.latency.sampled_nets import fitted_networks
+    from hwnas.cost.latency.validate import scatter_plot, validate_table
 
     table = _table(args)
     used = fitted_networks(table)
@@ -174,7 +177,7 @@ def cmd_lut_export_ops(args: argparse.Namespace) -> None:
 
 def cmd_lut_export_nets(args: argparse.Namespace) -> None:
     from hwnas.cost.latency.bundle import export_nets
-    from hwnas.cost.latency.calibrate import fitted_networks, sample_specs
+    from hwnas.cost.latency.sampled_nets import fitted_networks, sample_specs
 
     table = _table(args)
     space = _space(table, args.space)
@@ -227,7 +230,7 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
 def _add_calibration(lut: argparse._SubParsersAction) -> None:
     """``lut calibrate`` and ``lut validate``."""
     from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES
-    from hwnas.cost.latency.table import CALIBRATION_KINDS
+    from hwnas.cost.latency.calibration_kinds import CALIBRATION_KINDS
 
     p = lut.add_parser("calibrate", help="fit the table's correction to measured whole networks")
     p.add_argument("--lut", required=True, help="latency table (updated in place unless --out)")

@@ -13,7 +13,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     from hwnas.archref import load_arch
     from hwnas.cost import count_macs, count_params, peak_activation_bytes
 
-    from hwnas.pipeline import adapt_spec
+    from hwnas.workflows.run_dir import adapt_spec
 
     ref = load_arch(args.arch)
     size = args.input_size or ref.input_size or 224

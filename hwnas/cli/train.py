@@ -1,6 +1,6 @@
 """``hwnas train | eval | export``: train an architecture, test it, export it (ONNX/TorchScript, optionally int8).
 
-Thin layer over :mod:`hwnas.pipeline`; a checkpoint inside a training run directory brings its own spec and
+Thin layer over :mod:`hwnas.workflows`; a checkpoint inside a training run directory brings its own spec and
 geometry (``run.json``).
 """
 
@@ -14,7 +14,7 @@ from hwnas.cli.common import common_flags, final_map_flag, geometry_flags, posit
 
 def cmd_train(args: argparse.Namespace) -> None:
     from hwnas.archref import load_arch
-    from hwnas.pipeline import train_arch
+    from hwnas.workflows.train import train_arch
 
     ref = load_arch(args.arch)
     extra = {k: v for k, v in (("weight_decay", args.weight_decay), ("label_smoothing", args.label_smoothing),
@@ -37,7 +37,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _run_inputs(args: argparse.Namespace):
     """Spec and geometry for eval/export: from a run directory, or from ARCH plus explicit geometry flags."""
     from hwnas.archref import load_arch
-    from hwnas.pipeline import RunGeometry, adapt_spec, read_run
+    from hwnas.workflows.run_dir import RunGeometry, adapt_spec, read_run
 
     run_dir = Path(args.checkpoint).parent if args.checkpoint else None
     if run_dir is not None and (run_dir / "run.json").is_file() and args.arch in (None, "run"):
@@ -51,7 +51,7 @@ def _run_inputs(args: argparse.Namespace):
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from hwnas.pipeline import evaluate_arch
+    from hwnas.workflows.evaluate import evaluate_arch
 
     spec, geometry = _run_inputs(args)
     metrics = evaluate_arch(spec, geometry, Path(args.checkpoint), data_dir=args.data_dir, device=args.device,
@@ -60,7 +60,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from hwnas.pipeline import export_arch
+    from hwnas.workflows.export import export_arch
 
     spec, geometry = _run_inputs(args)
     if args.int8 and args.format != "onnx":
@@ -71,7 +71,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             f"{report.max_abs_diff:.2e}; arch {report.arch_path}, weights {report.weights_path}")
     data = dict(report.__dict__)
     if args.int8:
-        from hwnas.pipeline import export_int8
+        from hwnas.workflows.quantize import export_int8
 
         q = export_int8(spec, geometry, checkpoint, Path(report.path), calib_images=args.calib_images,
                         rounds=args.rounds, data_dir=args.data_dir)

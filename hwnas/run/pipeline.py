@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.fileio import write_text_atomic
-from hwnas.run.config import RunConfig, dump_config
+from hwnas.run.preset import RunConfig, dump_config
 from hwnas.run.stages import Stages, digest
 
 STAGES = ["lut", "search", "train", "export", "references", "measure", "report"]
@@ -49,10 +49,10 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
-    from hwnas.cost.latency.calibrate import (
-        arch_digest, calibrate_table, calibration_order, default_kind, fitted_networks, measure_here, sample_specs,
-        validate_table,
-    )
+    from hwnas.cost.latency.calibrate import calibrate_table, default_kind
+    from hwnas.cost.latency.measured_nets import calibration_order, measure_here
+    from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks, sample_specs
+    from hwnas.cost.latency.validate import validate_table
     from hwnas.cost.latency.backends import backend_class
     from hwnas.cost.latency.build import build_space_table
     from hwnas.cost.latency.table import LatencyTable
@@ -144,7 +144,7 @@ def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_
 
 
 def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -> dict[str, Any]:
-    from hwnas.pipeline import train_arch
+    from hwnas.workflows.train import train_arch
 
     tr = cfg.train
     metrics = train_arch(spec, cfg.dataset, directory, epochs=tr.epochs, batch_size=tr.batch_size, lr=tr.lr,
@@ -156,7 +156,8 @@ def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -
 
 
 def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, Any]:
-    from hwnas.pipeline import export_arch, read_run
+    from hwnas.workflows.export import export_arch
+    from hwnas.workflows.run_dir import read_run
 
     spec, geometry = read_run(train_dir)
     outputs = {}
@@ -169,7 +170,8 @@ def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, 
 
 def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progress: bool) -> dict[str, Any]:
     from hwnas.archref import load_arch
-    from hwnas.pipeline import export_arch, read_run
+    from hwnas.workflows.export import export_arch
+    from hwnas.workflows.run_dir import read_run
 
     from hwnas import zoo
 
@@ -181,10 +183,10 @@ def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progre
             trained = _train(cfg, spec, directory / "train", progress, adapt=True)
             checkpoint = directory / "train" / "best.pt"
         else:
-            from hwnas.pipeline import RunGeometry, _write_run  # what a built network needs, untrained
+            from hwnas.workflows.run_dir import RunGeometry, write_run  # what a built network needs, untrained
 
             trained, checkpoint = {"test_top1": None}, None
-            _write_run(directory / "train", spec, RunGeometry(cfg.dataset, **geometry), resume=False)
+            write_run(directory / "train", spec, RunGeometry(cfg.dataset, **geometry), resume=False)
         spec, geometry = read_run(directory / "train")
         onnx = export_arch(spec, geometry, checkpoint, directory / "model.onnx", "onnx")
         outputs[name] = {"dir": str(directory), "onnx": str(onnx.path), "test_top1": trained["test_top1"],
@@ -207,7 +209,7 @@ def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, An
     files in ONNX Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends."""
     from hwnas.cost.latency.backends import backend_class
     from hwnas.cost.latency.measure import time_models
-    from hwnas.pipeline import load_trained, read_run
+    from hwnas.workflows.run_dir import load_trained, read_run
 
     t = cfg.target
     if backend_class(t.backend).times_exported_onnx:
@@ -234,7 +236,7 @@ def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, An
 
 
 def _built(spec, geometry):
-    from hwnas.pipeline import build
+    from hwnas.workflows.run_dir import build
 
     return build(spec, geometry).eval()
 
@@ -298,7 +300,8 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
 
 def _onnx_for_measure(cfg: RunConfig, out: Path) -> str:
     """An ONNX file of the trained winner even when export.formats leaves ONNX out: the measurement needs one."""
-    from hwnas.pipeline import export_arch, read_run
+    from hwnas.workflows.export import export_arch
+    from hwnas.workflows.run_dir import read_run
 
     spec, geometry = read_run(out / "train")
     return str(export_arch(spec, geometry, out / "train" / "best.pt", out / "measure" / "model.onnx", "onnx").path)

@@ -150,7 +150,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
                   warmup: int, rounds: int, onnx_path: str | Path):
     """The :class:`~hwnas.cost.latency.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
     weights), timed alone and warm as it runs deployed; for ``onnxruntime`` exported first with the deployment
-    export (:func:`hwnas.export.export_model`, BN folded) to ``onnx_path``, which is kept.
+    export (:func:`hwnas.workflows.export.export_model`, BN folded) to ``onnx_path``, which is kept.
 
     ``geometry``: ``input_size``, ``in_channels``, ``num_classes``. The one measurement behind the closed loop
     (``hwnas run``, ``hwnas search --check-measured``) and the search benchmark.
@@ -158,7 +158,7 @@ def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads:
     from hwnas.arch import decode
     from hwnas.cost.latency.backends import backend_class
     from hwnas.cost.latency.measure import time_models
-    from hwnas.export import export_model
+    from hwnas.workflows.export import export_model
     from hwnas.nn import build_model
 
     spec = decode(arch)

@@ -7,7 +7,7 @@ from hwnas.cost.latency.backends import (
     Backend, CudaBackend, OnnxRuntimeBackend, OnnxRuntimeInt8Backend, TorchBackend, backend_class, backend_names,
     get_backend, register_backend,
 )
-from hwnas.run.config import load_config
+from hwnas.run.preset import load_config
 
 from .tiny import FakeBackend
 

@@ -6,7 +6,9 @@ import onnx
 import torch
 
 from hwnas.cost.latency.backends import BACKENDS, OnnxRuntimeInt8Backend, get_backend
-from hwnas.cost.latency.calibrate import calibrate_table, measure_here, sample_specs
+from hwnas.cost.latency.calibrate import calibrate_table
+from hwnas.cost.latency.measured_nets import measure_here
+from hwnas.cost.latency.sampled_nets import sample_specs
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.build import build_space_table
 from hwnas.cost.latency.measure import time_models
@@ -38,8 +40,8 @@ def test_int8_table_builds_calibrates_and_predicts(tmp_path):
 
 
 def test_an_int8_file_is_timed_as_it_is(tmp_path):
-    from hwnas.export import export_model
-    from hwnas.quantize import quantize_onnx
+    from hwnas.workflows.export import export_model
+    from hwnas.nn.quantize import quantize_onnx
 
     spec = tiny_space().to_spec(tiny_space().heaviest())
     model = build_model(spec, 10, 3)

@@ -9,7 +9,7 @@ from hwnas.cost.latency.backends import (
     BACKENDS, BackendUnavailable, OnnxRuntimeBackend, cpu_model, device_info, get_backend,
 )
 from hwnas.cost.latency.measure import Timing, measure_specs, time_models
-from hwnas.export import export_onnx
+from hwnas.workflows.export import export_onnx
 
 from .tiny import FakeBackend
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from hwnas import zoo
 from hwnas.arch import decode, for_input_size
-from hwnas.export import export_model
+from hwnas.workflows.export import export_model
 from hwnas.nn import build_model
 from hwnas.nn.fold import fold_batchnorm
 

@@ -69,7 +69,7 @@ if args[0] == "search":
            overrides=SMALL[method], batch_size=32, data_dir=data, progress=False, tensorboard=False, resume=resume)
 else:
     from hwnas.arch import decode
-    from hwnas.pipeline import train_arch
+    from hwnas.workflows.train import train_arch
 
     out, data = args[1:3]
     train_arch(decode("act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e3_c16 ir_r1_k5_s1_e3_c16_se0.25 | head"),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.build import build_space_table
-from hwnas.run.config import load_config
+from hwnas.run.preset import load_config
 from hwnas.space import get_space
 
 TINY_YAML = str(Path(__file__).resolve().parents[1] / "search" / "tiny_space.yaml")

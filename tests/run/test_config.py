@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hwnas.run.config import PRESETS_DIR, RunConfig, dump_config, load_config
+from hwnas.run.preset import PRESETS_DIR, RunConfig, dump_config, load_config
 from hwnas.settings import set_dotted
 
 

@@ -99,7 +99,7 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path, fashion_dir, finished
     the chosen network and its training equal the uninterrupted run's."""
     done_out, reference, _ = finished
     cfg = tmp_path / "cfg.yaml"
-    from hwnas.run.config import dump_config
+    from hwnas.run.preset import dump_config
 
     # The same latency table (timings differ run to run, and with them a relative budget): the same search.
     cfg.write_text(dump_config(small(fashion_dir, **{"lut.path": str(done_out / "lut" / "table.json")})))

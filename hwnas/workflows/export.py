@@ -20,6 +20,7 @@ from torch import nn
 
 from hwnas.arch import ArchSpec, dumps
 from hwnas.fileio import atomic_path, write_text_atomic
+from hwnas.workflows.run_dir import RunGeometry, build, load_trained
 
 FORMATS = ("onnx", "torchscript")
 DEFAULT_OPSET = 17
@@ -126,3 +127,10 @@ def export_model(model: nn.Module, spec: ArchSpec | None, out: Path, fmt: str, i
                           folded)
     write_text_atomic(out.with_name(out.name + ".json"), json.dumps(asdict(report), indent=2) + "\n")
     return report
+
+
+def export_arch(spec: ArchSpec, geometry: RunGeometry, checkpoint: Path | None, out: Path, fmt: str,
+                fold_bn: bool = True) -> ExportReport:
+    """Export a trained (or, without a checkpoint, freshly initialised) network and verify the export."""
+    model = load_trained(spec, geometry, checkpoint) if checkpoint else build(spec, geometry)
+    return export_model(model, spec, Path(out), fmt, geometry.input_size, geometry.in_channels, fold_bn=fold_bn)

@@ -90,7 +90,7 @@ class SearchConfig:
 
 @dataclass
 class TrainConfigSection:
-    """Training the winner from scratch with one fixed recipe (hwnas.pipeline.train_arch)."""
+    """Training the winner from scratch with one fixed recipe (hwnas.workflows.train.train_arch)."""
 
     epochs: int = 3
     limit: int | None = None  # training (and test) images (None: all)
