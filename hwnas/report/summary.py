@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from hwnas.cost.profile import per_layer
-from hwnas.search.result import SearchResult
 from hwnas.search.budgets import budget_kind
+from hwnas.search.result import SearchResult
+from hwnas.space.labels import is_width_label
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -67,7 +68,7 @@ def _chosen_share(result: Mapping[str, Any], steps: list[tuple[str, dict[str, An
         g = result["geometry"]
         space = get_space(result["space"], g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
         values = {d.label: list(d.values) for d in space.dims()}
-    labels = [k for k in steps[0][1] if k in choice and not k.endswith("_width")]
+    labels = [k for k in steps[0][1] if k in choice and not is_width_label(k)]
     rows = []
     for label in labels:
         row = []

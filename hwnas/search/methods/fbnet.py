@@ -36,6 +36,7 @@ from hwnas.search.parts.engine import SearchState, WeightTrainer, run_epoch
 from hwnas.search.parts.objectives import FBNET_ALPHA, FBNET_BETA, LOSS_FORMS, LinearCost, fbnet_loss
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
+from hwnas.space.labels import is_op_label
 from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def masks(params: ArchParams, tau: float, batch: int, generator: torch.Generator
     ops, depth = {}, {}
     for label, theta in params.logits.items():
         m = gumbel_softmax(theta.to(device), tau, generator, batch, hard=hard)
-        (ops if label.endswith("_op") else depth)[label] = m
+        (ops if is_op_label(label) else depth)[label] = m
     return ops, depth or None
 
 

@@ -44,6 +44,7 @@ from hwnas.search.parts.projection import project
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult, build_result
 from hwnas.space.base import Choice, SearchSpace
+from hwnas.space.labels import is_depth_label, is_op_label, is_width_label
 from hwnas.supernet import Supernet
 from hwnas.train.distill import kd_loss
 
@@ -80,11 +81,11 @@ def uniform_masks(space: SearchSpace, batch: int, generator: torch.Generator,
     """One-hot per-sample masks drawn uniformly for every op and depth decision (multipath sampling)."""
     ops, depth = {}, {}
     for dim in space.dims():
-        if dim.label.endswith("_width"):
+        if is_width_label(dim.label):
             continue
         index = torch.randint(len(dim.values), (batch,), generator=generator)
         mask = F.one_hot(index, len(dim.values)).float().to(device)
-        (ops if dim.label.endswith("_op") else depth)[dim.label] = mask
+        (ops if is_op_label(dim.label) else depth)[dim.label] = mask
     return ops, depth or None
 
 
@@ -168,8 +169,8 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
                     masks[label] = gumbel_softmax(logits, 1.0, generator, x.shape[0], hard=True).detach()
                     masks[label] = masks[label].to(ctx.device).requires_grad_(True)
                 local = world.shard(masks)  # views: the grads of this rank's rows land in the global masks
-                ops = {k: v for k, v in local.items() if k.endswith("_op")}
-                depth = {k: v for k, v in local.items() if k.endswith("_depth")} or None
+                ops = {k: v for k, v in local.items() if is_op_label(k)}
+                depth = {k: v for k, v in local.items() if is_depth_label(k)} or None
                 x, y = world.shard((x, y))
                 logits = supernet.forward_per_sample(x, ops, depth, hard=cfg.grad_mode == "sampled")
                 (F.cross_entropy(logits, y, reduction="sum") / rows).backward()
@@ -188,11 +189,11 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
 def one_hot_dists(space: SearchSpace, choice: Choice) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     alpha, beta = {}, {}
     for dim in space.dims():
-        if dim.label.endswith("_width"):
+        if is_width_label(dim.label):
             continue
         v = np.zeros(len(dim.values))
         v[dim.values.index(choice[dim.label])] = 1.0
-        (alpha if dim.label.endswith("_op") else beta)[dim.label] = v
+        (alpha if is_op_label(dim.label) else beta)[dim.label] = v
     return alpha, beta
 
 

@@ -47,6 +47,7 @@ from hwnas.search.parts.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
 from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
+from hwnas.space.labels import OP, is_width_label
 from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class TFNASConfig:
 def bi_sample(params: ArchParams, tau: float, generator: torch.Generator) -> tuple[dict, dict]:
     """Per op decision: the argmax of a Gumbel-softmax sample, and a uniform draw from the other candidates."""
     first, second = {}, {}
-    for label in params.labels("_op"):
+    for label in params.labels(OP):
         theta = params.logits[label].detach().cpu()
         i = int(gumbel_softmax(torch.log_softmax(theta, 0), tau, generator, 1)[0].argmax())
         others = [j for j in range(len(theta)) if j != i] or [i]
@@ -153,7 +154,7 @@ class TFNASSearch:
 
         def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), self.tau, self.generator, 1)[0]
-                   for k in params.labels("_op")}
+                   for k in params.labels(OP)}
             depth = params.depth_probs()
             if cfg.arch_mode == "mixture":
                 logits = self.supernet.forward_mixture(x, ops, depth, self.widths)
@@ -236,7 +237,7 @@ def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCos
     choice = params.argmax(widths)
     scaled, trace = elasticity_scale(ctx.space, choice, separable.cost, target)
     out = dict(widths)
-    out.update({k: v for k, v in scaled.items() if k.endswith("_width")})
+    out.update({k: v for k, v in scaled.items() if is_width_label(k)})
     return out, trace
 
 
