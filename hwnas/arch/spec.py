@@ -283,6 +283,11 @@ def register_kind(kind: BlockKind) -> BlockKind:
     return kind
 
 
+def unregister_kind(name: str) -> None:
+    """Forget block type ``name`` (a type registered for a test or an experiment); no error if it is unknown."""
+    _KINDS.pop(name, None)
+
+
 def block_kind(name: str) -> BlockKind:
     """The registered kind of block type ``name``; ``ValueError`` naming the valid types if there is none."""
     if name not in _KINDS:

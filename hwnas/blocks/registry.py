@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 from hwnas.arch.resolve import Layer
-from hwnas.arch.spec import block_kind, kind_names, register_kind
+from hwnas.arch.spec import block_kind, kind_names, register_kind, unregister_kind
 from hwnas.blocks.base import BlockType
 from hwnas.blocks.conv import ConvType
 from hwnas.blocks.depthwise_separable import DepthwiseSeparableActType, DepthwiseSeparableType
@@ -27,13 +27,24 @@ from hwnas.blocks.skip import SkipType
 
 
 def register(kind: BlockType) -> BlockType:
-    """Make ``kind`` the block type of its name, for the spec layer and everything above it."""
-    return register_kind(kind)  # type: ignore[return-value]
+    """Make ``kind`` the block type of its name, for the spec layer and everything above it (its module too, if
+    the module table is already made)."""
+    register_kind(kind)
+    if "BLOCKS" in globals():
+        globals()["BLOCKS"][kind.name] = kind.module_class()
+    return kind
 
 
-for _kind in (InvertedResidualType(), DepthwiseSeparableType(), DepthwiseSeparableActType(), ConvType(),
-              SkipType(), ShuffleType(), XceptionType()):
-    register(_kind)
+def unregister(name: str) -> None:
+    """Forget block type ``name`` and its module (for a type registered by a test or an experiment)."""
+    unregister_kind(name)
+    globals().get("BLOCKS", {}).pop(name, None)
+
+
+_BUILTIN = (InvertedResidualType(), DepthwiseSeparableType(), DepthwiseSeparableActType(), ConvType(), SkipType(),
+            ShuffleType(), XceptionType())
+for _block_type in _BUILTIN:
+    register(_block_type)
 
 BLOCK_TYPES = kind_names()
 """The built-in block types, in the grammar's order."""

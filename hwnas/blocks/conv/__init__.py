@@ -25,7 +25,7 @@ class ConvType(BlockType):
         return BlockCost((op,), (layer.in_ch * size ** 2 + layer.out_ch * out ** 2,))
 
     def key_block(self, layer: Layer) -> BlockSpec:
-        return BlockSpec("cn", layer.out_ch, layer.kernel, layer.stride, act=layer.act)
+        return BlockSpec(self.name, layer.out_ch, layer.kernel, layer.stride, act=layer.act)
 
     def module_class(self) -> type:
         from hwnas.blocks.conv.module import ConvBlock

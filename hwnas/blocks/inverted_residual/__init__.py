@@ -48,7 +48,7 @@ class InvertedResidualType(BlockType):
 
     def key_block(self, layer: Layer) -> BlockSpec:
         # Always the mid width (so e is 1), an SE as a width, the activation, noskip only where a residual fits.
-        return BlockSpec("ir", layer.out_ch, layer.kernel, layer.stride, mid=layer.mid, groups=layer.groups,
+        return BlockSpec(self.name, layer.out_ch, layer.kernel, layer.stride, mid=layer.mid, groups=layer.groups,
                          se_channels=layer.se_ch or None, act=layer.act,
                          noskip=same_shape(layer) and not layer.residual)
 

@@ -34,7 +34,7 @@ class SkipType(BlockType):
 
     def key_block(self, layer: Layer) -> BlockSpec:
         # An identity skip has no activation; a projection skip does.
-        return BlockSpec("skip", layer.out_ch, stride=layer.stride, act=None if same_shape(layer) else layer.act)
+        return BlockSpec(self.name, layer.out_ch, stride=layer.stride, act=None if same_shape(layer) else layer.act)
 
     def module_class(self) -> type:
         from hwnas.blocks.skip.module import Skip
