@@ -25,6 +25,14 @@ def register(cls: type[SearchMethod]) -> type[SearchMethod]:
     return cls
 
 
+def unregister(name: str) -> None:
+    """Remove the method ``name``: for tests and plugins that register one for a while (a test's toy method),
+    so that it does not outlive them. A ``ValueError`` if no such method is registered."""
+    if name not in _METHODS:
+        raise ValueError(f"no search method named {name!r} is registered")
+    del _METHODS[name]
+
+
 def method_names() -> tuple[str, ...]:
     """Every registered method, built-ins first in their documented order."""
     return tuple(_METHODS)
