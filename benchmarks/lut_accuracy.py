@@ -106,7 +106,8 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
     specs = fit_specs + sample_specs(space, val, 1, exclude=[arch_digest(s) for s in fit_specs])
     # One run for fit and validation networks alike: a slow spell of the machine between a fit measured now and a
     # validation measured later would show up as calibration error; the second run shows what it costs.
-    first = measure_here(table, specs, overheads=backend_class(backend).has_null_models, passes=net_passes, order=net_order)
+    first = measure_here(table, specs, overheads=backend_class(backend).has_null_models, passes=net_passes,
+                         order=net_order)
     # Only the validation networks are scored again.
     again = measure_here(table, specs[fit:], passes=net_passes, order=net_order)
     save_measured(networks_path(path), first, again, fit, {"ops": built.ops, "build_s": build_s})
