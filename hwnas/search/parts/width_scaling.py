@@ -35,7 +35,7 @@ def width_bounds(space: SearchSpace, slot: Slot, choice: Mapping[str, Any]) -> t
     """``(lo, hi)`` mid width of ``slot`` under its chosen candidate (see the module docstring)."""
     block = slot.candidates[choice[slot.op_label]]
     hi = slot.widths[-1]
-    if block.type == "ir" and block.exp in (3, 6) and isinstance(hi, int):
+    if block.kind.width_field == "mid" and block.exp in (3, 6) and isinstance(hi, int):
         hi = min(hi, int(round(block.exp * 4 / 3 * slot.in_ch)))
     lo = max(slot.widths[0], hi // 2)
     return lo, hi
@@ -67,7 +67,7 @@ def _elastic_slots(space: SearchSpace, choice: Mapping[str, Any]) -> dict[int, l
     out: dict[int, list[Slot]] = {}
     for slot in space.active_slots(choice):
         if slot.widths is not None and isinstance(slot.widths[-1], int) and \
-                slot.candidates[choice[slot.op_label]].type == "ir":
+                slot.candidates[choice[slot.op_label]].kind.width_field == "mid":
             out.setdefault(slot.stage, []).append(slot)
     return out
 
