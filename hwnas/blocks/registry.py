@@ -8,13 +8,15 @@ this module first, so a spec can always be read). Everything above the spec asks
 * :func:`block_type` for a type's counts, table key and elastic forward;
 * :func:`create_block` for the module of one resolved layer (the model builder, the supernet, the latency table).
 
-A new block type is a new package with a ``BlockType`` subclass, registered with :func:`register` below.
-:func:`register_block` adds a bare module class for a name (a module-only type, for experiments and tests).
+A new built-in block type is a new package with a ``BlockType`` subclass and one entry in ``_BUILTIN`` below;
+code outside hwnas registers its own with :func:`register` (and :func:`unregister`). :func:`register_block` adds a
+bare module class for a name (a module-only type, for experiments and tests).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hwnas.arch.resolve import Layer
 from hwnas.arch.spec import block_kind, kind_names, register_kind, unregister_kind
