@@ -6,7 +6,7 @@
 - the contract and its plumbing, at this level: :mod:`.method` (``SearchMethod``: what a method declares and its
   ``run(ctx)``), :mod:`.registry` (methods by name, read by the CLI, ``hwnas run``, the report and the docs),
   :mod:`.context` (``SearchContext``: what a method is given), :mod:`.result` (``SearchResult``, ``result.json``),
-  :mod:`.budgets` (budgets and feasibility), :mod:`.measured` (the measured closed loop), :mod:`.api`;
+  :mod:`.budgets` (budgets and feasibility), :mod:`.closed_loop` (the measured closed loop), :mod:`.api`;
 - :mod:`.methods`: one module per registered method (its config dataclass, its algorithm, its ``@register``
   class): ``fbnet``, ``tfnas``, ``spos``, ``hardcore``, ``random``;
 - :mod:`.parts`: the machinery methods share (weight steps and resumable state, architecture logits, the DNAS
