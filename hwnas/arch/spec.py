@@ -18,6 +18,8 @@ which the type's package in :mod:`hwnas.blocks` registers (``hwnas`` registers t
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -93,8 +95,8 @@ class BlockSpec:
 
     def __post_init__(self) -> None:
         where = f"block {self.type!r}"
-        if self.type not in _KINDS:
-            _fail(where, f"unknown block type; valid types are {', '.join(_KINDS)}")
+        if self.type not in _kinds():
+            _fail(where, f"unknown block type; valid types are {', '.join(_kinds())}")
         _check_int(where, "out channels (c)", self.out)
         _check_int(where, "repeats (r)", self.repeats, maximum=MAX_REPEATS)
         _check_stride(where, self.stride)
@@ -115,7 +117,7 @@ class BlockSpec:
             "scale": self.scale is not None,
             "noskip": self.noskip,
         }
-        kind = _KINDS[self.type]
+        kind = _kinds()[self.type]
         extra = sorted(k for k, on in used.items() if on and k not in kind.fields)
         if extra:
             _fail(where, f"fields {extra} are not valid for this type; it takes {sorted(kind.fields)}")
@@ -132,7 +134,7 @@ class BlockSpec:
     @property
     def kind(self) -> BlockKind:
         """What this block's type declares (:class:`BlockKind`, registered by :mod:`hwnas.blocks`)."""
-        return _KINDS[self.type]
+        return _kinds()[self.type]
 
     @property
     def has_se(self) -> bool:
@@ -273,6 +275,20 @@ class BlockKind:
 
 
 _KINDS: dict[str, BlockKind] = {}
+BUILTIN_TYPES = "hwnas.blocks.registry"
+"""The module whose import registers the built-in block types."""
+
+
+def _kinds() -> dict[str, BlockKind]:
+    """The registered kinds, the built-in ones loaded on first need.
+
+    The built-in types live a layer above this one (:mod:`hwnas.blocks` imports the spec), so the spec cannot
+    import them; it loads their registry by name the first time a type is looked up, as a plugin is loaded. Code
+    that never reads a spec (the device runner) never loads them.
+    """
+    if BUILTIN_TYPES not in sys.modules:
+        importlib.import_module(BUILTIN_TYPES)
+    return _KINDS
 
 
 def register_kind(kind: BlockKind) -> BlockKind:
@@ -290,11 +306,12 @@ def unregister_kind(name: str) -> None:
 
 def block_kind(name: str) -> BlockKind:
     """The registered kind of block type ``name``; ``ValueError`` naming the valid types if there is none."""
-    if name not in _KINDS:
-        raise ValueError(f"unknown block type {name!r}; valid types are {', '.join(_KINDS)}")
-    return _KINDS[name]
+    kinds = _kinds()
+    if name not in kinds:
+        raise ValueError(f"unknown block type {name!r}; valid types are {', '.join(kinds)}")
+    return kinds[name]
 
 
 def kind_names() -> tuple[str, ...]:
     """The registered block types, in registration order (the grammar's order)."""
-    return tuple(_KINDS)
+    return tuple(_kinds())

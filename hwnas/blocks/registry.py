@@ -2,8 +2,8 @@
 
 Each built-in type is one package of :mod:`hwnas.blocks` with a :class:`~hwnas.blocks.base.BlockType`; importing
 this module registers them (``ir``, ``ds``, ``dsa``, ``cn``, ``skip``, ``shuffle``, ``xception``, the grammar's
-order), which also makes them known to the spec layer (:func:`hwnas.arch.spec.register_kind`; ``hwnas`` imports
-this module first, so a spec can always be read). Everything above the spec asks here:
+order), which also makes them known to the spec layer (:func:`hwnas.arch.spec.register_kind`; the spec loads this
+module the first time it looks a type up, so a spec can always be read). Everything above the spec asks here:
 
 * :func:`block_type` for a type's counts, table key and elastic forward;
 * :func:`create_block` for the module of one resolved layer (the model builder, the supernet, the latency table).
