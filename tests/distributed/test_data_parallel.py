@@ -20,13 +20,13 @@ import torch
 from hwnas.cost.latency.build import build_space_table
 from hwnas.search import Budgets
 from hwnas.search.api import load_table
-from hwnas.search.registry import get_method, method_names
-
-FIXED_WIDTHS = tuple(m for m in method_names() if not get_method(m).searches_widths)
 from hwnas.search.budgets import make_budgets
+from hwnas.search.registry import get_method, method_names
 from hwnas.space import get_space
 from tests.data.fakes import make_fake_fashion
 from tests.distributed._launch import ROOT, hwnas
+
+FIXED_WIDTHS = tuple(m for m in method_names() if not get_method(m).searches_widths)
 
 TINY_YAML = str(ROOT / "tests" / "search" / "tiny_space.yaml")
 ARCH = "act=re se=in | stem_k3_s2_c8 | ir_r1_k3_s2_e3_c16 ir_r1_k5_s1_e3_c16_se0.25 | head"
