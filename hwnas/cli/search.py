@@ -91,9 +91,12 @@ def _result_text(args: argparse.Namespace, result: dict[str, Any], where: Path) 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from hwnas.search.budgets import BUDGET_KINDS
-    from hwnas.search.registry import method_names
+    from hwnas.search.registry import get_method, method_names
 
-    p = sub.add_parser("search", help="search an architecture under latency/params/MACs/memory budgets")
+    methods = "\n".join(f"  {name:10s} {get_method(name).summary}" for name in method_names())
+    p = sub.add_parser("search", help="search an architecture under latency/params/MACs/memory budgets",
+                       epilog=f"methods (docs/SEARCH.md):\n{methods}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", required=True, choices=method_names())
     p.add_argument("--space", default="fbnet", help="fbnet | hardcore | tfnas | spos, or a YAML space file")
     p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist | cifar10 | cifar100 | imagefolder:PATH")
