@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from hwnas import distributed
 from hwnas.search.budgets import Budgets, check_feasible, make_budgets
 from hwnas.search.context import SearchContext, search_loaders
 from hwnas.search.parts.engine import resumed_metrics_lines
@@ -95,7 +96,8 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     keep = resumed_metrics_lines(out) if resume else 0
     with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
         ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,
-                            logger, budgets=budgets, config=cfg, from_supernet=_path(from_supernet))
+                            logger, budgets=budgets, config=cfg, from_supernet=_path(from_supernet),
+                            world=distributed.current())
         # Weight init (and dropout) draw from torch's global RNG: seed a fork of it, so that a search is
         # repeatable from its seed (and resumable) and the caller's RNG stream is left untouched.
         with torch.random.fork_rng(devices=[]):

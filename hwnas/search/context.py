@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from hwnas.cost.latency.table import LatencyTable
+from hwnas.distributed import World
 from hwnas.fileio import finite
 from hwnas.search.budgets import BudgetConstraint, Budgets
 from hwnas.space.base import SearchSpace
@@ -45,6 +46,7 @@ class SearchContext:
     budgets: Budgets = field(default_factory=lambda: Budgets())
     config: Any = None  # the method's config dataclass
     from_supernet: Path | None = None  # a finished one-shot search whose supernet this search reuses
+    world: World = field(default_factory=World)  # the process group (one process unless under torchrun)
 
     def log(self, step: int, record: dict[str, Any]) -> None:
         if self.logger is not None:
@@ -53,6 +55,11 @@ class SearchContext:
     def generator(self, stream: int) -> torch.Generator:
         """A CPU generator for one purpose (``stream``) of this search, seeded from the search seed."""
         return torch.Generator().manual_seed(self.seed * 1000 + stream)
+
+    @property
+    def show_progress(self) -> bool:
+        """Progress bars on this process: asked for, and the main rank (one set of bars per search)."""
+        return self.progress and self.world.is_main
 
     @property
     def elapsed(self) -> float:

@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from hwnas import distributed
 from hwnas.cost.separable import SeparableCost
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
@@ -110,7 +108,7 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
     cost = LinearCost(loss_cost(ctx)).to(ctx.device)
     steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
     arch_steps = min(cfg.arch_steps_per_epoch or len(ctx.loaders.val), len(ctx.loaders.val))
-    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
     theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, weight_decay=cfg.theta_weight_decay)
     generator = ctx.generator(1)
     parts = DnasParts(supernet, params, trainer, theta_opt, generator)
@@ -121,7 +119,7 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
 
     def forward(x: torch.Tensor, y: torch.Tensor, with_theta: bool) -> torch.Tensor:
         ops, depth = masks(params, tau, x.shape[0], generator, hard, ctx.device)  # per sample of the global batch
-        x, y, ops, depth = distributed.current().shard((x, y, ops, depth))  # this rank's rows of all four
+        x, y, ops, depth = ctx.world.shard((x, y, ops, depth))  # this rank's rows of all four
         if not with_theta:
             ops = {k: v.detach() for k, v in ops.items()}
             depth = None if depth is None else {k: v.detach() for k, v in depth.items()}
@@ -135,11 +133,11 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
     supernet.train()
     for epoch in range(start, cfg.epochs):
         w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: trainer.update(lambda: forward(x, y, False)),
-                           f"fbnet weights {epoch + 1}/{cfg.epochs}", ctx.progress, ctx.device, limit=steps)
+                           f"fbnet weights {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=steps)
         a_loss = None
         if epoch >= cfg.warmup_epochs:
             a_loss = run_epoch(ctx.loaders.val, epoch, theta_step, f"fbnet theta {epoch + 1}/{cfg.epochs}",
-                               ctx.progress, ctx.device, limit=arch_steps)
+                               ctx.show_progress, ctx.device, limit=arch_steps)
         with torch.no_grad():
             expected = float(cost(params.op_probs(), params.depth_probs()))
         history.append({"epoch": epoch, "tau": tau, "weight_loss": w_loss, "theta_loss": a_loss,

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwnas import distributed
 from hwnas.search.budgets import check_feasible
 from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
@@ -95,7 +94,7 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
     source = ctx.loaders.train
     steps = min(cfg.steps_per_epoch or len(source), len(source))
     total = cfg.heaviest_epochs + cfg.epochs
-    trainer = WeightTrainer(supernet, total * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainer = WeightTrainer(supernet, total * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
     generator, start, history = ctx.generator(3), 0, []
     heaviest = ctx.space.heaviest()
     if saved is not None and saved.get("phase") == "train":
@@ -109,7 +108,7 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         teacher = freeze(supernet.extract(heaviest))
         teacher.load_state_dict(saved["teacher"])
 
-    world = distributed.current()
+    world = ctx.world
 
     def heavy_step(x: torch.Tensor, y: torch.Tensor) -> float:
         supernet.set_active(heaviest)
@@ -131,7 +130,7 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
             teacher = freeze(supernet.extract(heaviest))
         what = "heaviest" if heavy else "multipath"
         loss = run_epoch(source, epoch, heavy_step if heavy else multipath_step,
-                         f"hardcore {what} {epoch + 1}/{total}", ctx.progress, ctx.device, limit=steps)
+                         f"hardcore {what} {epoch + 1}/{total}", ctx.show_progress, ctx.device, limit=steps)
         history.append({"epoch": epoch, "phase": what, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "hardcore_" + what, "epoch": epoch, "loss": loss})
         state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
@@ -153,7 +152,7 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
     mask rows get exactly their global-mean gradients; the per-rank sums over rows are then summed over the ranks.
     """
     arch_batches = cycle_batches(ctx.loaders.val)
-    world = distributed.current()
+    world = ctx.world
 
     def grad(alpha: dict[str, np.ndarray], beta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         total: dict[str, np.ndarray] = {}

@@ -35,7 +35,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hwnas import distributed
 from hwnas.cost.separable import SeparableCost
 from hwnas.search.budgets import feasible
 from hwnas.search.context import SearchContext
@@ -131,7 +130,8 @@ class TFNASSearch:
         self.widths = initial_widths(ctx.space, ctx.space.heaviest())
         self.cost = LinearCost(self.separable, self.widths).to(ctx.device)
         self.steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
-        self.trainer = WeightTrainer(self.supernet, cfg.epochs * self.steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.trainer = WeightTrainer(self.supernet, cfg.epochs * self.steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                     world=ctx.world)
         theta_opt = torch.optim.Adam(self.params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
                                      weight_decay=cfg.theta_weight_decay)
         self.generator = ctx.generator(1)
@@ -150,7 +150,7 @@ class TFNASSearch:
         ctx, cfg, params = self.ctx, self.cfg, self.params
         if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
-        x, y = distributed.current().shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
+        x, y = ctx.world.shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
 
         def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), self.tau, self.generator, 1)[0]
@@ -168,7 +168,7 @@ class TFNASSearch:
     def weight_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, counts: EpochSteps) -> float:
         """One bi-sampling weight step (Sec. 3.1), then an architecture step every ``arch_every`` of them."""
         first, second = bi_sample(self.params, self.tau, self.generator)
-        x, y = distributed.current().shard((x, y))
+        x, y = self.ctx.world.shard((x, y))
         depth = self.params.depth_probs()
         depth = None if depth is None else {k: v.detach() for k, v in depth.items()}
         warm = epoch < self.cfg.warmup_epochs
@@ -190,7 +190,7 @@ class TFNASSearch:
         ctx, cfg, params = self.ctx, self.cfg, self.params
         counts = EpochSteps()
         w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: self.weight_step(x, y, epoch, counts),
-                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.progress, ctx.device, limit=self.steps)
+                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=self.steps)
         trace = None
         if epoch >= cfg.warmup_epochs:
             self.tau *= cfg.tau_decay

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from hwnas import distributed
 from hwnas.nn.global_bn import synchronised
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
@@ -48,7 +47,7 @@ class DnasParts:
         stay as they were); ``MAX_NONFINITE`` in a row raise :class:`~hwnas.train.NonFiniteLossError`. Under
         torchrun the logits' gradients are averaged over the ranks and the logits checked identical on every rank
         afterwards. Returns the global batch's loss."""
-        world = distributed.current()
+        world = self.trainer.world
         self.theta_opt.zero_grad(set_to_none=True)
         self.supernet.requires_grad_(False)
         try:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from hwnas import distributed
+from hwnas.distributed import World
 from hwnas.nn.global_bn import synchronised
 from hwnas.supernet import Supernet, recalibrate_bn
 from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
@@ -35,10 +35,12 @@ class WeightTrainer:
     step)."""
 
     def __init__(self, model: nn.Module, total_steps: int, lr: float = 0.05, weight_decay: float = 4e-5,
-                 momentum: float = 0.9, grad_clip: float | None = 5.0, min_lr: float = 0.0) -> None:
+                 momentum: float = 0.9, grad_clip: float | None = 5.0, min_lr: float = 0.0,
+                 world: World | None = None) -> None:
         cfg = TrainConfig(epochs=1, lr=lr, weight_decay=weight_decay, momentum=momentum, min_lr=min_lr,
                           grad_clip=grad_clip, progress=False, tensorboard=False)
         self.model, self.cfg = model, cfg
+        self.world = world or World()  # whose gradients and losses a step averages
         self.optimizer = build_optimizer(model, cfg)
         self.total_steps = max(int(total_steps), 1)
         self.step = 0
@@ -56,7 +58,7 @@ class WeightTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.optimizer.zero_grad(set_to_none=True)
-        world = distributed.current()
+        world = self.world
         with synchronised(self.model, world):
             loss = loss_fn()
         value = world.mean(float(loss.detach()))  # the global batch's loss; NaN on any rank skips on all
@@ -98,7 +100,7 @@ def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tenso
     """Call ``step(x, y)`` on every batch of ``source``'s ``epoch`` (at most ``limit``); the mean finite loss."""
     total = len(source) if limit is None else min(limit, len(source))
     losses = []
-    with tqdm(total=total, desc=desc, disable=not (progress and distributed.is_main()), dynamic_ncols=True,
+    with tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True,
               leave=False) as bar:
         for i, (x, y) in enumerate(source.epoch_batches(epoch)):
             if i >= total:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from hwnas import distributed
+from hwnas.distributed import World
 from hwnas.fileio import write_json_atomic
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.engine import (
@@ -71,7 +71,7 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
     """Phase 1: uniform single-path training (or ``step_fn(x, y, epoch, rng)`` per step); per-epoch history."""
     source = ctx.loaders.train
     steps = min(cfg.steps_per_epoch or len(source), len(source))
-    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
     sampler = sampler or PathSampler(ctx.space, ctx.constraints, channel_warmup(cfg), cfg.constrained_sampling)
     rng, start, history = random.Random(ctx.seed), 0, []
     if saved is not None:
@@ -83,13 +83,13 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
 
     def single_path(x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
         supernet.set_active(sampler.sample(rng, epoch))  # the same path on every rank: same seeded rng
-        x, y = distributed.current().shard((x, y))
+        x, y = ctx.world.shard((x, y))
         return trainer.update(lambda: torch.nn.functional.cross_entropy(supernet(x), y))
 
     for epoch in range(start, cfg.epochs):
         step = step_fn or single_path
         loss = run_epoch(source, epoch, lambda x, y: step(x, y, epoch), f"supernet {epoch + 1}/{cfg.epochs}",
-                         ctx.progress, ctx.device, limit=steps)
+                         ctx.show_progress, ctx.device, limit=steps)
         history.append({"epoch": epoch, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "supernet", "epoch": epoch, "loss": loss})
         log.info("supernet epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
@@ -135,13 +135,13 @@ def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg
         rounds = list(saved.get("rounds") or [])
     calibration = batches(ctx.loaders.train, cfg.recal_batches)
     val = LimitedSource(ctx.loaders.val, cfg.score_batches)
-    with tqdm(desc=what, disable=not (ctx.progress and distributed.is_main()), dynamic_ncols=True,
+    with tqdm(desc=what, disable=not ctx.show_progress, dynamic_ncols=True,
               initial=len(strategy.scored)) as bar:
         while not strategy.done:
             candidates = strategy.ask()
             if not candidates:
                 break
-            scores = score_all(supernet, candidates, calibration, val, ctx.device, bar)
+            scores = score_all(supernet, candidates, calibration, val, ctx.device, bar, ctx.world)
             strategy.tell(scores)
             rounds.append(value_shares(candidates, len(rounds)))
             best = strategy.best(1)[0][1]
@@ -163,11 +163,10 @@ def value_shares(candidates: list, index: int) -> dict[str, Any]:
 
 
 def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any, device: torch.device,
-              bar: Any) -> list[float]:
+              bar: Any, world: World) -> list[float]:
     """Every candidate's score; under torchrun rank ``r`` scores candidates ``r, r + N, ...`` and the scores are
     gathered, so all ranks tell the strategy the same list (scoring is a whole evaluation per candidate, no
     collective inside: the ranks' supernets only differ in the BN statistics scoring itself recalibrates)."""
-    world = distributed.current()
     mine = {}
     for i in range(world.rank, len(candidates), world.size):
         mine[i] = score_choice(supernet, candidates[i], calibration, val, device)
