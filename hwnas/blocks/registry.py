@@ -28,19 +28,25 @@ from hwnas.blocks.shuffle import ShuffleType, XceptionType
 from hwnas.blocks.skip import SkipType
 
 
+_modules: dict[str, type] | None = None
+"""Type name -> ``nn.Module`` class, made on first use: module classes import torch, and the spec layer and the
+spaces, which import this registry, must not."""
+
+
 def register(kind: BlockType) -> BlockType:
     """Make ``kind`` the block type of its name, for the spec layer and everything above it (its module too, if
     the module table is already made)."""
     register_kind(kind)
-    if "BLOCKS" in globals():
-        globals()["BLOCKS"][kind.name] = kind.module_class()
+    if _modules is not None:
+        _modules[kind.name] = kind.module_class()
     return kind
 
 
 def unregister(name: str) -> None:
     """Forget block type ``name`` and its module (for a type registered by a test or an experiment)."""
     unregister_kind(name)
-    globals().get("BLOCKS", {}).pop(name, None)
+    if _modules is not None:
+        _modules.pop(name, None)
 
 
 _BUILTIN = (InvertedResidualType(), DepthwiseSeparableType(), DepthwiseSeparableActType(), ConvType(), SkipType(),
@@ -67,16 +73,14 @@ def block_types() -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------- modules
 def _module_table() -> dict[str, type]:
-    table = globals().get("BLOCKS")
-    if table is None:
-        table = {name: block_type(name).module_class() for name in block_types()}
-        globals()["BLOCKS"] = table
-    return table
+    global _modules
+    if _modules is None:
+        _modules = {name: block_type(name).module_class() for name in block_types()}
+    return _modules
 
 
 def __getattr__(name: str) -> Any:
-    # BLOCKS (type name -> nn.Module class) is made on first use: module classes import torch, and the spec layer
-    # and the spaces, which import this registry, must not (PEP 562).
+    # ``BLOCKS`` (type name -> nn.Module class) reads the module table, made on first use (PEP 562).
     if name == "BLOCKS":
         return _module_table()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
