@@ -458,3 +458,18 @@ def test_relative_fit_prices_every_cost_non_negative():
     assert coef[0] * far[0] + coef[1] * far[1] + coef[2] > 0
     unbounded = np.linalg.lstsq(np.hstack([rows, np.ones((8, 1))]) / noisy[:, None], np.ones(8), rcond=None)[0]
     assert unbounded[1] < 0 and unbounded[0] * far[0] + unbounded[1] * far[1] + unbounded[2] < 0
+
+
+def test_networks_that_slope_the_wrong_way_fall_back_to_a_positive_ratio(table):
+    """A few networks timed on a busy machine can come out slower the lighter they are: a fit with a negative
+    scale predicts the heaviest networks at zero. The calibration steps down to a ratio instead of failing."""
+    space = tiny_space()
+    specs = sample_specs(space, 6, 0)
+    top = max(table.predict(s, calibrated=False) for s in specs)
+    measured = synthetic(table, specs, -0.5, 1.0 + top)  # slower the lighter, every time positive
+    with pytest.raises(ValueError, match="non-positive scale"):  # the affine fit itself refuses it
+        fit_calibration([table.predict(s, calibrated=False) for s in specs], measured.median_ms)
+    cal = calibrate_table(table, measured, space, seed=0)
+    assert cal["kind"] == "affine" and cal["fit_kind"] == "ratio" and cal["fallback_from"] == "affine"
+    assert cal["scale"] > 0 and cal["offset_ms"] == 0.0
+    assert all(table.predict(s) > 0 for s in specs)

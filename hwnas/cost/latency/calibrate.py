@@ -49,13 +49,12 @@ digest the calibration lists.
 from __future__ import annotations
 
 import datetime
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwnas.arch.spec import ArchSpec
 from hwnas.cost.latency.backends import backend_class
-from hwnas.cost.latency.calibration_fit import fit_calibration, fit_contextual, plausible_calibration
+from hwnas.cost.latency.calibration_fit import fit_contextual, fit_positive, plausible_calibration
 from hwnas.cost.latency.calibration_kinds import kind_names
 from hwnas.cost.latency.lookup import feature_lookup
 from hwnas.cost.latency.measured_nets import Measured, check_device
@@ -63,7 +62,6 @@ from hwnas.cost.latency.sampled_nets import arch_digest
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
 
-log = logging.getLogger(__name__)
 
 DEFAULT_SAMPLES = 150
 """Networks `hwnas lut calibrate` measures by default: enough for the contextual kind (docs/BENCHMARKS.md:
@@ -98,16 +96,9 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
             p = table.provenance
             op_features = table_features(table.entries, p["batch_size"], p["threads"], progress)
         net_features = [_net_features(table, spec, op_features) for spec in measured.specs]
-    try:
-        calibration = fit_calibration(raw, measured.median_ms, nulls, per_net, net_features, op_features)
-    except ValueError as e:
-        if net_features is None or "non-positive scale" not in str(e):
-            raise
-        # Five coefficients on few or noisy networks can trade the scale for the node term; the two-coefficient
-        # overhead fit is the safer answer then (and the fit records that it was the fallback).
-        log.warning("graph calibration failed (%s); fitting the overhead kind instead", e)
-        calibration = fit_calibration(raw, measured.median_ms, nulls, per_net)
-        calibration["fallback_from"] = "graph"
+    # Five coefficients on few or noisy networks can trade the scale for the node term, and a few noisy networks
+    # can slope the wrong way: a simpler kind is the safer answer then (the fit records the fallback).
+    calibration = fit_positive(raw, measured.median_ms, nulls, per_net, net_features, op_features)
     if contextual and calibration["kind"] == "graph":
         calibration = fit_contextual(table, measured, calibration)
     if space is not None:

@@ -161,8 +161,9 @@ def plausible_calibration(table: LatencyTable, space: SearchSpace, calibration: 
     floor = PLAUSIBLE_FRACTION * min(measured.median_ms)
     plain = {k: v for k, v in calibration.items() if k not in ("op_residual_ms", "contextual_cv")}
     steps = [("graph", lambda: dict(plain, kind="graph"))] if calibration["kind"] == "contextual" else []
-    steps += [("overhead", lambda: fit_calibration(raw, measured.median_ms, nulls, per_net))] if nulls else []
-    steps += [("affine", lambda: fit_calibration(raw, measured.median_ms)), ("ratio", lambda: _ratio(raw, measured))]
+    steps += [("overhead", lambda: fit_positive(raw, measured.median_ms, nulls, per_net))] if nulls else []
+    steps += [("affine", lambda: fit_positive(raw, measured.median_ms)),
+              ("ratio", lambda: ratio_fit(raw, measured.median_ms))]
     current, tried = calibration, []
     while True:
         table.calibration = current
@@ -185,11 +186,47 @@ def plausible_calibration(table: LatencyTable, space: SearchSpace, calibration: 
         current = fit()
 
 
-def _ratio(raw: Sequence[float], measured: Measured) -> dict[str, Any]:
+def fit_positive(raw: Sequence[float], measured_ms: Sequence[float],
+                 overhead_ms: Mapping[str, float] | None = None, net_overheads: Sequence[float] | None = None,
+                 net_features: Sequence[Sequence[float]] | None = None,
+                 op_features: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
+    """:func:`fit_calibration` of the richest kind the inputs allow, stepping down (graph, overhead, affine, then a
+    pure ratio) while a fit comes out with a non-positive scale.
+
+    A larger table sum cannot make a network faster: a negative slope is the noise of a few networks timed on a
+    busy machine, not a property of the device. Each step drops coefficients; the ratio is positive wherever the
+    raw sums and the measurements are. The calibration records the kind it fell back from.
+    """
+    steps = []
+    if net_features is not None:
+        steps.append(("graph", lambda: fit_calibration(raw, measured_ms, overhead_ms, net_overheads, net_features,
+                                                       op_features)))
+    if overhead_ms is not None:
+        steps.append(("overhead", lambda: fit_calibration(raw, measured_ms, overhead_ms, net_overheads)))
+    steps.append(("affine", lambda: fit_calibration(raw, measured_ms)))
+    failed = None
+    for kind, fit in steps:
+        try:
+            calibration = fit()
+        except ValueError as e:
+            if "non-positive scale" not in str(e):
+                raise
+            log.warning("the %s calibration failed (%s); fitting a simpler kind", kind, e)
+            failed = failed or kind
+            continue
+        break
+    else:
+        calibration = ratio_fit(raw, measured_ms)
+    if failed is not None:
+        calibration["fallback_from"] = failed
+    return calibration
+
+
+def ratio_fit(raw: Sequence[float], measured_ms: Sequence[float]) -> dict[str, Any]:
     """The affine kind with offset 0: ``measured ~ scale * raw``, least squares on the relative error
     (``scale = sum(q) / sum(q^2)`` with ``q = raw / measured``)."""
-    q = [r / m for r, m in zip(raw, measured.median_ms, strict=True)]
+    q = [r / m for r, m in zip(raw, measured_ms, strict=True)]
     scale = sum(q) / sum(v * v for v in q)
     return {"kind": "affine", "fit_kind": "ratio", "scale": scale, "offset_ms": 0.0,
-            "in_sample": in_sample_metrics([scale * r for r in raw], measured.median_ms)}
+            "in_sample": in_sample_metrics([scale * r for r in raw], measured_ms)}
 
