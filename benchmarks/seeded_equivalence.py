@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# The settings of tests/search/test_methods.py, copied on purpose: the record must not change when the tests do.
 SETTINGS = {
     "spos": {"epochs": 2, "recal_batches": 1, "score_batches": 1, "evolution.population": 6, "evolution.top_k": 3,
              "evolution.mutations": 3, "evolution.crossovers": 3, "evolution.generations": 2},
