@@ -33,18 +33,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hwnas.cost.latency.build import build_space_table
 from hwnas.cost.latency.calibrate import calibrate_table, default_kind
+from hwnas.cost.latency.measure import time_models
 from hwnas.cost.latency.measured_nets import Measured, measure_here
 from hwnas.cost.latency.sampled_nets import sample_specs
 from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.latency.build import build_space_table
-from hwnas.cost.latency.measure import time_models
-from hwnas.search import Budgets, search
 from hwnas.cost.separable import SeparableCost
+from hwnas.search import Budgets, search
+from hwnas.search.registry import get_method, method_names
 from hwnas.space import get_space
 
-METHODS = ("fbnet", "tfnas", "spos", "random", "hardcore")
-ONESHOT = ("spos", "random", "hardcore")
+METHODS = method_names()
+ONESHOT = tuple(m for m in METHODS if get_method(m).reuses_supernet)  # they search again on their supernet
 
 # Method settings for a CPU proxy search of a few minutes each (the papers' epochs are ImageNet-scale). The
 # memory-lean execution modes are used where the paper runs every candidate (fbnet mixture, tfnas mixture arch

@@ -41,15 +41,16 @@ from search_methods import ONESHOT, QUICK, SETTINGS, build_table, calibration_sp
 
 from hwnas import zoo
 from hwnas.arch import decode, encode, for_input_size, scale_depth, scale_width
-from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.measure import time_models
+from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.models import AnalyticCost
-from hwnas.search import Budgets, search
 from hwnas.cost.separable import SeparableCost
+from hwnas.search import Budgets, search
+from hwnas.search.registry import method_names
 from hwnas.space import get_space
 
-METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
-HWNAS_METHODS = ("fbnet", "tfnas", "spos", "hardcore")
+METHODS = method_names()
+HWNAS_METHODS = tuple(m for m in METHODS if m != "random")  # the searches, without the baseline they must beat
 REFERENCES = {"MobileNetV2": "mobilenetv2_100", "MobileNetV3-L": "mobilenetv3_large_100", "MnasNet-A1": "mnasnet_a1"}
 WIDTHS = (0.1, 0.15, 0.2, 0.25, 0.35, 0.5, 0.75, 1.0)
 DEPTHS = (0.34, 0.5, 1.0)  # 0.34: one block per stage (MobileNetV2's longest stage repeats 4)

@@ -65,6 +65,7 @@ def _budget_ms(space: Any, table: Any, largest_widths: bool) -> float:
 
 def run_all() -> dict[str, Any]:
     from hwnas.search import Budgets, search
+    from hwnas.search.registry import get_method
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +74,7 @@ def run_all() -> dict[str, Any]:
         from tests.search.conftest import TINY_YAML
 
         for method, settings in SETTINGS.items():
-            budget = _budget_ms(space, table, largest_widths=method in ("fbnet", "hardcore"))
+            budget = _budget_ms(space, table, largest_widths=not get_method(method).searches_widths)
             result = search(method, TINY_YAML, "fashion-mnist", out=work / method, lut=lut,
                             budgets=Budgets(max_latency_ms=budget), overrides=settings, batch_size=32, seed=0,
                             data_dir=str(data), progress=False, tensorboard=False)
