@@ -7,7 +7,8 @@ fields, own checks, inner width, residual rule, which field an elastic width set
 * its ``nn.Module`` (:meth:`BlockType.module_class`), built from a resolved :class:`~hwnas.arch.Layer`;
 * its analytic counts (:meth:`BlockType.cost`: weighted ops and live memory, :mod:`hwnas.blocks.counting`);
 * the canonical block of its latency-table key (:meth:`BlockType.key_block`, :mod:`hwnas.cost.lut_keys`);
-* its elastic-width forward in a supernet (:meth:`BlockType.elastic_forward`), if its width can be narrowed.
+* its elastic-width forward in a supernet (:meth:`BlockType.elastic_forward`), if its width can be narrowed;
+* which candidates of a slot may share its weights in an entangled supernet (:meth:`BlockType.share_key`).
 
 Module classes and elastic forwards import torch, so a type imports them inside those two methods: the spec, the
 spaces and the counts stay pure Python.
@@ -15,7 +16,7 @@ spaces and the counts stay pure Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from hwnas.arch.resolve import Layer
@@ -43,6 +44,13 @@ class BlockType(BlockKind):
 
     def elastic_forward(self) -> ElasticForward | None:
         """The sliced forward that runs this type's module at a narrower width; ``None``: its width is fixed."""
+        return None
+
+    def share_key(self, layer: Layer) -> Hashable | None:
+        """Weight entanglement (Once-for-All, Cai et al. 2020; BigNAS, Yu et al. 2020): candidates of one slot
+        whose layers have equal keys share one module, built at the largest kernel and widths among them, and each
+        runs as a slice of it through :meth:`elastic_forward`. ``None`` (the default): ``layer`` keeps its own
+        weights."""
         return None
 
 

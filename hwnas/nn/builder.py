@@ -112,6 +112,24 @@ def init_weights(model: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def zero_init_last_bn(model: nn.Module) -> int:
+    """Start every residual block as the identity: zero the scale of the last BatchNorm of its branch.
+
+    BigNAS (Yu et al. 2020, Sec. 3.1, "initialization") trains big single-stage models only with this: the output
+    of each residual block starts at its input, so a deep network of randomly chosen blocks is well-behaved from
+    the first step (Goyal et al. 2017 use the same trick for large-batch ResNets). A block is residual when it
+    says so (``has_residual``). Returns the number of blocks changed.
+    """
+    changed = 0
+    for m in model.modules():
+        if getattr(m, "has_residual", False):
+            bns = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d)]
+            if bns:
+                nn.init.zeros_(bns[-1].weight)
+                changed += 1
+    return changed
+
+
 def build_model(spec: ArchSpec, num_classes: int = 1000, in_channels: int = 3) -> HwnasNet:
     """The network described by ``spec``, freshly initialised (see :func:`init_weights`)."""
     return HwnasNet(spec, num_classes, in_channels)

@@ -1,11 +1,14 @@
 """One weight-sharing supernet per search space, built from :meth:`SearchSpace.slots` alone.
 
 Structure: the builder's own stem, prefix blocks, suffix blocks and head (:mod:`hwnas.nn`), and per slot a
-:class:`ChoiceLayer` holding one builder block per candidate at the slot's largest width. Because every module is
+:class:`ChoiceLayer` holding one builder block per candidate at the slot's largest width (``sharing="independent"``)
+or one per group of candidates that share weights (``"entangled"``: Once-for-All/BigNAS weight entanglement, see
+:mod:`hwnas.supernet.choice_layer`). Because every module is
 made by :func:`hwnas.blocks.registry.create_block` from a resolved layer, a candidate has the same state-dict keys
 as the block it becomes in ``build_model(space.to_spec(choice))``, and :meth:`Supernet.extract` copies weights
-with one rule: the leading slice of every tensor (:func:`~hwnas.blocks.slicing.copy_leading`). A narrower width
-runs through its block type's elastic forward (``BlockType.elastic_forward``, :mod:`hwnas.blocks`).
+with one rule: the leading slice of every channel dimension and the centre of every kernel
+(:func:`~hwnas.blocks.slicing.copy_sliced`). A narrower width or smaller kernel runs through its block type's
+elastic forward (``BlockType.elastic_forward``, :mod:`hwnas.blocks`).
 
 Forward modes (architecture weights are passed in, never owned here, so search methods own their parameters):
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import torch
@@ -32,32 +36,17 @@ from torch import nn
 from hwnas.arch.resolve import Layer, resolve_block, resolve_layers
 from hwnas.arch.spec import BlockSpec
 from hwnas.blocks.registry import block_type, create_block
-from hwnas.blocks.slicing import copy_leading
+from hwnas.blocks.slicing import copy_leading, copy_sliced
 from hwnas.cost.counting import count_params
 from hwnas.cost.penalty import probs_for
-from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights
+from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights, zero_init_last_bn
 from hwnas.nn.layers import ConvBnAct
 from hwnas.space.base import Choice, SearchSpace, Slot
 from hwnas.space.labels import depth_label
+from hwnas.supernet.choice_layer import ChoiceLayer, check_sharing
 
 Weights = Mapping[str, torch.Tensor]
 """Architecture weights: dimension label (``s1_b0_op``, ``s1_depth``) -> 1-D tensor, one value per option."""
-
-
-class ChoiceLayer(nn.Module):
-    """One slot: a builder block per candidate, each at the slot's largest width, in the slot's candidate order."""
-
-    def __init__(self, slot: Slot, layers: list[Layer]) -> None:
-        super().__init__()
-        self.names = tuple(slot.candidates)
-        self.full_layers = tuple(layers)  # the resolved widths each module was built with
-        self.ops = nn.ModuleList(create_block(layer) for layer in layers)
-
-    def index(self, name: str) -> int:
-        return self.names.index(name)
-
-    def extra_repr(self) -> str:
-        return f"candidates={list(self.names)}"
 
 
 def _stage_layer_count(stages: tuple[tuple[BlockSpec, ...], ...]) -> int:
@@ -142,9 +131,13 @@ class Supernet(nn.Module):
 
     sync_world: Any = None  # the process group of a synchronised step (set by hwnas.nn.global_bn.synchronised)
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, sharing: str = "independent", kernel_transform: bool = False,
+                 zero_init_residual: bool = False) -> None:
         super().__init__()
         self.space = space
+        self.sharing = check_sharing(sharing)
+        if kernel_transform and sharing != "entangled":
+            raise ValueError("kernel_transform needs sharing='entangled' (it maps a shared kernel to smaller ones)")
         self.num_classes = space.geometry.num_classes
         self.in_channels = space.geometry.in_channels
         # Prefix and suffix are fixed: resolve them inside the heaviest network, as the builder would.
@@ -155,11 +148,13 @@ class Supernet(nn.Module):
         self.prefix = nn.Sequential(*(create_block(layer) for layer in full[:n_prefix]))
         self.choice_layers = nn.ModuleDict({
             slot.label: ChoiceLayer(slot, [resolve_block(b, slot.in_ch, space.act, space.se_mode)
-                                           for b in slot.candidates.values()])
+                                           for b in slot.candidates.values()], sharing, kernel_transform)
             for slot in space.slots()})
         self.suffix = nn.Sequential(*(create_block(layer) for layer in full[len(full) - n_suffix:]))
         self.head = ClassifierHead.from_spec(space.head, full[-1].out_ch, self.num_classes, space.act)
         init_weights(self)
+        if zero_init_residual:
+            zero_init_last_bn(self)
         self._narrow: dict[tuple[str, int, Any], Layer | None] = {}
         self._active: Choice | None = None
         self._path: list[tuple[nn.Module, Callable | None, Layer | None]] = []
@@ -173,17 +168,18 @@ class Supernet(nn.Module):
         return self._narrow[key]
 
     def _resolve_narrow(self, slot: Slot, index: int, width: Any) -> Layer | None:
-        if width is None or slot.widths is None:
-            return None
-        if width not in slot.widths:
-            raise ValueError(f"{slot.width_label}={width!r} is not one of {slot.widths}")
         choice_layer = self.choice_layers[slot.label]
-        name, full = choice_layer.names[index], choice_layer.full_layers[index]
-        block = self.space.block_for(slot, {slot.op_label: name, slot.width_label: width})
-        layer = resolve_block(block, slot.in_ch, self.space.act, self.space.se_mode)
-        if (layer.mid, layer.se_ch) == (full.mid, full.se_ch):
+        name, full = choice_layer.names[index], choice_layer.module_layer(index)
+        if width is None or slot.widths is None:
+            layer = choice_layer.full_layers[index]
+        else:
+            if width not in slot.widths:
+                raise ValueError(f"{slot.width_label}={width!r} is not one of {slot.widths}")
+            block = self.space.block_for(slot, {slot.op_label: name, slot.width_label: width})
+            layer = resolve_block(block, slot.in_ch, self.space.act, self.space.se_mode)
+        if (layer.mid, layer.se_ch, layer.kernel) == (full.mid, full.se_ch, full.kernel):
             return None
-        if layer.mid > full.mid or layer.se_ch > full.se_ch:
+        if layer.mid > full.mid or layer.se_ch > full.se_ch or layer.kernel > full.kernel:
             raise ValueError(f"{slot.label} candidate {name!r} at width {width!r} (mid {layer.mid}, SE "
                              f"{layer.se_ch}) is wider than its supernet block (mid {full.mid}, SE {full.se_ch}); "
                              "a space must write candidates at their largest width")
@@ -191,12 +187,20 @@ class Supernet(nn.Module):
             raise ValueError(f"{slot.label} candidate {name!r} ({full.type}) has no elastic (sliced) forward")
         return layer
 
-    def _run_candidate(self, slot: Slot, index: int, x: torch.Tensor, width: Any = None) -> torch.Tensor:
-        module = self.choice_layers[slot.label].ops[index]
-        layer = self._narrow_layer(slot, index, width)
+    def _elastic(self, slot: Slot, index: int, layer: Layer | None) -> Callable | None:
+        """The sliced forward of candidate ``index`` at ``layer`` (``None``: the module runs whole), with its
+        module's kernel transforms bound in when it has them."""
         if layer is None:
-            return module(x)
-        return block_type(layer.type).elastic_forward()(module, x, layer)  # type: ignore[misc]
+            return None
+        forward = block_type(layer.type).elastic_forward()
+        transforms = self.choice_layers[slot.label].transforms(index)
+        return forward if transforms is None else partial(forward, kernel_transforms=transforms)
+
+    def _run_candidate(self, slot: Slot, index: int, x: torch.Tensor, width: Any = None) -> torch.Tensor:
+        module = self.choice_layers[slot.label].module(index)
+        layer = self._narrow_layer(slot, index, width)
+        elastic = self._elastic(slot, index, layer)
+        return module(x) if elastic is None else elastic(module, x, layer)
 
     # ------------------------------------------------------------------------------------------ single path
     def set_active(self, choice: Mapping[str, Any]) -> None:
@@ -206,8 +210,8 @@ class Supernet(nn.Module):
         for slot in self.space.active_slots(choice):
             index = self.choice_layers[slot.label].index(choice[slot.op_label])
             layer = self._narrow_layer(slot, index, choice.get(slot.width_label))
-            module = self.choice_layers[slot.label].ops[index]
-            path.append((module, None if layer is None else block_type(layer.type).elastic_forward(), layer))
+            module = self.choice_layers[slot.label].module(index)
+            path.append((module, self._elastic(slot, index, layer), layer))
         self._active, self._path = dict(choice), path
 
     def sample_active(self, rng: random.Random) -> Choice:
@@ -357,21 +361,30 @@ class Supernet(nn.Module):
 
         They pair one to one with ``build_model(space.to_spec(choice)).blocks``.
         """
+        return [module for module, _ in self._path_pairs(choice)]
+
+    def _path_pairs(self, choice: Mapping[str, Any]) -> list[tuple[nn.Module, dict]]:
+        """``path_blocks`` with, per block, the kernel transforms of its weights (for :func:`copy_sliced`)."""
         self.space.check(choice)
-        blocks = list(self.prefix)
+        pairs: list[tuple[nn.Module, dict]] = [(block, {}) for block in self.prefix]
         for slot in self.space.active_slots(choice):
             layer = self.choice_layers[slot.label]
-            blocks.append(layer.ops[layer.index(choice[slot.op_label])])
-        return blocks + list(self.suffix)
+            index = layer.index(choice[slot.op_label])
+            transforms = layer.transforms(index)
+            pairs.append((layer.module(index), {} if transforms is None else {"conv_dw.conv.weight": transforms}))
+        return pairs + [(block, {}) for block in self.suffix]
 
     def extract(self, choice: Mapping[str, Any]) -> HwnasNet:
         """The child network of ``choice`` (``hwnas.nn.build_model`` of its spec) with the supernet's weights and
-        BN statistics copied in (leading slices, :func:`copy_leading`); same mode and device as the supernet."""
+        BN statistics copied in (leading channel slices, centred kernels: :func:`copy_sliced`); same mode and
+        device as the supernet."""
         child = build_model(self.space.to_spec(choice), self.num_classes, self.in_channels)
-        blocks = self.path_blocks(choice)
-        assert len(blocks) == len(child.blocks), (len(blocks), len(child.blocks))
-        for src, dst in [(self.stem, child.stem), *zip(blocks, child.blocks), (self.head, child.head)]:
-            copy_leading(src, dst)
+        pairs = self._path_pairs(choice)
+        assert len(pairs) == len(child.blocks), (len(pairs), len(child.blocks))
+        copy_leading(self.stem, child.stem)
+        for (src, kernels), dst in zip(pairs, child.blocks):
+            copy_sliced(src, dst, kernels)
+        copy_leading(self.head, child.head)
         return child.to(self.stem.conv.weight.device).train(self.training)
 
     def heaviest(self) -> Choice:

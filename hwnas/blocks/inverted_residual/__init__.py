@@ -2,6 +2,8 @@
 (Wu et al. 2019, Table 2), squeeze-excite and TF-NAS elastic mid widths (Hu et al. 2020). Pure Python: the module
 is in :mod:`.module`.
 
+In an entangled supernet, candidates that differ in kernel, expansion or SE share one module (:meth:`share_key`).
+
 Grammar: ``ir_r1_k5_s2_e3_c24`` plus optional ``m`` (mid width), ``g`` (groups), ``se``/``sec``, ``n<act>``,
 ``noskip``. Mid width: ``m`` if given, else ``round(in * e)`` (timm's rule).
 """
@@ -61,3 +63,9 @@ class InvertedResidualType(BlockType):
         from hwnas.blocks.inverted_residual.module import elastic_forward
 
         return elastic_forward
+
+    def share_key(self, layer: Layer) -> tuple:
+        # Kernel, expansion (mid) and SE width may differ: the elastic forward slices all three. Groups may not:
+        # a grouped 1x1 conv's weight is a different tensor shape, so FBNet's g2 candidates share among themselves.
+        return (self.name, layer.in_ch, layer.out_ch, layer.stride, layer.groups, layer.act, layer.se_act,
+                layer.se_gate, layer.residual)

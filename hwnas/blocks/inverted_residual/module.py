@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from hwnas.arch.resolve import Layer
-from hwnas.blocks.slicing import conv_bn_act, squeeze_excite
+from hwnas.blocks.slicing import KernelTransforms, conv_bn_act, squeeze_excite
 from hwnas.nn.layers import ChannelShuffle, ConvBnAct, depthwise, se_or_identity
 
 
@@ -51,11 +51,14 @@ class InvertedResidual(nn.Module):
         return out + x if self.has_residual else out
 
 
-def elastic_forward(block: InvertedResidual, x: torch.Tensor, layer: Layer) -> torch.Tensor:
-    """An ``ir`` block with mid width ``layer.mid`` and SE width ``layer.se_ch`` (TF-NAS elastic widths,
-    Hu et al. 2020): same op order as :class:`InvertedResidual`."""
+def elastic_forward(block: InvertedResidual, x: torch.Tensor, layer: Layer,
+                    kernel_transforms: KernelTransforms | None = None) -> torch.Tensor:
+    """An ``ir`` block with mid width ``layer.mid``, SE width ``layer.se_ch`` (0: no SE) and depthwise kernel
+    ``layer.kernel``, all at most the module's own (TF-NAS elastic widths, Hu et al. 2020; an entangled
+    supernet's kernel, expansion and SE, Once-for-All, Cai et al. 2020): same op order as
+    :class:`InvertedResidual`. ``kernel_transforms``: Once-for-All's kernel transforms (:func:`centre_kernel`)."""
     h = conv_bn_act(block.conv_pw, x, layer.mid)
-    h = conv_bn_act(block.conv_dw, block.shuffle(h))
+    h = conv_bn_act(block.conv_dw, block.shuffle(h), kernel=layer.kernel, transforms=kernel_transforms)
     if layer.se_ch:
         h = squeeze_excite(block.se, h, layer.se_ch)
     out = conv_bn_act(block.conv_pwl, h)
