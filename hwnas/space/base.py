@@ -140,6 +140,10 @@ class SearchSpace:
         """The last value of every dimension: spaces order values so that this is the largest network."""
         return {d.label: d.values[-1] for d in self.dims()}
 
+    def lightest(self) -> Choice:
+        """The first value of every dimension: the smallest network (the bottom slice of BigNAS's sandwich)."""
+        return {d.label: d.values[0] for d in self.dims()}
+
     def mutate(self, choice: Choice, rng: random.Random, prob: float = 0.1) -> Choice:
         """Resample each dimension with probability ``prob`` (SPOS evolution, Guo et al. 2019, Sec. 3.3)."""
         self.check(choice)

@@ -30,12 +30,11 @@ from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.parts.dnas import DnasParts, finish_dnas
-from hwnas.search.parts.engine import SearchState, WeightTrainer, run_epoch
+from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet, run_epoch
 from hwnas.search.parts.objectives import FBNET_ALPHA, FBNET_BETA, LOSS_FORMS, LinearCost, fbnet_loss
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
 from hwnas.space.labels import is_op_label
-from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
 MODES = ("mixture", "sampled")
@@ -60,6 +59,9 @@ class FBNetConfig:
     samples: int = 6  # architectures drawn from P_theta at the end, besides the argmax
     hard: bool = True  # project the results onto the budgets
     steps_per_epoch: int | None = None  # cap on weight steps per epoch (None: the whole weight split)
+    sharing: str = "independent"  # supernet weights: independent per candidate, or entangled (Once-for-All)
+    kernel_transform: bool = False  # entangled only: Once-for-All kernel transformation matrices
+    zero_init_residual: bool = False  # every residual block starts as the identity (BigNAS initialisation)
     arch_steps_per_epoch: int | None = None  # cap on theta steps per epoch
 
     def __post_init__(self) -> None:
@@ -103,7 +105,7 @@ def masks(params: ArchParams, tau: float, batch: int, generator: torch.Generator
 def run_fbnet(ctx: SearchContext) -> SearchResult:
     """FBNet on ``ctx`` with ``ctx.config`` (an :class:`FBNetConfig`)."""
     cfg = ctx.config
-    supernet = Supernet(ctx.space).to(ctx.device)
+    supernet = build_supernet(ctx.space, cfg).to(ctx.device)
     params = ArchParams(ctx.space).to(ctx.device)
     cost = LinearCost(loss_cost(ctx)).to(ctx.device)
     steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))

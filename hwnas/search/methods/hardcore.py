@@ -37,8 +37,8 @@ from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import gumbel_softmax
 from hwnas.search.parts.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_start, sparsify
-from hwnas.search.parts.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
-from hwnas.search.parts.oneshot import load_supernet, save_supernet
+from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet, cycle_batches, run_epoch
+from hwnas.search.parts.oneshot import save_supernet, trained_supernet
 from hwnas.search.parts.projection import project
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult, build_result
@@ -62,6 +62,9 @@ class HardCoReConfig:
     kd_gamma: float = 1.0  # weight of the distillation term (gamma_knowledge)
     kd_temperature: float = 1.0
     steps_per_epoch: int | None = None
+    sharing: str = "entangled"  # supernet weights: independent per candidate, or entangled (Once-for-All)
+    kernel_transform: bool = False  # entangled only: Once-for-All kernel transformation matrices
+    zero_init_residual: bool = False  # every residual block starts as the identity (BigNAS initialisation)
     grad_mode: str = "all"
     grad_batches: int = 1  # arch-split batches per BCFW gradient (aggregate_grads_steps)
     grad_batch: int | None = 16  # images of each such batch used (HardCoRe: batch 16); None: the whole batch
@@ -209,14 +212,14 @@ def run_hardcore(ctx: SearchContext) -> SearchResult:
         raise ValueError("hardcore searches under a hard constraint: give at least one budget "
                          "(--max-latency-ms with --lut, --max-params, --max-macs or --max-memory-mb)")
     cfg, from_supernet = ctx.config, ctx.from_supernet
-    supernet = Supernet(ctx.space)
+    supernet = build_supernet(ctx.space, cfg)
     fingerprint = {"space": ctx.space.name, "config": asdict(cfg), "budgets": ctx.budgets.to_dict(),
                    "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
     state = SearchState(ctx.out_dir, "hardcore", fingerprint)
     saved = state.load(ctx.resume)
     history: dict[str, Any] = {}
     if from_supernet is not None:
-        load_supernet(from_supernet, supernet, ctx.device)
+        supernet = trained_supernet(from_supernet, ctx.space, ctx.device)
     else:  # a resumed search whose training had finished skips straight to saving the supernet
         history["supernet"] = train_oneshot(ctx, supernet, cfg, state, saved)
         save_supernet(ctx, supernet, "hardcore", {"config": asdict(cfg), "seed": ctx.seed})
@@ -271,8 +274,7 @@ def finetune(ctx: SearchContext, supernet_dir: Path, choice: Choice, epochs: int
     (its fine-tune loss ``CE + 2 KL``, i.e. ``kd_alpha = 2/3`` of the mix, temperature 1)."""
     from hwnas.train import TrainConfig, train
 
-    supernet = Supernet(ctx.space)
-    load_supernet(supernet_dir, supernet, ctx.device)
+    supernet = trained_supernet(supernet_dir, ctx.space, ctx.device)
     child = supernet.extract(choice)
     teacher = freeze(supernet.extract(ctx.space.heaviest()))
     cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=1e-5, kd_alpha=kd_alpha, kd_temperature=1.0,

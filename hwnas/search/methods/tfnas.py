@@ -41,13 +41,12 @@ from hwnas.search.context import SearchContext
 from hwnas.search.method import SearchMethod
 from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.parts.dnas import DnasParts, finish_dnas
-from hwnas.search.parts.engine import SearchState, WeightTrainer, cycle_batches, run_epoch
+from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet, cycle_batches, run_epoch
 from hwnas.search.parts.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
 from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
 from hwnas.space.labels import OP, is_width_label
-from hwnas.supernet import Supernet
 
 log = logging.getLogger(__name__)
 ARCH_MODES = ("mixture", "sampled")
@@ -74,6 +73,9 @@ class TFNASConfig:
     target_tolerance: float = 0.01  # how far below the target the final architecture may stay
     samples: int = 0  # extra architectures drawn from the final distribution
     steps_per_epoch: int | None = None
+    sharing: str = "independent"  # supernet weights: independent per candidate, or entangled (Once-for-All)
+    kernel_transform: bool = False  # entangled only: Once-for-All kernel transformation matrices
+    zero_init_residual: bool = False  # every residual block starts as the identity (BigNAS initialisation)
 
     def __post_init__(self) -> None:
         if self.arch_mode not in ARCH_MODES:
@@ -124,7 +126,7 @@ class TFNASSearch:
 
     def __init__(self, ctx: SearchContext, cfg: TFNASConfig, target: float) -> None:
         self.ctx, self.cfg, self.target = ctx, cfg, target
-        self.supernet = Supernet(ctx.space).to(ctx.device)
+        self.supernet = build_supernet(ctx.space, cfg).to(ctx.device)
         self.params = ArchParams(ctx.space).to(ctx.device)
         self.separable = SeparableCost(ctx.latency, ctx.space)
         self.widths = initial_widths(ctx.space, ctx.space.heaviest())

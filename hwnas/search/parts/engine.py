@@ -36,13 +36,14 @@ class WeightTrainer:
 
     def __init__(self, model: nn.Module, total_steps: int, lr: float = 0.05, weight_decay: float = 4e-5,
                  momentum: float = 0.9, grad_clip: float | None = 5.0, min_lr: float = 0.0,
-                 world: World | None = None) -> None:
+                 world: World | None = None, warmup_steps: int = 0) -> None:
         cfg = TrainConfig(epochs=1, lr=lr, weight_decay=weight_decay, momentum=momentum, min_lr=min_lr,
                           grad_clip=grad_clip, progress=False, tensorboard=False)
         self.model, self.cfg = model, cfg
         self.world = world or World()  # whose gradients and losses a step averages
         self.optimizer = build_optimizer(model, cfg)
         self.total_steps = max(int(total_steps), 1)
+        self.warmup_steps = max(int(warmup_steps), 0)  # linear warm-up from 0 (Goyal et al. 2017; BigNAS)
         self.step = 0
         self.nonfinite = 0  # consecutive
         self.skipped = 0
@@ -50,7 +51,7 @@ class WeightTrainer:
     @property
     def lr(self) -> float:
         return lr_at_step(min(self.step, self.total_steps - 1), base_lr=self.cfg.lr, min_lr=self.cfg.min_lr,
-                          warmup_steps=0, total_steps=self.total_steps)
+                          warmup_steps=self.warmup_steps, total_steps=self.total_steps)
 
     def update(self, loss_fn: Callable[[], torch.Tensor], params: Iterable[nn.Parameter] | None = None) -> float:
         """One step: ``loss_fn()`` builds the loss (of this rank's shard), backward, gradients averaged over the
@@ -93,6 +94,13 @@ class WeightTrainer:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.skipped = int(state["step"]), int(state["skipped"])
+
+
+def build_supernet(space: Any, cfg: Any) -> Supernet:
+    """The supernet a method's config asks for: its ``sharing`` ("independent" or "entangled"),
+    ``kernel_transform`` and ``zero_init_residual`` fields (:class:`~hwnas.supernet.Supernet`)."""
+    return Supernet(space, sharing=cfg.sharing, kernel_transform=cfg.kernel_transform,
+                    zero_init_residual=cfg.zero_init_residual)
 
 
 def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tensor], float], desc: str,

@@ -1,7 +1,9 @@
 """One-shot search in two phases, shared by SPOS and the random baseline (Guo et al. 2019, Sec. 3).
 
-1. **Supernet training**: every step trains one path drawn by :class:`~hwnas.search.parts.path_sampling.PathSampler`
-   (uniform; optionally with channel warm-up and only inside the budgets) on the weight split. The trained
+1. **Supernet training**: every step trains one path drawn by a path sampler (:mod:`hwnas.search.parts.path_sampling`:
+   uniform, with channel warm-up, optionally only inside the budgets) on the weight split, or, with ``sandwich``,
+   the largest, the smallest and sampled paths with in-place distillation (:mod:`hwnas.search.parts.sandwich`).
+   The supernet's weights are independent per candidate or entangled (``sharing``, :mod:`hwnas.supernet`). The trained
    supernet is saved as ``supernet.pt`` plus ``supernet.json`` (what it was trained on), so that a new budget
    can be searched later without training again (``hwnas search --from-supernet DIR``).
 2. **Candidate search**: an ask/tell strategy (:mod:`hwnas.search.parts.evolution`) proposes feasible candidates; each
@@ -26,10 +28,11 @@ from hwnas.distributed import World
 from hwnas.fileio import write_json_atomic
 from hwnas.search.context import SearchContext
 from hwnas.search.parts.engine import (
-    LimitedSource, SearchState, WeightTrainer, batches, run_epoch, score_choice,
+    LimitedSource, SearchState, WeightTrainer, batches, build_supernet, run_epoch, score_choice,
 )
 from hwnas.search.parts.evolution import EvolutionConfig, rng_state, set_rng_state
 from hwnas.search.parts.path_sampling import ChannelWarmup, PathSampler
+from hwnas.search.parts.sandwich import sandwich_loss, sandwich_paths
 from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
 from hwnas.train import load_checkpoint, save_checkpoint
@@ -50,7 +53,15 @@ class OneShotConfig:
     weight_decay: float = 4e-5
     steps_per_epoch: int | None = None  # cap on steps per epoch (None: the whole weight split)
     warmup_fraction: float = 0.25  # channel warm-up: first quarter full widths, next quarter opens them all
-    constrained_sampling: bool = False  # train only paths that meet the budgets
+    constrained_sampling: bool = False  # train only paths that meet the budgets (same as path_sampler=constrained)
+    path_sampler: str = "uniform"  # uniform | constrained (rejection, inside the budgets) | strolling (even walk)
+    sharing: str = "independent"  # supernet weights: independent per candidate, or entangled (Once-for-All)
+    kernel_transform: bool = False  # entangled only: Once-for-All kernel transformation matrices
+    zero_init_residual: bool = False  # every residual block starts as the identity (BigNAS initialisation)
+    sandwich: bool = False  # each step: largest + smallest + sandwich_paths sampled paths (BigNAS sandwich rule)
+    sandwich_paths: int = 2  # sampled paths per sandwich step
+    distill: bool = False  # sandwich only: the largest path's soft labels teach the others (in-place distillation)
+    lr_warmup_fraction: float = 0.0  # share of all steps with a linear learning-rate warm-up
     recal_batches: int = 8  # weight-split batches for each candidate's BN recalibration
     score_batches: int | None = None  # arch-split batches each candidate is scored on (None: all)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
@@ -67,35 +78,64 @@ def channel_warmup(cfg: OneShotConfig) -> ChannelWarmup:
 
 def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, state: SearchState,
                    saved: Mapping[str, Any] | None, step_fn: Callable | None = None,
-                   sampler: PathSampler | None = None) -> list[dict[str, Any]]:
-    """Phase 1: uniform single-path training (or ``step_fn(x, y, epoch, rng)`` per step); per-epoch history."""
+                   sampler: Any | None = None) -> list[dict[str, Any]]:
+    """Phase 1: single-path training (SPOS), or the sandwich rule with in-place distillation (``cfg.sandwich``,
+    :mod:`hwnas.search.parts.sandwich`), or ``step_fn(x, y, epoch)`` per step; per-epoch history."""
+    if cfg.distill and not cfg.sandwich:
+        raise ValueError("distill (in-place distillation) needs sandwich=true: the largest path of a sandwich step "
+                         "is the teacher")
     source = ctx.loaders.train
     steps = min(cfg.steps_per_epoch or len(source), len(source))
-    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
-    sampler = sampler or PathSampler(ctx.space, ctx.constraints, channel_warmup(cfg), cfg.constrained_sampling)
+    total = cfg.epochs * steps
+    trainer = WeightTrainer(supernet, total, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world,
+                            warmup_steps=int(round(cfg.lr_warmup_fraction * total)))
+    sampler = sampler or path_sampler(ctx, cfg)
     rng, start, history = random.Random(ctx.seed), 0, []
     if saved is not None:
         supernet.load_state_dict(saved["supernet"])
         trainer.load_state_dict(saved["trainer"])
         set_rng_state(rng, saved["rng"])
+        if saved.get("sampler") is not None and hasattr(sampler, "load_state_dict"):
+            sampler.load_state_dict(saved["sampler"])
         start, history = int(saved["epoch"]), list(saved["history"])
     supernet.to(ctx.device).train()
+    largest, smallest = ctx.space.heaviest(), ctx.space.lightest()
 
-    def single_path(x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
-        supernet.set_active(sampler.sample(rng, epoch))  # the same path on every rank: same seeded rng
+    def one_step(x: torch.Tensor, y: torch.Tensor, epoch: int) -> float:
+        # Paths are drawn before sharding from the same seeded rng: every rank trains the same paths.
+        if not cfg.sandwich:
+            supernet.set_active(sampler.sample(rng, epoch))
+            x, y = ctx.world.shard((x, y))
+            return trainer.update(lambda: torch.nn.functional.cross_entropy(supernet(x), y))
+        paths = sandwich_paths(largest, smallest, lambda: sampler.sample(rng, epoch), cfg.sandwich_paths)
         x, y = ctx.world.shard((x, y))
-        return trainer.update(lambda: torch.nn.functional.cross_entropy(supernet(x), y))
+        return trainer.update(lambda: sandwich_loss(supernet, x, y, paths, cfg.distill)) / len(paths)
 
     for epoch in range(start, cfg.epochs):
-        step = step_fn or single_path
+        step = step_fn or one_step
         loss = run_epoch(source, epoch, lambda x, y: step(x, y, epoch), f"supernet {epoch + 1}/{cfg.epochs}",
                          ctx.show_progress, ctx.device, limit=steps)
         history.append({"epoch": epoch, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "supernet", "epoch": epoch, "loss": loss})
         log.info("supernet epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
         state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
-                    "trainer": trainer.state_dict(), "rng": rng_state(rng), "history": history})
+                    "trainer": trainer.state_dict(), "rng": rng_state(rng), "history": history,
+                    "sampler": sampler.state_dict() if hasattr(sampler, "state_dict") else None})
     return history
+
+
+def path_sampler(ctx: SearchContext, cfg: OneShotConfig) -> Any:
+    """The training path sampler ``cfg.path_sampler`` names (``constrained_sampling`` is the older spelling of
+    ``path_sampler="constrained"``), with channel warm-up, under the search's budgets."""
+    from hwnas.search.parts import path_sampling
+
+    kind = "constrained" if cfg.constrained_sampling and cfg.path_sampler == "uniform" else cfg.path_sampler
+    make = getattr(path_sampling, "make_path_sampler", None)
+    if make is not None:
+        return make(kind, ctx.space, ctx.constraints, channel_warmup(cfg))
+    if kind not in ("uniform", "constrained"):
+        raise ValueError(f"path_sampler must be uniform or constrained, got {kind!r}")
+    return PathSampler(ctx.space, ctx.constraints, channel_warmup(cfg), kind == "constrained")
 
 
 def save_supernet(ctx: SearchContext, supernet: Supernet, method: str, info: Mapping[str, Any]) -> None:
@@ -119,6 +159,21 @@ def load_supernet(directory: Path, supernet: Supernet, device: torch.device) -> 
     except RuntimeError as e:
         raise ValueError(f"{path} does not fit space {supernet.space.name!r}: {str(e).splitlines()[0]}") from None
     supernet.to(device)
+
+
+def trained_supernet(directory: Path, space: Any, device: torch.device) -> Supernet:
+    """The supernet saved in ``directory``, built the way it was trained (its ``supernet.json`` says how its
+    weights are shared; files from before entangled supernets existed hold independent ones)."""
+    import json
+    from types import SimpleNamespace
+
+    info_path = Path(directory) / SUPERNET_INFO
+    config = json.loads(info_path.read_text()).get("config", {}) if info_path.is_file() else {}
+    shape = SimpleNamespace(sharing=config.get("sharing", "independent"),
+                            kernel_transform=bool(config.get("kernel_transform", False)), zero_init_residual=False)
+    supernet = build_supernet(space, shape)
+    load_supernet(directory, supernet, device)
+    return supernet
 
 
 def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg: OneShotConfig,
@@ -183,14 +238,14 @@ def run_oneshot(ctx: SearchContext, method: str, make_strategy: Callable) -> Sea
     from hwnas.search.budgets import feasible
 
     cfg, from_supernet = ctx.config, ctx.from_supernet
-    supernet = Supernet(ctx.space)
+    supernet = build_supernet(ctx.space, cfg)
     fingerprint = {"space": ctx.space.name, "geometry": asdict(ctx.space.geometry), "config": cfg.to_dict(),
                    "budgets": ctx.budgets.to_dict(), "seed": ctx.seed, "from_supernet": str(from_supernet or "")}
     state = SearchState(ctx.out_dir, method, fingerprint)
     saved = state.load(ctx.resume)
     history: dict[str, Any] = {}
     if from_supernet is not None:
-        load_supernet(from_supernet, supernet, ctx.device)
+        supernet = trained_supernet(from_supernet, ctx.space, ctx.device)
     elif saved is not None and saved.get("phase") == "search":
         load_supernet(ctx.out_dir, supernet, ctx.device)
         history["supernet"] = saved.get("train_history")
