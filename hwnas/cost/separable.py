@@ -20,7 +20,7 @@ the expected cost when only candidate ``i`` of slot ``l`` has probability one:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwnas.cost.models import CostModel
@@ -102,22 +102,26 @@ class SeparableCost:
             return self.fixed + sum(values)
         return max([self.fixed, *values])
 
-    def lightest(self, largest_widths: bool = False) -> Choice:
+    def lightest(self, largest_widths: bool = False,
+                 allowed: Mapping[str, Sequence[Any]] | None = None) -> Choice:
         """The choice of least cost: each slot's cheapest candidate and width, each stage's cheapest depth.
 
         Exact for separable costs, where every term is minimised independently. Widths are scanned when a slot
         has at most :data:`SCAN_WIDTHS` of them, else the narrowest is taken (costs grow with width);
-        ``largest_widths`` keeps every width at its largest (methods that search ops and depth only).
+        ``largest_widths`` keeps every width at its largest (methods that search ops and depth only);
+        ``allowed`` (width label -> increasing widths) limits a slot to some of its widths (the widths a channel
+        warm-up has opened so far).
         """
         choice: Choice = {}
         best: dict[str, float] = {}
         for slot in self.space.slots():
-            if slot.widths is None:
+            widths = slot.widths if slot.widths is None else tuple((allowed or {}).get(slot.width_label, slot.widths))
+            if widths is None:
                 options = [None]
             elif largest_widths:
-                options = slot.widths[-1:]
+                options = widths[-1:]
             else:
-                options = slot.widths if len(slot.widths) <= SCAN_WIDTHS else slot.widths[:1]
+                options = widths if len(widths) <= SCAN_WIDTHS else widths[:1]
             value, name, width = min((t, name, w) for w in options
                                      for name, t in zip(slot.candidates, self.terms(slot, w)))
             choice[slot.op_label], best[slot.label] = name, value
