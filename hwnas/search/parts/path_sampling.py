@@ -1,28 +1,44 @@
-"""Path sampling for one-shot supernet training: uniform (SPOS), with channel warm-up, under budgets.
+"""Path sampling for one-shot supernet training: uniform (SPOS), with channel warm-up, under budgets; and the
+factory that picks a sampler by name.
 
-SPOS (Guo et al. 2019, Sec. 3.2) trains its supernet by sampling one path uniformly per step. Two refinements
-from its follow-ups:
+SPOS (Guo et al. 2019, Sec. 3.2) trains its supernet by sampling one path uniformly per step. Refinements from its
+follow-ups:
 
-* **channel warm-up** (the SPOS-MXNet reproduction's ``epoch_start_cs`` / ``cs_warm_up``): the first epochs
-  train block choices at full width only; then the allowed widths open up from the widest down, a little more
-  each epoch, until every width is sampled. Narrow channels are leading slices of wide ones, so training the
-  wide ones first gives the narrow ones a useful start;
+* **channel warm-up** (:mod:`hwnas.search.parts.warmup`): full widths first, then the widths open from the widest
+  down;
 * **constraint-aware sampling**: only paths that meet the budgets are trained, so the supernet's capacity goes
-  where the search will look (the SPOS paper samples under its FLOPs constraint in the same spirit).
+  where the search will look (the SPOS paper samples under its FLOPs constraint in the same spirit). Feasible
+  paths are drawn by rejection; when the budgets are tight and rejection keeps failing, a drawn path is repaired
+  by moving random decisions to cheaper values until it fits;
+* **strolling evolution** (:mod:`hwnas.search.parts.strolling`): rejection keeps the uniform distribution's shape,
+  so the kept paths crowd under the limit and the cheap end of the budget region is seldom trained; the strolling
+  sampler walks inside the budgets and covers their cost range evenly.
 
-Feasible paths are drawn by rejection; when the budgets are tight and rejection keeps failing, a drawn path is
-repaired by moving random decisions to cheaper values until it fits.
+:func:`make_path_sampler` builds one by name (``uniform``, ``constrained``, ``strolling``). Every sampler has
+``sample(rng, epoch) -> Choice`` and ``state_dict`` / ``load_state_dict`` for the training checkpoint. Without
+budgets, ``constrained`` and ``strolling`` have no region to stay in and fall back to ``uniform`` with a logged
+warning rather than an error: a run without a budget is a valid search, and a config that names a budgeted sampler
+(or a default that does) should not make it fail; the older ``constrained_sampling`` flag did the same, silently.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from hwnas.search.budgets import BudgetConstraint, feasible
+from hwnas.search.parts.strolling import StrollingSampler
+from hwnas.search.parts.warmup import ChannelWarmup, open_widths
 from hwnas.space.base import Choice, SearchSpace
+
+__all__ = ["PATH_SAMPLERS", "ChannelWarmup", "PathSampler", "StrollingSampler", "feasible_sampler",
+           "make_path_sampler", "open_widths", "repair", "sample_feasible"]
+
+log = logging.getLogger(__name__)
+
+PATH_SAMPLERS = ("uniform", "constrained", "strolling")
+"""The sampler kinds :func:`make_path_sampler` knows."""
 
 REJECTION_TRIES = 200
 
@@ -72,22 +88,6 @@ def repair(space: SearchSpace, choice: Choice, rng: random.Random, budgets: Sequ
     return fallback
 
 
-@dataclass(frozen=True)
-class ChannelWarmup:
-    """Full widths only for ``block_epochs`` epochs, then ``open_epochs`` epochs to open every width."""
-
-    block_epochs: int = 0
-    open_epochs: int = 1
-
-    def allowed(self, widths: tuple, epoch: int) -> tuple:
-        """The widths a slot may sample at ``epoch``: the widest ``k`` of them, ``k`` growing to all."""
-        if epoch < self.block_epochs:
-            return widths[-1:]
-        stage = epoch - self.block_epochs + 1
-        k = math.ceil(len(widths) * min(1.0, stage / max(self.open_epochs, 1)))
-        return widths[-max(k, 1):]
-
-
 class PathSampler:
     """Uniform single paths for one-shot training, with optional channel warm-up and budgets."""
 
@@ -99,12 +99,33 @@ class PathSampler:
     def _draw(self, rng: random.Random, epoch: int) -> Choice:
         choice = self.space.sample(rng)
         if self.warmup is not None:
-            for slot in self.space.slots():
-                if slot.widths is not None:
-                    choice[slot.width_label] = rng.choice(self.warmup.allowed(slot.widths, epoch))
+            for label, widths in open_widths(self.space, self.warmup, epoch).items():
+                choice[label] = rng.choice(widths)
         return choice
 
     def sample(self, rng: random.Random, epoch: int) -> Choice:
         if not self.budgets:
             return self._draw(rng, epoch)
         return sample_feasible(self.space, rng, self.budgets, draw=lambda r: self._draw(r, epoch))
+
+    def state_dict(self) -> dict:
+        """Nothing to save: every draw comes from the caller's RNG (the same interface as the strolling sampler)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def make_path_sampler(kind: str, space: SearchSpace, budgets: Sequence[BudgetConstraint] = (),
+                      warmup: ChannelWarmup | None = None) -> PathSampler | StrollingSampler:
+    """The ``kind`` sampler of ``space`` under ``budgets`` with channel warm-up ``warmup``: ``uniform`` (SPOS),
+    ``constrained`` (uniform, kept inside the budgets) or ``strolling`` (an even walk inside them)."""
+    if kind not in PATH_SAMPLERS:
+        raise ValueError(f"unknown path sampler {kind!r}; valid: {', '.join(PATH_SAMPLERS)}")
+    if kind != "uniform" and not budgets:
+        log.warning("path sampler %r keeps paths inside the budgets, but no budget is set: sampling uniformly",
+                    kind)
+        kind = "uniform"
+    if kind == "strolling":
+        return StrollingSampler(space, budgets, warmup)
+    return PathSampler(space, budgets, warmup, constrained=kind == "constrained")
