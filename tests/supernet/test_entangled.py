@@ -129,3 +129,33 @@ def test_zero_init_residual_starts_every_residual_block_as_the_identity(sharing)
     residual = [m for layer in plain.choice_layers.values() for m in layer.ops if getattr(m, "has_residual", False)]
     h = torch.randn(2, residual[0].conv_pw.conv.in_channels, 14, 14)
     assert not torch.allclose(residual[0](h), h)
+
+
+def _uniform_training_loss(space, sharing: str, steps: int = 60, seed: int = 0) -> float:
+    """Mean loss of the last 10 of ``steps`` uniform single-path steps on learnable synthetic data (ten noisy
+    class prototypes), BigNAS initialisation."""
+    from hwnas.search.parts.engine import WeightTrainer
+
+    gen = torch.Generator().manual_seed(0)
+    size = space.geometry.input_size
+    prototypes = torch.randn(10, 1, size, size, generator=gen)
+    torch.manual_seed(seed)
+    net = Supernet(space, sharing=sharing, zero_init_residual=True).train()
+    trainer = WeightTrainer(net, steps, lr=0.2)
+    rng, data = random.Random(seed), torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        y = torch.randint(0, 10, (32,), generator=data)
+        x = prototypes[y] + torch.randn(32, 1, size, size, generator=data)
+        net.set_active(space.sample(rng))
+        losses.append(trainer.update(lambda: torch.nn.functional.cross_entropy(net(x), y)))
+    return sum(losses[-10:]) / 10
+
+
+def test_at_equal_steps_the_entangled_supernet_learns_faster_than_the_independent_one():
+    # Measured on seeds 0-3: entangled 1.61-1.82, independent 2.11-2.19 (chance: 2.30).
+    from pathlib import Path
+
+    space = get_space(str(Path(__file__).parents[1] / "search" / "tiny_space.yaml"), 28, 1, 10)
+    independent, entangled = (_uniform_training_loss(space, s) for s in ("independent", "entangled"))
+    assert entangled < independent - 0.15, (entangled, independent)

@@ -31,7 +31,7 @@ from hwnas.search.parts.engine import (
     LimitedSource, SearchState, WeightTrainer, batches, build_supernet, run_epoch, score_choice,
 )
 from hwnas.search.parts.evolution import EvolutionConfig, rng_state, set_rng_state
-from hwnas.search.parts.path_sampling import ChannelWarmup, PathSampler
+from hwnas.search.parts.path_sampling import ChannelWarmup, make_path_sampler
 from hwnas.search.parts.sandwich import sandwich_loss, sandwich_paths
 from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
@@ -127,15 +127,8 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
 def path_sampler(ctx: SearchContext, cfg: OneShotConfig) -> Any:
     """The training path sampler ``cfg.path_sampler`` names (``constrained_sampling`` is the older spelling of
     ``path_sampler="constrained"``), with channel warm-up, under the search's budgets."""
-    from hwnas.search.parts import path_sampling
-
     kind = "constrained" if cfg.constrained_sampling and cfg.path_sampler == "uniform" else cfg.path_sampler
-    make = getattr(path_sampling, "make_path_sampler", None)
-    if make is not None:
-        return make(kind, ctx.space, ctx.constraints, channel_warmup(cfg))
-    if kind not in ("uniform", "constrained"):
-        raise ValueError(f"path_sampler must be uniform or constrained, got {kind!r}")
-    return PathSampler(ctx.space, ctx.constraints, channel_warmup(cfg), kind == "constrained")
+    return make_path_sampler(kind, ctx.space, ctx.constraints, channel_warmup(cfg))
 
 
 def save_supernet(ctx: SearchContext, supernet: Supernet, method: str, info: Mapping[str, Any]) -> None:
