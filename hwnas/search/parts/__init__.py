@@ -9,5 +9,6 @@
 - :mod:`.path_sampling`: uniform, channel-warm-up and feasible path sampling for one-shot training;
 - :mod:`.evolution`: the evolutionary and random ask/tell strategies;
 - :mod:`.bcfw`: Block-Coordinate Frank-Wolfe over op and depth distributions (HardCoRe-NAS);
-- :mod:`.projection`: the most preferred architecture inside every budget.
+- :mod:`.projection`: the most preferred architecture inside every budget;
+- :mod:`.zero_cost`: training-free scores of an architecture (NASWOT).
 """

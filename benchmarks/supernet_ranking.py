@@ -1,0 +1,494 @@
+"""How well does a supernet rank architectures? Kendall tau, Spearman rho and top-5 overlap against stand-alone
+training (issue 18, item 6).
+
+The FBNet space at 28 px, 1 channel, 10 classes, width 0.5 (Fashion-MNIST). Phases, each a sub-command, each
+caching one JSON file per result in ``--out`` (written atomically: a killed run resumes, a rerun retrains nothing):
+
+* ``select``: the ONNX Runtime latency table (1 thread, batch 1), built and calibrated as
+  ``search_methods.build_table`` does (once, ``OUT/lut_fbnet.json``), then 24 architectures, seeded: 12 spread
+  over the whole predicted-latency range (one per twelfth of [lightest, heaviest]) and 12 inside the budget band
+  [0.7 B, B], B ``--band-fraction`` of the way from the lightest to the heaviest network's predicted latency (as
+  ``search_quality.py`` places its budgets), spread over the band. Candidates come from a pool of uniform members,
+  light ones (``spread``: a random share of skips) and heavy ones (a random share of the heaviest op);
+  ``OUT/selection.json``.
+* ``truth``: every architecture trained stand-alone with one fixed recipe, seeds 0 and 1
+  (``OUT/truth/ID_sSEED.json``, as soon as each finishes). **The recipe** (``TRUTH``): ``hwnas.workflows.train``'s
+  ``train_arch`` on the first 12,000 images of a seeded shuffle of the training split (10 % of them held out for
+  its per-epoch validation), 2 epochs at batch 128 (170 steps), SGD with Nesterov momentum, lr 0.05, cosine,
+  label smoothing 0.1, no augmentation; test top-1 on the whole 10,000-image test split. The seed sets the
+  subset, the batch order and the initialisation, so the seed-to-seed agreement covers all three. Measured on
+  one thread of this CPU: a training step costs 0.07 s (the lightest selected network, 1.2M MACs) to 1.25 s (the
+  heaviest, 12.7M MACs) of CPU time, 10.6 s summed over the 24, so a seed of the phase is about 35 minutes of one
+  core and the phase about 70; one mid-range network (b05, 3.7M MACs) trained in 98 s of wall-clock on a loaded
+  machine, the heaviest in 343 s.
+* ``supernet --config NAME --minutes M``: a supernet trained for M minutes of wall-clock on the whole weight
+  split (48,000 images, batch 128) by the public route, ``hwnas.search.search("spos", ...)`` with the
+  configuration's overrides and a one-candidate evolution phase: a short probe measures the configuration's
+  step time, then that many steps run with the normal cosine schedule (in 10 x k epochs, so the per-epoch losses
+  give the learning curve by tenths). Then each architecture's score: arch-split top-1 (``--score-batches``
+  batches) after recalibrating its path's BN statistics on ``--recal-batches`` weight-split batches
+  (``engine.score_choice``). ``OUT/supernets/NAME_Mm/scores.json``.
+* ``baselines``: MACs, params (``hwnas.cost.counting``) and NASWOT (Mellor et al. 2021,
+  :mod:`hwnas.search.parts.zero_cost`; mean over 3 initialisations, one batch of 128 training images).
+* ``table``: the markdown table from whatever is cached ("-" where a cell is missing), and each supernet's
+  learning curve (mean training loss per tenth of its steps). The truth is the mean of the two seeds; the
+  ceiling beside every row is the two seeds' own tau (seed 0 against seed 1).
+
+    .venv/bin/python benchmarks/supernet_ranking.py select
+    nohup .venv/bin/python benchmarks/supernet_ranking.py truth > runs/bench_ranking/truth.log 2>&1 &
+    .venv/bin/python benchmarks/supernet_ranking.py supernet --config independent-uniform --minutes 10
+    .venv/bin/python benchmarks/supernet_ranking.py baselines
+    .venv/bin/python benchmarks/supernet_ranking.py table
+    .venv/bin/python benchmarks/supernet_ranking.py --quick all   # a smoke run of every phase, minutes
+
+Everything runs with one torch thread (``--threads``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ranking_report import SEEDS, print_table, read_json  # beside this file
+
+SPACE = ("fbnet", 28, 1, 10, 0.5)  # name, input size, channels, classes, width multiplier
+DATASET = "fashion-mnist"
+
+# The stand-alone recipe (module docstring); QUICK_TRUTH for the smoke run.
+TRUTH = {"epochs": 2, "limit": 12000, "batch_size": 128, "val_fraction": 0.1}
+QUICK_TRUTH = {"epochs": 1, "limit": 600, "batch_size": 64, "val_fraction": 0.1}
+
+# Supernet configurations: --set-style overrides of the spos OneShotConfig. The path-sampler variants train
+# under the band's budget B (the search's constraint), on top of the best configuration.
+BEST = {"sharing": "entangled", "zero_init_residual": True, "sandwich": True, "distill": True,
+        "lr_warmup_fraction": 0.05}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "independent-uniform": {},
+    "entangled-uniform": {"sharing": "entangled"},
+    "entangled-sandwich-distill": BEST,
+    "best-constrained": {**BEST, "path_sampler": "constrained"},
+    "best-strolling": {**BEST, "path_sampler": "strolling"},
+}
+# The search's second phase shrunk to one scored candidate: the benchmark scores its own architectures.
+MINIMAL_SEARCH = {"evolution.population": 1, "evolution.top_k": 1, "evolution.generations": 1,
+                  "evolution.mutations": 0, "evolution.crossovers": 0, "recal_batches": 1, "score_batches": 1}
+CURVE_POINTS = 10
+
+
+# ------------------------------------------------------------------------------------------------ files
+def write_json(path: Path, data: Any) -> None:
+    from hwnas.fileio import write_json_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, data)
+
+
+def check_settings(out: Path, settings: Mapping[str, Any]) -> None:
+    """The run's frozen settings in ``OUT/settings.json``: a cache made with others is an error, not a mix."""
+    path = out / "settings.json"
+    saved = read_json(path)
+    if saved is None:
+        write_json(path, dict(settings))
+    elif saved != json.loads(json.dumps(dict(settings))):
+        diff = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+        raise SystemExit(f"{out} holds a run with other settings ({', '.join(diff)}); use another --out")
+
+
+# ------------------------------------------------------------------------------------------------ select
+def latency_model(out: Path, args: argparse.Namespace) -> Any:
+    """The calibrated latency table of the space (built once into ``OUT/lut_fbnet.json``) as the search's
+    separable latency cost (what a budget constrains)."""
+    from hwnas.cost.latency.table import LatencyTable
+    from hwnas.cost.separable import SeparableCost
+
+    path = out / f"lut_{SPACE[0]}.json"
+    if not path.is_file() or LatencyTable.load(path).calibration is None:
+        from search_methods import build_table  # beside this file: the same table as the search benchmarks
+
+        out.mkdir(parents=True, exist_ok=True)
+        build_table(SPACE[0], SPACE[4], out, args.calibrate, args.rounds)
+    return SeparableCost(LatencyTable.load(path), the_space())
+
+
+def the_space() -> Any:
+    from hwnas.space import get_space
+
+    return get_space(*SPACE)
+
+
+def heavy_draw(space: Any, rng: random.Random) -> dict[str, Any]:
+    """A member leaning heavy: a share ``h ~ U(0, 1)`` of its decisions take the heaviest op, the rest uniform."""
+    heaviest, share = space.heaviest(), rng.random()
+    return {label: heaviest[label] if rng.random() < share else value for label, value in space.sample(rng).items()}
+
+
+def candidate_pool(space: Any, size: int, seed: int) -> list[dict[str, Any]]:
+    """``size`` distinct members: uniform, light (``spread``) and heavy draws in turn, seeded."""
+    from hwnas.cost.latency.sampled_nets import draw_choice
+
+    rng, pool, seen = random.Random(seed), [], set()
+    draws = (space.sample, lambda r: draw_choice(space, r, "spread"), lambda r: heavy_draw(space, r))
+    for i in range(50 * size):
+        choice = draws[i % len(draws)](rng)
+        key = tuple(sorted(choice.items()))
+        if key not in seen:
+            seen.add(key)
+            pool.append(choice)
+        if len(pool) == size:
+            break
+    return pool
+
+
+def pick_near(pool: Sequence[Mapping[str, Any]], latency: Sequence[float], targets: Sequence[float],
+              taken: set[int], low: float = -math.inf, high: float = math.inf) -> list[int]:
+    """For each target, the pool member nearest to it in latency within [low, high] and not taken yet."""
+    picked = []
+    for target in targets:
+        free = [i for i in range(len(pool)) if i not in taken and low <= latency[i] <= high]
+        if not free:
+            raise ValueError(f"no pool member left in [{low:.4f}, {high:.4f}] ms: enlarge --pool")
+        best = min(free, key=lambda i: (abs(latency[i] - target), i))
+        taken.add(best)
+        picked.append(best)
+    return picked
+
+
+def select(out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The 24 (``--quick``: 6) architectures, chosen once and saved in ``OUT/selection.json``."""
+    saved = read_json(out / "selection.json")
+    if saved is not None:
+        return saved
+    from hwnas.arch import encode
+
+    space, latency = the_space(), latency_model(out, args)
+    low, high = latency.minimum(largest_widths=True), latency.cost(space.heaviest())
+    budget = low + args.band_fraction * (high - low)
+    pool = candidate_pool(space, args.pool, args.seed)
+    ms = [latency.cost(c) for c in pool]
+    n, taken = args.per_group, set()
+    whole = pick_near(pool, ms, [low + (i + 0.5) / n * (high - low) for i in range(n)], taken)
+    band = pick_near(pool, ms, [budget * (0.7 + 0.3 * (i + 0.5) / n) for i in range(n)], taken,
+                     0.7 * budget, budget)
+    archs = []
+    for group, picked in (("whole", whole), ("band", band)):
+        for j, i in enumerate(picked):
+            spec = space.to_spec(pool[i])
+            archs.append({"id": f"{group[0]}{j:02d}", "group": group, "choice": pool[i], "arch": encode(spec),
+                          "predicted_ms": ms[i], **counts(spec)})
+    selection = {"space": list(SPACE), "seed": args.seed, "pool": args.pool, "low_ms": low, "high_ms": high,
+                 "band_fraction": args.band_fraction, "budget_ms": budget, "band_ms": [0.7 * budget, budget],
+                 "archs": archs}
+    write_json(out / "selection.json", selection)
+    print(f"[selected {len(archs)} architectures: predicted latency {low:.3f}-{high:.3f} ms, band "
+          f"[{0.7 * budget:.3f}, {budget:.3f}] ms]", flush=True)
+    return selection
+
+
+def counts(spec: Any) -> dict[str, int]:
+    from hwnas.cost.counting import count_macs, count_params
+
+    _, size, channels, classes, _ = SPACE
+    return {"macs": count_macs(spec, size, classes, channels), "params": count_params(spec, classes, channels)}
+
+
+# ------------------------------------------------------------------------------------------------ truth
+def train_truth(arch: Mapping[str, Any], seed: int, out: Path, recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """One stand-alone training (the recipe of the module docstring), cached in ``OUT/truth/ID_sSEED.json``."""
+    path = out / "truth" / f"{arch['id']}_s{seed}.json"
+    done = read_json(path)
+    if done is not None:
+        return done
+    from hwnas.arch import decode
+    from hwnas.workflows.train import train_arch
+
+    started = time.perf_counter()
+    # resume: a training killed part-way continues from its last checkpoint to the same weights
+    metrics = train_arch(decode(arch["arch"]), DATASET, out / "truth" / f"{arch['id']}_s{seed}", seed=seed,
+                         epochs=recipe["epochs"], limit=recipe["limit"], batch_size=recipe["batch_size"],
+                         val_fraction=recipe["val_fraction"], adapt=False, augment=False, progress=False,
+                         tensorboard=False, resume=True)
+    row = {"id": arch["id"], "seed": seed, "test_top1": float(metrics["top1"]), "val_top1": metrics["val_top1"],
+           "steps": metrics["steps"], "wall_s": time.perf_counter() - started, "recipe": dict(recipe)}
+    write_json(path, row)
+    return row
+
+
+def truth(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> None:
+    recipe = QUICK_TRUTH if args.quick else TRUTH
+    for seed in SEEDS:  # seed 0 of every architecture first: half the phase already gives a ranking
+        for arch in selection["archs"]:
+            row = train_truth(arch, seed, out, recipe)
+            print(f"[truth {arch['id']} seed {seed}: test top-1 {row['test_top1']:.2f} % in {row['wall_s']:.0f} s "
+                  f"({arch['predicted_ms']:.3f} ms predicted, {arch['macs'] / 1e6:.2f}M MACs)]", flush=True)
+
+
+
+
+# ------------------------------------------------------------------------------------------------ supernets
+class EpochClock(logging.Handler):
+    """When each supernet epoch ended: the one-shot phase logs one line per epoch (``oneshot.train_supernet``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.times: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("supernet epoch"):
+            self.times.append(time.perf_counter())
+
+
+def run_search(where: Path, overrides: Mapping[str, Any], lut: Path, budget: float, args: argparse.Namespace,
+               resume: bool) -> tuple[Any, list[float], float]:
+    """``hwnas.search.search("spos", ...)`` into ``where``: (result, seconds from the call to each epoch's end,
+    seconds of the whole call)."""
+    from hwnas.search import Budgets, search
+
+    logger, clock = logging.getLogger("hwnas.search.parts.oneshot"), EpochClock()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(clock)
+    try:
+        started = time.perf_counter()
+        result = search("spos", SPACE[0], DATASET, out=where, lut=lut, budgets=Budgets(max_latency_ms=budget),
+                        overrides=dict(overrides), width_mult=SPACE[4], seed=args.seed, limit=args.supernet_limit,
+                        progress=False, tensorboard=False, resume=resume)
+    finally:
+        logger.removeHandler(clock)
+        logger.setLevel(level)
+    return result, [t - started for t in clock.times], time.perf_counter() - started
+
+
+def probe_step_s(folder: Path, config: Mapping[str, Any], lut: Path, budget: float,
+                 args: argparse.Namespace) -> float:
+    """Seconds per supernet step of ``config``: 3 short epochs, timed from the first epoch's end to the third's
+    (the first pays for loading and warming up). Cached in ``probe.json``."""
+    import shutil
+
+    saved = read_json(folder / "probe.json")
+    if saved is not None:
+        return saved["step_s"]
+    steps = args.probe_steps
+    overrides = {**config, **MINIMAL_SEARCH, "epochs": 3, "steps_per_epoch": steps}
+    _, ends, total = run_search(folder / "probe", overrides, lut, budget, args, resume=False)
+    step_s = (ends[2] - ends[0]) / (2 * steps) if len(ends) >= 3 else total / (3 * steps)
+    write_json(folder / "probe.json", {"step_s": step_s, "probe_steps": steps, "epoch_ends_s": ends,
+                                       "total_s": total})
+    shutil.rmtree(folder / "probe", ignore_errors=True)  # its weights are of no use
+    return step_s
+
+
+def plan_steps(step_s: float, minutes: float, batches_per_epoch: int) -> dict[str, int]:
+    """Steps that fill ``minutes`` at ``step_s``, as ``CURVE_POINTS`` x k epochs of equal length (at most one
+    pass over the weight split each), so that the epoch losses give the learning curve by tenths."""
+    steps = max(int(minutes * 60 / step_s), CURVE_POINTS)
+    epochs = CURVE_POINTS * math.ceil(steps / CURVE_POINTS / batches_per_epoch)
+    per_epoch = max(steps // epochs, 1)
+    return {"steps": epochs * per_epoch, "epochs": epochs, "steps_per_epoch": per_epoch}
+
+
+def curve_by_tenths(history: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Mean training loss per tenth of the steps, from the per-epoch losses (epochs of equal length)."""
+    losses = [h["loss"] for h in history]
+    per = max(len(losses) // CURVE_POINTS, 1)
+    return [sum(losses[i:i + per]) / len(losses[i:i + per]) for i in range(0, len(losses), per)]
+
+
+def trained_supernet(directory: Path, overrides: Mapping[str, Any]) -> Any:
+    """The supernet a search trained in ``directory``, built as its configuration says, its weights loaded."""
+    import inspect
+
+    import torch
+
+    from hwnas.search.api import method_config
+    from hwnas.search.parts import oneshot
+    from hwnas.supernet import Supernet
+
+    cfg = method_config("spos", {**overrides, **MINIMAL_SEARCH})
+    space = the_space()
+    make = getattr(oneshot, "build_supernet", None)  # a factory, where the one-shot phase has one
+    if make is not None:
+        supernet = make(space, cfg)
+    else:
+        takes = inspect.signature(Supernet).parameters
+        options = {k: getattr(cfg, k) for k in ("sharing",) if k in takes and hasattr(cfg, k)}
+        supernet = Supernet(space, **options)
+    oneshot.load_supernet(directory, supernet, torch.device("cpu"))
+    return supernet.eval()
+
+
+def score_archs(directory: Path, overrides: Mapping[str, Any], archs: Sequence[Mapping[str, Any]],
+                args: argparse.Namespace) -> dict[str, float]:
+    """Each architecture's arch-split top-1 on the trained supernet after BN recalibration (the search's score)."""
+    import torch
+
+    from hwnas.search.context import search_loaders
+    from hwnas.search.parts.engine import LimitedSource, batches, score_choice
+
+    supernet = trained_supernet(directory, overrides)
+    loaders = search_loaders(DATASET, 128, seed=args.seed, limit=args.supernet_limit, progress=False)
+    calibration = batches(loaders.train, args.recal_batches)
+    val = LimitedSource(loaders.val, args.score_batches)
+    return {a["id"]: score_choice(supernet, a["choice"], calibration, val, torch.device("cpu")) for a in archs}
+
+
+def supernet_folder(out: Path, name: str, minutes: float) -> Path:
+    return out / "supernets" / f"{name}_{minutes:g}m"
+
+
+def train_and_score(out: Path, name: str, minutes: float, selection: Mapping[str, Any],
+                    args: argparse.Namespace) -> dict[str, Any]:
+    """Train configuration ``name`` for ``minutes`` (resuming a killed run), score the architectures; cached."""
+    from hwnas.search.context import search_loaders
+    from hwnas.search.result import SearchResult
+
+    folder = supernet_folder(out, name, minutes)
+    done = read_json(folder / "scores.json")
+    if done is not None:
+        return done
+    config, lut, budget = CONFIGS[name], out / f"lut_{SPACE[0]}.json", selection["budget_ms"]
+    plan = read_json(folder / "plan.json")
+    if plan is None:  # fixed once: a resumed run trains the same steps with the same schedule
+        step_s = probe_step_s(folder, config, lut, budget, args)
+        per_epoch = len(search_loaders(DATASET, 128, seed=args.seed, limit=args.supernet_limit,
+                                       progress=False).train)
+        plan = {"step_s": step_s, "minutes": minutes, **plan_steps(step_s, minutes, per_epoch)}
+        write_json(folder / "plan.json", plan)
+    where = folder / "search"
+    overrides = {**config, **MINIMAL_SEARCH, "epochs": plan["epochs"], "steps_per_epoch": plan["steps_per_epoch"]}
+    timing = read_json(folder / "timing.json")
+    if timing is None or not (where / "result.json").is_file():
+        resumed = (where / "search_state.pt").is_file()
+        result, ends, total = run_search(where, overrides, lut, budget, args, resume=True)
+        timing = {"train_wall_s": ends[-1] if ends else None, "search_wall_s": total, "resumed": resumed}
+        write_json(folder / "timing.json", timing)
+    else:
+        result = SearchResult.load(where / "result.json")
+    started = time.perf_counter()
+    scores = score_archs(where, config, selection["archs"], args)
+    row = {"config": name, "overrides": config, "minutes": minutes, **plan, **timing,
+           "curve": curve_by_tenths(result["history"]["supernet"]), "scores": scores,
+           "score_s": time.perf_counter() - started, "recal_batches": args.recal_batches,
+           "score_batches": args.score_batches, "limit": args.supernet_limit}
+    write_json(folder / "scores.json", row)
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+def baselines(out: Path, selection: Mapping[str, Any], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """MACs, params and NASWOT (mean over ``args.naswot_inits`` initialisations) per architecture; cached."""
+    path = out / "baselines.json"
+    saved = read_json(path)
+    if saved is not None:
+        return saved
+    import torch
+
+    from hwnas.arch import decode
+    from hwnas.nn import build_model
+    from hwnas.search.context import search_loaders
+    from hwnas.search.parts.engine import batches
+    from hwnas.search.parts.zero_cost import naswot_score
+
+    _, _, channels, classes, _ = SPACE
+    x = batches(search_loaders(DATASET, args.naswot_batch, seed=args.seed, progress=False).train, 1)[0][0]
+    rows = {}
+    for arch in selection["archs"]:
+        values = []
+        for init in range(args.naswot_inits):
+            torch.manual_seed(init)
+            values.append(naswot_score(build_model(decode(arch["arch"]), classes, channels), x))
+        rows[arch["id"]] = {"macs": arch["macs"], "params": arch["params"], "naswot": sum(values) / len(values)}
+    write_json(path, rows)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ main
+# Defaults of the real run, and (second value) of --quick.
+DEFAULTS = {"band_fraction": (0.5, 0.5), "pool": (3000, 300), "per_group": (12, 3), "calibrate": (30, 8),
+            "rounds": (50, 10), "probe_steps": (15, 3), "recal_batches": (8, 2), "score_batches": (40, 2),
+            "supernet_limit": (None, 2000), "naswot_inits": (3, 1), "naswot_batch": (128, 32),
+            "minutes": ([10.0, 30.0], [0.2]), "configs": (["independent-uniform"], ["independent-uniform"])}
+
+
+def common_options(parser: argparse.ArgumentParser) -> None:
+    """The options every sub-command takes, before or after its name."""
+    add = parser.add_argument
+    add("--out", default=None, help="cache folder (default runs/bench_ranking; --quick: runs/bench_ranking_quick)")
+    add("--quick", action="store_true", help="everything tiny (6 architectures, seconds of training): a smoke run")
+    add("--threads", type=int, default=1, help="torch threads")
+    add("--seed", type=int, default=0, help="architecture selection and supernet seed")
+    add("--band-fraction", type=float, help="B: this fraction of the way from the lightest to the heaviest "
+                                            "network's predicted latency (default 0.5)")
+    add("--pool", type=int, help="candidates the architectures are picked from (3000)")
+    add("--per-group", type=int, help="architectures per group, whole range and band (12)")
+    add("--calibrate", type=int, help="networks the latency table is calibrated on (30)")
+    add("--rounds", type=int, help="timed rounds of the latency table (50)")
+    add("--probe-steps", type=int, help="steps per probe epoch, to measure the step time (15)")
+    add("--recal-batches", type=int, help="BN recalibration batches per scored architecture (8)")
+    add("--score-batches", type=int, help="arch-split batches of 128 each score uses (40)")
+    add("--supernet-limit", type=int, help="training images of the supernet's search (all)")
+    add("--naswot-inits", type=int, help="initialisations NASWOT is averaged over (3)")
+    add("--naswot-batch", type=int, help="images in NASWOT's batch (128)")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common_options(parser)
+    # The sub-commands take the same options without defaults of their own, so that an option given before the
+    # sub-command's name is not reset by it.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common_options(common)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("select", parents=[common], help="build the latency table, pick and save the architectures")
+    sub.add_parser("truth", parents=[common], help="stand-alone training of every architecture, seeds 0 and 1")
+    net = sub.add_parser("supernet", parents=[common], help="train one supernet configuration, score on it")
+    net.add_argument("--config", required=True, choices=list(CONFIGS))
+    net.add_argument("--minutes", type=float, required=True, help="wall-clock minutes of supernet training")
+    sub.add_parser("baselines", parents=[common], help="MACs, params and NASWOT of every architecture")
+    sub.add_parser("table", parents=[common], help="print the table from the cache")
+    every = sub.add_parser("all", parents=[common], help="every phase in turn (with --quick: the smoke run)")
+    every.add_argument("--minutes", type=float, nargs="+", help="supernet budgets (10 30)")
+    every.add_argument("--configs", nargs="+", choices=list(CONFIGS), help="supernet configurations")
+    args = parser.parse_args(argv)
+    for key, (real, quick) in DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, quick if args.quick else real)
+    args.out = Path(args.out or ("runs/bench_ranking_quick" if args.quick else "runs/bench_ranking"))
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import torch
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = args.out
+    recipe = QUICK_TRUTH if args.quick else TRUTH
+    out.mkdir(parents=True, exist_ok=True)
+    check_settings(out, {"quick": args.quick, "recipe": recipe})
+    if args.command == "table":
+        print_table(out, list(CONFIGS))
+        return
+    selection = select(out, args)
+    if args.command in ("truth", "all"):
+        truth(out, args, selection)
+    if args.command in ("baselines", "all"):
+        baselines(out, selection, args)
+    if args.command == "supernet":
+        train_and_score(out, args.config, args.minutes, selection, args)
+    if args.command == "all":
+        for name in args.configs:
+            for minutes in args.minutes:
+                train_and_score(out, name, minutes, selection, args)
+    if args.command in ("supernet", "baselines", "all"):
+        print_table(out, list(CONFIGS))
+
+
+if __name__ == "__main__":
+    main()
