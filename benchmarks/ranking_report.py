@@ -92,10 +92,9 @@ def format_table(out: Path, selection: Mapping[str, Any], order: Sequence[str] =
     ceiling = ceiling_cell(seeds, ids)
     lines = ["| config | minutes | supernet steps | all: tau / rho / top-5 | whole range | in band | "
              "ceiling: seed-to-seed tau (all / whole / band) |", "|---|--:|--:|---|---|---|---|"]
-    runs = [read_json(p) for p in sorted((out / "supernets").glob("*/scores.json"))]
-    order = list(order)
-    for run in sorted(runs, key=lambda r: (order.index(r["config"]) if r["config"] in order else 99, r["minutes"])):
-        wall = f" ({run['train_wall_s'] / 60:.1f} min)" if run.get("train_wall_s") else ""
+    for run in cached_runs(out, order):
+        wall = (f" ({run['train_wall_s'] / 60:.1f} min wall, {run['train_cpu_s'] / 60:.1f} CPU)"
+                if run.get("train_wall_s") and run.get("train_cpu_s") else "")
         lines.append(f"| {run['config']} | {run['minutes']:g} | {run['steps']}{wall} | "
                      f"{' | '.join(quality_cells(run['scores'], truth, ids))} | {ceiling} |")
     base = read_json(out / "baselines.json") or {}
@@ -120,10 +119,16 @@ def format_truth(out: Path, selection: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_curves(out: Path) -> str:
+def cached_runs(out: Path, order: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The scored supernets in ``OUT/supernets``, in ``order`` of configuration (others last), then by minutes."""
+    runs = [read_json(p) for p in (out / "supernets").glob("*/scores.json")]
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(runs, key=lambda r: (rank.get(r["config"], len(rank)), r["config"], r["minutes"]))
+
+
+def format_curves(out: Path, order: Sequence[str] = ()) -> str:
     lines = ["learning curves (mean training loss per tenth of the steps):"]
-    for path in sorted((out / "supernets").glob("*/scores.json")):
-        run = read_json(path)
+    for run in cached_runs(out, order):
         lines.append(f"  {run['config']} {run['minutes']:g} min: {' -> '.join(f'{v:.3f}' for v in run['curve'])}")
     return "\n".join(lines)
 
@@ -137,4 +142,4 @@ def print_table(out: Path, order: Sequence[str] = ()) -> None:
     print(format_table(out, selection, order))
     print()
     print(format_truth(out, selection))
-    print(format_curves(out))
+    print(format_curves(out, order))

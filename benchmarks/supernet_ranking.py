@@ -27,7 +27,8 @@ caching one JSON file per result in ``--out`` (written atomically: a killed run 
 * ``supernet --config NAME --minutes M``: a supernet trained for M minutes of wall-clock on the whole weight
   split (48,000 images, batch 128) by the public route, ``hwnas.search.search("spos", ...)`` with the
   configuration's overrides and a one-candidate evolution phase: a short probe measures the configuration's
-  step time, then that many steps run with the normal cosine schedule (in 10 x k epochs, so the per-epoch losses
+  step time in CPU seconds of its one thread (what a step takes on an idle core, so that the step count does not
+  depend on what else loads the shared machine), then that many steps run with the normal cosine schedule (in 10 x k epochs, so the per-epoch losses
   give the learning curve by tenths). Then each architecture's score: arch-split top-1 (``--score-batches``
   batches) after recalibrating its path's BN statistics on ``--recal-batches`` weight-split batches
   (``engine.score_choice``). ``OUT/supernets/NAME_Mm/scores.json``.
@@ -235,21 +236,24 @@ def truth(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> 
 
 # ------------------------------------------------------------------------------------------------ supernets
 class EpochClock(logging.Handler):
-    """When each supernet epoch ended: the one-shot phase logs one line per epoch (``oneshot.train_supernet``)."""
+    """When each supernet epoch ended, in wall-clock and in this process's CPU time: the one-shot phase logs one
+    line per epoch (``oneshot.train_supernet``)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.times: list[float] = []
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage().startswith("supernet epoch"):
-            self.times.append(time.perf_counter())
+            self.wall.append(time.perf_counter())
+            self.cpu.append(time.process_time())
 
 
 def run_search(where: Path, overrides: Mapping[str, Any], lut: Path, budget: float, args: argparse.Namespace,
-               resume: bool) -> tuple[Any, list[float], float]:
-    """``hwnas.search.search("spos", ...)`` into ``where``: (result, seconds from the call to each epoch's end,
-    seconds of the whole call)."""
+               resume: bool) -> tuple[Any, dict[str, Any]]:
+    """``hwnas.search.search("spos", ...)`` into ``where``: the result, and the seconds (wall-clock and CPU) from
+    the call to each epoch's end and of the whole call."""
     from hwnas.search import Budgets, search
 
     logger, clock = logging.getLogger("hwnas.search.parts.oneshot"), EpochClock()
@@ -257,20 +261,22 @@ def run_search(where: Path, overrides: Mapping[str, Any], lut: Path, budget: flo
     logger.setLevel(logging.INFO)
     logger.addHandler(clock)
     try:
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = search("spos", SPACE[0], DATASET, out=where, lut=lut, budgets=Budgets(max_latency_ms=budget),
                         overrides=dict(overrides), width_mult=SPACE[4], seed=args.seed, limit=args.supernet_limit,
                         progress=False, tensorboard=False, resume=resume)
     finally:
         logger.removeHandler(clock)
         logger.setLevel(level)
-    return result, [t - started for t in clock.times], time.perf_counter() - started
+    return result, {"epoch_wall_s": [t - wall for t in clock.wall], "epoch_cpu_s": [t - cpu for t in clock.cpu],
+                    "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
 def probe_step_s(folder: Path, config: Mapping[str, Any], lut: Path, budget: float,
                  args: argparse.Namespace) -> float:
-    """Seconds per supernet step of ``config``: 3 short epochs, timed from the first epoch's end to the third's
-    (the first pays for loading and warming up). Cached in ``probe.json``."""
+    """CPU seconds per supernet step of ``config`` (one thread: the wall-clock it takes on an idle core, whatever
+    else runs on the shared machine): 3 short epochs, timed from the first epoch's end to the third's (the first
+    pays for loading and warming up). Cached in ``probe.json``."""
     import shutil
 
     saved = read_json(folder / "probe.json")
@@ -278,10 +284,12 @@ def probe_step_s(folder: Path, config: Mapping[str, Any], lut: Path, budget: flo
         return saved["step_s"]
     steps = args.probe_steps
     overrides = {**config, **MINIMAL_SEARCH, "epochs": 3, "steps_per_epoch": steps}
-    _, ends, total = run_search(folder / "probe", overrides, lut, budget, args, resume=False)
-    step_s = (ends[2] - ends[0]) / (2 * steps) if len(ends) >= 3 else total / (3 * steps)
-    write_json(folder / "probe.json", {"step_s": step_s, "probe_steps": steps, "epoch_ends_s": ends,
-                                       "total_s": total})
+    _, times = run_search(folder / "probe", overrides, lut, budget, args, resume=False)
+    ends = times["epoch_cpu_s"]
+    step_s = (ends[2] - ends[0]) / (2 * steps) if len(ends) >= 3 else times["cpu_s"] / (3 * steps)
+    wall = times["epoch_wall_s"]
+    write_json(folder / "probe.json", {"step_s": step_s, "probe_steps": steps, **times,
+                                       "wall_step_s": (wall[2] - wall[0]) / (2 * steps) if len(wall) >= 3 else None})
     shutil.rmtree(folder / "probe", ignore_errors=True)  # its weights are of no use
     return step_s
 
@@ -302,38 +310,16 @@ def curve_by_tenths(history: Sequence[Mapping[str, Any]]) -> list[float]:
     return [sum(losses[i:i + per]) / len(losses[i:i + per]) for i in range(0, len(losses), per)]
 
 
-def trained_supernet(directory: Path, overrides: Mapping[str, Any]) -> Any:
-    """The supernet a search trained in ``directory``, built as its configuration says, its weights loaded."""
-    import inspect
-
-    import torch
-
-    from hwnas.search.api import method_config
-    from hwnas.search.parts import oneshot
-    from hwnas.supernet import Supernet
-
-    cfg = method_config("spos", {**overrides, **MINIMAL_SEARCH})
-    space = the_space()
-    make = getattr(oneshot, "build_supernet", None)  # a factory, where the one-shot phase has one
-    if make is not None:
-        supernet = make(space, cfg)
-    else:
-        takes = inspect.signature(Supernet).parameters
-        options = {k: getattr(cfg, k) for k in ("sharing",) if k in takes and hasattr(cfg, k)}
-        supernet = Supernet(space, **options)
-    oneshot.load_supernet(directory, supernet, torch.device("cpu"))
-    return supernet.eval()
-
-
-def score_archs(directory: Path, overrides: Mapping[str, Any], archs: Sequence[Mapping[str, Any]],
+def score_archs(directory: Path, archs: Sequence[Mapping[str, Any]],
                 args: argparse.Namespace) -> dict[str, float]:
     """Each architecture's arch-split top-1 on the trained supernet after BN recalibration (the search's score)."""
     import torch
 
     from hwnas.search.context import search_loaders
     from hwnas.search.parts.engine import LimitedSource, batches, score_choice
+    from hwnas.search.parts.oneshot import trained_supernet
 
-    supernet = trained_supernet(directory, overrides)
+    supernet = trained_supernet(directory, the_space(), torch.device("cpu")).eval()  # built as it was trained
     loaders = search_loaders(DATASET, 128, seed=args.seed, limit=args.supernet_limit, progress=False)
     calibration = batches(loaders.train, args.recal_batches)
     val = LimitedSource(loaders.val, args.score_batches)
@@ -367,13 +353,15 @@ def train_and_score(out: Path, name: str, minutes: float, selection: Mapping[str
     timing = read_json(folder / "timing.json")
     if timing is None or not (where / "result.json").is_file():
         resumed = (where / "search_state.pt").is_file()
-        result, ends, total = run_search(where, overrides, lut, budget, args, resume=True)
-        timing = {"train_wall_s": ends[-1] if ends else None, "search_wall_s": total, "resumed": resumed}
+        result, times = run_search(where, overrides, lut, budget, args, resume=True)
+        timing = {"train_wall_s": (times["epoch_wall_s"] or [None])[-1],
+                  "train_cpu_s": (times["epoch_cpu_s"] or [None])[-1], "search_wall_s": times["wall_s"],
+                  "resumed": resumed}
         write_json(folder / "timing.json", timing)
     else:
         result = SearchResult.load(where / "result.json")
     started = time.perf_counter()
-    scores = score_archs(where, config, selection["archs"], args)
+    scores = score_archs(where, selection["archs"], args)
     row = {"config": name, "overrides": config, "minutes": minutes, **plan, **timing,
            "curve": curve_by_tenths(result["history"]["supernet"]), "scores": scores,
            "score_s": time.perf_counter() - started, "recal_batches": args.recal_batches,
