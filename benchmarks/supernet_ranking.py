@@ -31,7 +31,11 @@ caching one JSON file per result in ``--out`` (written atomically: a killed run 
   depend on what else loads the shared machine), then that many steps run with the normal cosine schedule (in 10 x k epochs, so the per-epoch losses
   give the learning curve by tenths). Then each architecture's score: arch-split top-1 (``--score-batches``
   batches) after recalibrating its path's BN statistics on ``--recal-batches`` weight-split batches
-  (``engine.score_choice``). ``OUT/supernets/NAME_Mm/scores.json``.
+  (``engine.score_choice``). ``OUT/supernets/NAME_Mm/scores.json``. The configurations (``CONFIGS``):
+  ``independent-uniform`` (the spos default), ``entangled-uniform``, ``entangled-sandwich-distill`` (with the
+  zero-initialised residual branches and a learning-rate warm-up over 5 % of the steps), and the path samplers
+  ``best-constrained`` and ``best-strolling`` on top of the latter, training inside the band's budget B. Every
+  search is given the budget B; only those two samplers use it.
 * ``baselines``: MACs, params (``hwnas.cost.counting``) and NASWOT (Mellor et al. 2021,
   :mod:`hwnas.search.parts.zero_cost`; mean over 3 initialisations, one batch of 128 training images).
 * ``table``: the markdown table from whatever is cached ("-" where a cell is missing), and each supernet's
