@@ -32,13 +32,13 @@ LABEL = f"{CRIPPLED_SLOT}_op"
 LEARN = {
     "spos": {"epochs": 3, "lr": 0.2, "recal_batches": 2, "score_batches": 2, "evolution.population": 6,
              "evolution.top_k": 3, "evolution.mutations": 3, "evolution.crossovers": 3,
-             "evolution.generations": 2},
+             "evolution.generations": 2, "sharing": "independent"},
     "random": {"epochs": 3, "lr": 0.2, "recal_batches": 2, "score_batches": 2, "random_candidates": 10,
-               "evolution.population": 5, "evolution.top_k": 2},
+               "evolution.population": 5, "evolution.top_k": 2, "sharing": "independent"},
     "fbnet": {"epochs": 3, "warmup_epochs": 1, "samples": 2, "lr": 0.2, "theta_lr": 0.1},
     "tfnas": {"epochs": 3, "warmup_epochs": 1, "lr": 0.2, "theta_lr": 0.1},
-    # Independent weights: in hardcore's default entangled supernet every inverted residual of the slot shares the
-    # crippled projection, so no single candidate could be crippled.
+    # Independent weights for spos, random and hardcore: in their default entangled supernets every inverted
+    # residual of the slot shares the crippled projection, so no single candidate could be crippled.
     "hardcore": {"heaviest_epochs": 1, "epochs": 2, "lr": 0.2, "bcfw.steps": 10, "sharing": "independent"},
 }
 

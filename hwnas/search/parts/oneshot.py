@@ -55,9 +55,11 @@ class OneShotConfig:
     warmup_fraction: float = 0.25  # channel warm-up: first quarter full widths, next quarter opens them all
     constrained_sampling: bool = False  # train only paths that meet the budgets (same as path_sampler=constrained)
     path_sampler: str = "uniform"  # uniform | constrained (rejection, inside the budgets) | strolling (even walk)
-    sharing: str = "independent"  # supernet weights: independent per candidate, or entangled (Once-for-All)
+    # Entangled weights and zero-initialised residual branches: uniform single paths of the FBNet space learn only
+    # with both (docs/BENCHMARKS.md, "Supernets that learn"); independent weights are SPOS's own supernet.
+    sharing: str = "entangled"  # supernet weights: independent per candidate, or entangled (Once-for-All)
     kernel_transform: bool = False  # entangled only: Once-for-All kernel transformation matrices
-    zero_init_residual: bool = False  # every residual block starts as the identity (BigNAS initialisation)
+    zero_init_residual: bool = True  # every residual block starts as the identity (BigNAS initialisation)
     sandwich: bool = False  # each step: largest + smallest + sandwich_paths sampled paths (BigNAS sandwich rule)
     sandwich_paths: int = 2  # sampled paths per sandwich step
     distill: bool = False  # sandwich only: the largest path's soft labels teach the others (in-place distillation)
