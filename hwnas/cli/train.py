@@ -22,8 +22,8 @@ def cmd_train(args: argparse.Namespace) -> None:
              if v is not None}
     if args.amp:
         extra.update(amp=True, amp_dtype=args.amp)
-    if args.channels_last:
-        extra["channels_last"] = True
+    if args.channels_last is not None:  # else TrainConfig's default: on where it is faster (hwnas.train.layout)
+        extra["channels_last"] = args.channels_last
     metrics = train_arch(ref.spec, args.dataset, Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
                          lr=args.lr, optimizer=args.optimizer, seed=args.seed, device=args.device,
                          data_dir=args.data_dir, download=args.download, limit=args.limit,
@@ -97,7 +97,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights with this decay (e.g. 0.999)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="training data held out for validation")
     p.add_argument("--amp", choices=("bf16", "fp16"), help="mixed precision (CUDA only; ignored with a note on CPU)")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory format (CUDA only)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format for weights and batches (default: on the CPU, where it trains about "
+                        "1.5x faster; off on CUDA, not measured there); --no-channels-last keeps NCHW")
     p.add_argument("--no-augment", action="store_true",
                    help="train without the dataset's default random crop + flip (short schedules fit faster)")
     p.add_argument("--limit", type=positive_int, help="use only N images per split (quick runs)")

@@ -40,7 +40,9 @@ class TrainConfig:
     kd_temperature: float = 4.0  # softmax temperature for KD (Hinton et al. 2015); >1 exposes "dark knowledge"
     amp: bool = False  # mixed precision autocast; CUDA only, ignored (with one logged note) on CPU
     amp_dtype: str = "bf16"  # "bf16" (no loss scaling needed) or "fp16" (uses a GradScaler)
-    channels_last: bool = False  # NHWC memory format; faster convs on tensor cores, CUDA only
+    # NHWC memory format for the weights and the batches, on any device: same values up to float rounding,
+    # faster convs. None = where it was measured to win (the CPU; hwnas.train.layout), True/False = always/never.
+    channels_last: bool | None = None
     grad_clip: float | None = None  # max global grad L2 norm; None = no clipping
     nonfinite_policy: str = "skip"  # on NaN/inf loss or grad norm: "skip" the step, or "stop" at once
     # The number of *consecutive* non-finite steps that aborts training under "skip": the first
@@ -75,7 +77,8 @@ class TrainConfig:
         _check_float(self, "kd_temperature", minimum=0.0, strict=True)
         _check_bool(self, "amp")
         _check_choice(self, "amp_dtype", AMP_DTYPES)
-        _check_bool(self, "channels_last")
+        if self.channels_last is not None:
+            _check_bool(self, "channels_last")
         if self.grad_clip is not None:
             _check_float(self, "grad_clip", minimum=0.0, strict=True)
         _check_choice(self, "nonfinite_policy", NONFINITE_POLICIES)

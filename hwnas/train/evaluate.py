@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.train.layout import to_layout, use_channels_last
 from hwnas.train.metrics import topk_correct
 
 
@@ -19,23 +20,26 @@ def evaluate(
     device: torch.device | str,
     *,
     amp_dtype: torch.dtype | None = None,
-    channels_last: bool = False,
+    channels_last: bool | None = None,
 ) -> dict[str, float]:
     """Run ``model`` in eval mode over every batch of ``source.epoch_batches(0)``.
 
     Returns ``{"top1", "top5"}`` in percent, ``"loss"`` (mean un-smoothed CE) and
     ``"n"`` (samples). The model's train/eval mode is restored afterwards.
-    ``amp_dtype``/``channels_last`` are for CUDA; the training loop passes None/False on CPU.
+    ``amp_dtype`` (CUDA only) autocasts the forward; the training loop passes None on the CPU. ``channels_last``
+    feeds the batches in NHWC (None: where that wins, :func:`~hwnas.train.layout.use_channels_last`); the model's
+    weights should be in the same layout (:func:`~hwnas.train.layout.model_to_layout`), as the training loop and
+    the search keep them, or each convolution reorders its weight on every call.
     """
     device = torch.device(device)
+    channels_last = use_channels_last(channels_last, device)
     was_training = model.training
     model.eval()
     loss_sum, correct1, correct5, n = 0.0, 0, 0, 0
     try:
         for x, y in source.epoch_batches(0):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = to_layout(x, channels_last)
             autocast = (
                 torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
             )

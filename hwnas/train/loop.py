@@ -39,6 +39,7 @@ from hwnas.train.config import TrainConfig
 from hwnas.train.distill import kd_loss, teacher_logits
 from hwnas.train.ema import ModelEma
 from hwnas.train.evaluate import evaluate
+from hwnas.train.layout import model_to_layout, to_layout, use_channels_last
 from hwnas.train.metrics import MetricsLogger, write_json
 from hwnas.train.optim import build_optimizer
 from hwnas.train.schedule import lr_at_step, schedule_steps
@@ -96,12 +97,15 @@ def _setup(
     model: nn.Module, cfg: TrainConfig, device: torch.device, teacher: nn.Module | None, steps_per_epoch: int
 ) -> RunState:
     """Move models to the device and build optimizer, GradScaler and EMA."""
-    amp_dtype, channels_last = _cuda_features(cfg, device)
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    amp_dtype = _amp_dtype(cfg, device)
+    # NHWC weights and batches where that is faster (hwnas.train.layout); before the optimizer, DDP and the EMA
+    # copy are built, so that momentum buffers, gradient buckets and the EMA weights take the same layout.
+    channels_last = use_channels_last(cfg.channels_last, device)
+    model_to_layout(model.to(device), channels_last)
     if teacher is not None:
-        teacher.to(device).eval()  # fixed BN statistics and no dropout: the teacher is a constant target
+        # Fixed BN statistics and no dropout: the teacher is a constant target. It sees the student's batches,
+        # so it runs in their layout.
+        model_to_layout(teacher.to(device), channels_last).eval()
     optimizer = build_optimizer(model, cfg)
     # Loss scaling is only needed for fp16, whose narrow exponent range underflows small gradients.
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -199,8 +203,7 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     rows = int(y.shape[0])
     x, y = world.shard((x, y), uneven=True)  # this rank's rows of the global batch (a last batch may be uneven)
     x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
-    if run.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = to_layout(x, run.channels_last)
     run.optimizer.zero_grad(set_to_none=True)
     buffers = [b.clone() for b in run.model.buffers()]  # BN stats are tiny next to the step itself
     with _autocast(run), synchronised(run.model, world):
@@ -329,14 +332,14 @@ def _final_metrics(run: RunState, test_source: Any) -> dict[str, Any]:
     }
 
 
-def _cuda_features(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """Effective (autocast dtype, channels_last): both are CUDA-only and ignored elsewhere."""
+def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: mixed precision is CUDA-only and ignored (with one note) elsewhere."""
+    if not cfg.amp:
+        return None
     if device.type != "cuda":
-        if cfg.amp or cfg.channels_last:
-            log.info("amp/channels_last are CUDA-only; ignoring them on device %s", device)
-        return None, False
-    dtype = (torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16) if cfg.amp else None
-    return dtype, cfg.channels_last
+        log.info("amp is CUDA-only; ignoring it on device %s", device)
+        return None
+    return torch.bfloat16 if cfg.amp_dtype == "bf16" else torch.float16
 
 
 def _autocast(run: RunState) -> contextlib.AbstractContextManager:

@@ -23,9 +23,12 @@ from hwnas.train.ema import ModelEma
 
 CHECKPOINT_FORMAT = 1  # bump when the layout below changes incompatibly
 
-# Config fields a resumed run may change: they affect logging, I/O and failure handling, not the weights.
+# Config fields a resumed run may change: they affect logging, I/O and failure handling, not the weights, or (the
+# memory format) only their float rounding, so that a run started before channels_last became the CPU default
+# continues under it.
 RESUME_MUTABLE_FIELDS = frozenset(
-    {"progress", "log_every_steps", "checkpoint_every_steps", "tensorboard", "nonfinite_policy", "max_nonfinite"}
+    {"progress", "log_every_steps", "checkpoint_every_steps", "tensorboard", "nonfinite_policy", "max_nonfinite",
+     "channels_last"}
 )
 
 # Plain counters copied verbatim between RunState and the checkpoint.
@@ -61,7 +64,7 @@ class RunState:
     ema: ModelEma | None
     teacher: nn.Module | None
     amp_dtype: torch.dtype | None  # None = no autocast (always None off CUDA)
-    channels_last: bool  # effective flag (always False off CUDA)
+    channels_last: bool  # effective flag: cfg.channels_last resolved for the device (hwnas.train.layout)
     steps_per_epoch: int
     warmup_steps: int
     total_steps: int

@@ -120,7 +120,8 @@ def test_caller_rng_is_untouched_and_seed_controls_dropout(tmp_path: Path) -> No
     assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])  # different dropout masks
 
 
-def test_cuda_only_flags_are_ignored_on_cpu_with_one_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_amp_is_ignored_on_cpu_with_one_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # channels_last is not CUDA-only (it applies on the CPU too: tests/train/test_layout.py), so no note for it.
     cfg = _cfg(epochs=1, amp=True, amp_dtype="fp16", channels_last=True, grad_clip=1.0)
     with caplog.at_level(logging.INFO, logger="hwnas.train.loop"):
         metrics = train(make_tiny_net(), SyntheticSource(3), SyntheticSource(1), cfg, tmp_path, device="cpu")
