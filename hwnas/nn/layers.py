@@ -56,6 +56,11 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     # use) validates its channel count once, at construction, and a traced graph never re-checks it.
     if not torch.jit.is_tracing() and channels % groups:
         raise ValueError(f"channel shuffle needs channels ({channels}) divisible by groups ({groups})")
+    if not torch.jit.is_tracing() and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        # An NHWC batch (channels_last training, hwnas.train.layout) stays NHWC: the same single copy, along the
+        # innermost axis. The NCHW route below would hand the next conv an NCHW tensor to reorder back.
+        nhwc = x.permute(0, 2, 3, 1).reshape(batch, height, width, groups, channels // groups)
+        return nhwc.transpose(3, 4).reshape(batch, height, width, channels).permute(0, 3, 1, 2)
     x = x.view(batch, groups, channels // groups, height, width)
     return x.transpose(1, 2).reshape(batch, channels, height, width)
 

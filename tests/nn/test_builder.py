@@ -109,6 +109,15 @@ def test_channel_shuffle_moves_whole_feature_maps():
         assert torch.equal(y[:, dst], x[:, src])
 
 
+@pytest.mark.parametrize("groups", [1, 2, 3, 6])
+def test_channel_shuffle_keeps_a_channels_last_batch_channels_last(groups):
+    """channels_last training (hwnas.train.layout): same values, and the next conv gets NHWC without a reorder."""
+    x = torch.randn(2, 6, 3, 5)
+    y = channel_shuffle(x.contiguous(memory_format=torch.channels_last), groups)
+    assert torch.equal(y, channel_shuffle(x, groups))
+    assert y.stride() == (3 * 5 * 6, 1, 5 * 6, 6)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 3), st.integers(1, 4))
 def test_channel_shuffle_inverse_and_index_rule(groups, per_group, batch, side):
