@@ -55,7 +55,7 @@ def _search_args(args: argparse.Namespace) -> dict[str, Any]:
     return dict(space=args.space, dataset=args.dataset, lut=args.lut, overrides=overrides,
                 batch_size=args.batch_size, width_mult=args.width_mult, seed=args.seed, device=args.device,
                 data_dir=args.data_dir, download=args.download, limit=args.limit, progress=not args.quiet,
-                tensorboard=not args.no_tensorboard)
+                tensorboard=not args.no_tensorboard, channels_last=args.channels_last)
 
 
 def _measure(args: argparse.Namespace):
@@ -115,6 +115,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-supernet", metavar="DIR",
                    help="spos/random/hardcore: search a new budget on the supernet trained in DIR")
     p.add_argument("--no-tensorboard", action="store_true", help="metrics.jsonl only")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format for the supernet and its batches (default: on the CPU, where supernet "
+                        "steps run faster; off on CUDA, not measured there); --no-channels-last keeps NCHW")
     p.add_argument("--check-measured", type=positive_int, metavar="RETRIES",
                    help="time the chosen network alone as the table's ops were; over --max-latency-ms, search again "
                         "under a budget tightened by the measured excess (in OUT/retryN; spos/random/hardcore from "

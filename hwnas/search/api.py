@@ -63,8 +63,10 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
            budgets: Budgets | None = None, overrides: Mapping[str, Any] | None = None, batch_size: int = 128,
            width_mult: float = 1.0, seed: int = 0, device: str = "cpu", data_dir: str | None = None,
            download: bool = False, limit: int | None = None, resume: bool = False, progress: bool = True,
-           from_supernet: str | Path | None = None, tensorboard: bool = True) -> SearchResult:
-    """Run one search and write ``out/result.json``; returns the result."""
+           from_supernet: str | Path | None = None, tensorboard: bool = True,
+           channels_last: bool | None = None) -> SearchResult:
+    """Run one search and write ``out/result.json``; returns the result. ``channels_last`` sets the memory format
+    of the supernet and its batches (None: channels_last where it is faster, :mod:`hwnas.train.layout`)."""
     from hwnas.space import get_space
     from hwnas.train import MetricsLogger
 
@@ -97,7 +99,7 @@ def search(method: str, space: str, dataset: str = "fashion-mnist", *, out: str 
     with MetricsLogger(out, tensorboard=tensorboard, keep_lines=keep) as logger:
         ctx = SearchContext(the_space, loaders, hard, table, out, torch.device(device), seed, progress, resume,
                             logger, budgets=budgets, config=cfg, from_supernet=_path(from_supernet),
-                            world=distributed.current())
+                            world=distributed.current(), channels_last=channels_last)
         # Weight init (and dropout) draw from torch's global RNG: seed a fork of it, so that a search is
         # repeatable from its seed (and resumable) and the caller's RNG stream is left untouched.
         with torch.random.fork_rng(devices=[]):

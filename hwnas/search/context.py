@@ -20,6 +20,7 @@ from hwnas.distributed import World
 from hwnas.fileio import finite
 from hwnas.search.budgets import BudgetConstraint, Budgets
 from hwnas.space.base import SearchSpace
+from hwnas.train.layout import use_channels_last
 
 ARCH_FRACTION = 0.2
 
@@ -47,6 +48,9 @@ class SearchContext:
     config: Any = None  # the method's config dataclass
     from_supernet: Path | None = None  # a finished one-shot search whose supernet this search reuses
     world: World = field(default_factory=World)  # the process group (one process unless under torchrun)
+    # NHWC supernet weights and batches (same values up to float rounding, faster convs); None: on the devices
+    # where it was measured to win (hwnas.train.layout), True/False: always/never.
+    channels_last: bool | None = None
 
     def log(self, step: int, record: dict[str, Any]) -> None:
         if self.logger is not None:
@@ -55,6 +59,11 @@ class SearchContext:
     def generator(self, stream: int) -> torch.Generator:
         """A CPU generator for one purpose (``stream``) of this search, seeded from the search seed."""
         return torch.Generator().manual_seed(self.seed * 1000 + stream)
+
+    @property
+    def use_channels_last(self) -> bool:
+        """Whether this search runs its supernet and batches in channels_last on its device."""
+        return use_channels_last(self.channels_last, self.device)
 
     @property
     def show_progress(self) -> bool:

@@ -110,7 +110,8 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
     cost = LinearCost(loss_cost(ctx)).to(ctx.device)
     steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
     arch_steps = min(cfg.arch_steps_per_epoch or len(ctx.loaders.val), len(ctx.loaders.val))
-    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
+    trainer = WeightTrainer(supernet, cfg.epochs * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world,
+                            channels_last=ctx.use_channels_last)
     theta_opt = torch.optim.Adam(params.parameters(), lr=cfg.theta_lr, weight_decay=cfg.theta_weight_decay)
     generator = ctx.generator(1)
     parts = DnasParts(supernet, params, trainer, theta_opt, generator)
@@ -135,11 +136,12 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
     supernet.train()
     for epoch in range(start, cfg.epochs):
         w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: trainer.update(lambda: forward(x, y, False)),
-                           f"fbnet weights {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=steps)
+                           f"fbnet weights {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=steps,
+                           channels_last=ctx.use_channels_last)
         a_loss = None
         if epoch >= cfg.warmup_epochs:
             a_loss = run_epoch(ctx.loaders.val, epoch, theta_step, f"fbnet theta {epoch + 1}/{cfg.epochs}",
-                               ctx.show_progress, ctx.device, limit=arch_steps)
+                               ctx.show_progress, ctx.device, limit=arch_steps, channels_last=ctx.use_channels_last)
         with torch.no_grad():
             expected = float(cost(params.op_probs(), params.depth_probs()))
         history.append({"epoch": epoch, "tau": tau, "weight_loss": w_loss, "theta_loss": a_loss,

@@ -46,6 +46,7 @@ from hwnas.space.base import Choice, SearchSpace
 from hwnas.space.labels import is_depth_label, is_op_label, is_width_label
 from hwnas.supernet import Supernet
 from hwnas.train.distill import kd_loss
+from hwnas.train.layout import model_to_layout, to_layout
 
 log = logging.getLogger(__name__)
 GRAD_MODES = ("all", "sampled")
@@ -97,7 +98,8 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
     source = ctx.loaders.train
     steps = min(cfg.steps_per_epoch or len(source), len(source))
     total = cfg.heaviest_epochs + cfg.epochs
-    trainer = WeightTrainer(supernet, total * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world)
+    trainer = WeightTrainer(supernet, total * steps, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world,
+                            channels_last=ctx.use_channels_last)
     generator, start, history = ctx.generator(3), 0, []
     heaviest = ctx.space.heaviest()
     if saved is not None and saved.get("phase") == "train":
@@ -107,8 +109,12 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         start, history = int(saved["epoch"]), list(saved["history"])
     supernet.to(ctx.device).train()
     teacher = None
+
+    def make_teacher() -> torch.nn.Module:  # in the layout of the batches it sees (hwnas.train.layout)
+        return model_to_layout(freeze(supernet.extract(heaviest)), ctx.use_channels_last)
+
     if saved is not None and saved.get("teacher") is not None:  # the heaviest path as it was after pretraining
-        teacher = freeze(supernet.extract(heaviest))
+        teacher = make_teacher()
         teacher.load_state_dict(saved["teacher"])
 
     world = ctx.world
@@ -130,10 +136,11 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
     for epoch in range(start, total):
         heavy = epoch < cfg.heaviest_epochs
         if not heavy and teacher is None:
-            teacher = freeze(supernet.extract(heaviest))
+            teacher = make_teacher()
         what = "heaviest" if heavy else "multipath"
         loss = run_epoch(source, epoch, heavy_step if heavy else multipath_step,
-                         f"hardcore {what} {epoch + 1}/{total}", ctx.show_progress, ctx.device, limit=steps)
+                         f"hardcore {what} {epoch + 1}/{total}", ctx.show_progress, ctx.device, limit=steps,
+                         channels_last=ctx.use_channels_last)
         history.append({"epoch": epoch, "phase": what, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "hardcore_" + what, "epoch": epoch, "loss": loss})
         state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
@@ -156,6 +163,7 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
     """
     arch_batches = cycle_batches(ctx.loaders.val)
     world = ctx.world
+    model_to_layout(supernet, ctx.use_channels_last)  # one loaded by --from-supernet is still NCHW
 
     def grad(alpha: dict[str, np.ndarray], beta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         total: dict[str, np.ndarray] = {}
@@ -164,6 +172,7 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
         try:
             for _ in range(cfg.grad_batches):
                 x, y = (t[:cfg.grad_batch].to(ctx.device) for t in next(arch_batches))
+                x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
                 rows = x.shape[0]
                 masks = {}
                 for label, p in {**alpha, **beta}.items():

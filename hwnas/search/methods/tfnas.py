@@ -47,6 +47,7 @@ from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, r
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
 from hwnas.space.labels import OP, is_width_label
+from hwnas.train.layout import to_layout
 
 log = logging.getLogger(__name__)
 ARCH_MODES = ("mixture", "sampled")
@@ -133,7 +134,7 @@ class TFNASSearch:
         self.cost = LinearCost(self.separable, self.widths).to(ctx.device)
         self.steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
         self.trainer = WeightTrainer(self.supernet, cfg.epochs * self.steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                     world=ctx.world)
+                                     world=ctx.world, channels_last=ctx.use_channels_last)
         theta_opt = torch.optim.Adam(self.params.parameters(), lr=cfg.theta_lr, betas=(0.5, 0.999),
                                      weight_decay=cfg.theta_weight_decay)
         self.generator = ctx.generator(1)
@@ -153,6 +154,7 @@ class TFNASSearch:
         if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
         x, y = ctx.world.shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
+        x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
 
         def loss_fn() -> torch.Tensor:
             ops = {k: gumbel_softmax(torch.log_softmax(params.logits[k], 0), self.tau, self.generator, 1)[0]
@@ -192,7 +194,8 @@ class TFNASSearch:
         ctx, cfg, params = self.ctx, self.cfg, self.params
         counts = EpochSteps()
         w_loss = run_epoch(ctx.loaders.train, epoch, lambda x, y: self.weight_step(x, y, epoch, counts),
-                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=self.steps)
+                           f"tfnas {epoch + 1}/{cfg.epochs}", ctx.show_progress, ctx.device, limit=self.steps,
+                           channels_last=ctx.use_channels_last)
         trace = None
         if epoch >= cfg.warmup_epochs:
             self.tau *= cfg.tau_decay

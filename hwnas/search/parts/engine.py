@@ -23,6 +23,7 @@ from hwnas.nn.global_bn import synchronised
 from hwnas.supernet import Supernet, recalibrate_bn
 from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
 from hwnas.train import save_checkpoint
+from hwnas.train.layout import model_to_layout, to_layout, use_channels_last
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class WeightTrainer:
 
     def __init__(self, model: nn.Module, total_steps: int, lr: float = 0.05, weight_decay: float = 4e-5,
                  momentum: float = 0.9, grad_clip: float | None = 5.0, min_lr: float = 0.0,
-                 world: World | None = None, warmup_steps: int = 0) -> None:
+                 world: World | None = None, warmup_steps: int = 0, channels_last: bool | None = None) -> None:
         cfg = TrainConfig(epochs=1, lr=lr, weight_decay=weight_decay, momentum=momentum, min_lr=min_lr,
                           grad_clip=grad_clip, progress=False, tensorboard=False)
         self.model, self.cfg = model, cfg
@@ -47,6 +48,10 @@ class WeightTrainer:
         self.step = 0
         self.nonfinite = 0  # consecutive
         self.skipped = 0
+        # The memory format of the weights (hwnas.train.layout): None picks it by the model's device, which is
+        # only known once the caller has moved the model, so it is settled on the first step.
+        self.channels_last_setting = channels_last
+        self.channels_last: bool | None = None
 
     @property
     def lr(self) -> float:
@@ -56,6 +61,7 @@ class WeightTrainer:
     def update(self, loss_fn: Callable[[], torch.Tensor], params: Iterable[nn.Parameter] | None = None) -> float:
         """One step: ``loss_fn()`` builds the loss (of this rank's shard), backward, gradients averaged over the
         ranks (:mod:`hwnas.distributed`), clip, SGD step. Returns the global batch's loss."""
+        self._settle_layout()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.optimizer.zero_grad(set_to_none=True)
@@ -78,6 +84,15 @@ class WeightTrainer:
         self.nonfinite = 0
         self.optimizer.step()
         return value
+
+    def _settle_layout(self) -> None:
+        """Weights in channels_last (or not) before the first step; the optimizer keeps the same Parameters, and
+        its momentum buffers, made from the gradients, follow their layout."""
+        if self.channels_last is None:
+            first = next(self.model.parameters(), None)
+            device = first.device if first is not None else torch.device("cpu")
+            self.channels_last = use_channels_last(self.channels_last_setting, device)
+            model_to_layout(self.model, self.channels_last)
 
     def _nonfinite(self, value: float) -> float:
         self.nonfinite += 1
@@ -104,8 +119,12 @@ def build_supernet(space: Any, cfg: Any) -> Supernet:
 
 
 def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tensor], float], desc: str,
-              progress: bool, device: torch.device, limit: int | None = None) -> float:
-    """Call ``step(x, y)`` on every batch of ``source``'s ``epoch`` (at most ``limit``); the mean finite loss."""
+              progress: bool, device: torch.device, limit: int | None = None,
+              channels_last: bool | None = None) -> float:
+    """Call ``step(x, y)`` on every batch of ``source``'s ``epoch`` (at most ``limit``); the mean finite loss.
+    The batches are on ``device``, in channels_last or not (None: where it is faster, :mod:`hwnas.train.layout`;
+    the trainer's weights follow the same rule)."""
+    channels_last = use_channels_last(channels_last, device)
     total = len(source) if limit is None else min(limit, len(source))
     losses = []
     with tqdm(total=total, desc=desc, disable=not progress, dynamic_ncols=True,
@@ -113,7 +132,7 @@ def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tenso
         for i, (x, y) in enumerate(source.epoch_batches(epoch)):
             if i >= total:
                 break
-            loss = step(x.to(device), y.to(device))
+            loss = step(to_layout(x.to(device), channels_last), y.to(device))
             if math.isfinite(loss):
                 losses.append(loss)
             bar.update(1)
@@ -145,11 +164,17 @@ def batches(source: Any, count: int, epoch: int = 0) -> list[tuple[torch.Tensor,
 
 
 def score_choice(supernet: Supernet, choice: Mapping[str, Any], calibration: list, val_source: Any,
-                 device: torch.device) -> float:
+                 device: torch.device, channels_last: bool | None = None) -> float:
     """Validation top-1 (%) of ``choice`` on the supernet after recalibrating its path's BN statistics on
-    ``calibration`` batches (SPOS, Guo et al. 2019, Sec. 3.3: BN statistics of a shared supernet fit no child)."""
-    recalibrate_bn(supernet, choice, calibration)
-    return float(evaluate(supernet, val_source, device)["top1"])
+    ``calibration`` batches (SPOS, Guo et al. 2019, Sec. 3.3: BN statistics of a shared supernet fit no child).
+
+    Runs in channels_last where that is faster (``channels_last``, :mod:`hwnas.train.layout`): the supernet is put
+    in that layout first (a no-op when its training did so; a supernet loaded from disk is contiguous)."""
+    channels_last = use_channels_last(channels_last, device)
+    model_to_layout(supernet, channels_last)
+    inputs = [batch[0] if isinstance(batch, (tuple, list)) else batch for batch in calibration]
+    recalibrate_bn(supernet, choice, [to_layout(x, channels_last) for x in inputs])
+    return float(evaluate(supernet, val_source, device, channels_last=channels_last)["top1"])
 
 
 # ---------------------------------------------------------------------------------------------- state
