@@ -76,10 +76,11 @@ QUICK_TRUTH = {"epochs": 1, "limit": 600, "batch_size": 64, "val_fraction": 0.1,
 # Supernet configurations: --set-style overrides of the spos OneShotConfig. The path-sampler variants train
 # under the band's budget B (the search's constraint), on top of the best configuration.
 BEST = {"sharing": "entangled", "zero_init_residual": True, "sandwich": True, "distill": True,
-        "lr_warmup_fraction": 0.05}
+        "lr_warmup_fraction": 0.05, "path_sampler": "uniform"}
+# Every configuration names its supernet explicitly, so that a change of spos's defaults cannot change a row.
 CONFIGS: dict[str, dict[str, Any]] = {
-    "independent-uniform": {},
-    "entangled-uniform": {"sharing": "entangled"},
+    "independent-uniform": {"sharing": "independent", "zero_init_residual": False},  # SPOS's own supernet
+    "entangled-uniform": {"sharing": "entangled", "zero_init_residual": True},  # spos's default since issue 18
     "entangled-sandwich-distill": BEST,
     "best-constrained": {**BEST, "path_sampler": "constrained"},
     "best-strolling": {**BEST, "path_sampler": "strolling"},
