@@ -82,6 +82,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "independent-uniform": {"sharing": "independent", "zero_init_residual": False},  # SPOS's own supernet
     "entangled-uniform": {"sharing": "entangled", "zero_init_residual": True},  # spos's default since issue 18
     "entangled-sandwich-distill": BEST,
+    # The three path samplers on spos's default supernet, where the sampler alone picks every trained path.
+    "entangled-constrained": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "constrained"},
+    "entangled-strolling": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "strolling"},
     "best-constrained": {**BEST, "path_sampler": "constrained"},
     "best-strolling": {**BEST, "path_sampler": "strolling"},
 }
