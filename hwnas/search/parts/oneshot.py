@@ -90,7 +90,8 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
     steps = min(cfg.steps_per_epoch or len(source), len(source))
     total = cfg.epochs * steps
     trainer = WeightTrainer(supernet, total, lr=cfg.lr, weight_decay=cfg.weight_decay, world=ctx.world,
-                            warmup_steps=int(round(cfg.lr_warmup_fraction * total)))
+                            warmup_steps=int(round(cfg.lr_warmup_fraction * total)),
+                            channels_last=ctx.use_channels_last)
     sampler = sampler or path_sampler(ctx, cfg)
     rng, start, history = random.Random(ctx.seed), 0, []
     if saved is not None:
@@ -116,7 +117,7 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
     for epoch in range(start, cfg.epochs):
         step = step_fn or one_step
         loss = run_epoch(source, epoch, lambda x, y: step(x, y, epoch), f"supernet {epoch + 1}/{cfg.epochs}",
-                         ctx.show_progress, ctx.device, limit=steps)
+                         ctx.show_progress, ctx.device, limit=steps, channels_last=ctx.use_channels_last)
         history.append({"epoch": epoch, "loss": loss, "lr": trainer.lr})
         ctx.log(trainer.step, {"kind": "supernet", "epoch": epoch, "loss": loss})
         log.info("supernet epoch %d/%d: loss %.4f", epoch + 1, cfg.epochs, loss)
@@ -191,7 +192,8 @@ def search_candidates(ctx: SearchContext, supernet: Supernet, strategy: Any, cfg
             candidates = strategy.ask()
             if not candidates:
                 break
-            scores = score_all(supernet, candidates, calibration, val, ctx.device, bar, ctx.world)
+            scores = score_all(supernet, candidates, calibration, val, ctx.device, bar, ctx.world,
+                               ctx.use_channels_last)
             strategy.tell(scores)
             rounds.append(value_shares(candidates, len(rounds)))
             best = strategy.best(1)[0][1]
@@ -213,13 +215,13 @@ def value_shares(candidates: list, index: int) -> dict[str, Any]:
 
 
 def score_all(supernet: Supernet, candidates: list, calibration: list, val: Any, device: torch.device,
-              bar: Any, world: World) -> list[float]:
+              bar: Any, world: World, channels_last: bool | None = None) -> list[float]:
     """Every candidate's score; under torchrun rank ``r`` scores candidates ``r, r + N, ...`` and the scores are
     gathered, so all ranks tell the strategy the same list (scoring is a whole evaluation per candidate, no
     collective inside: the ranks' supernets only differ in the BN statistics scoring itself recalibrates)."""
     mine = {}
     for i in range(world.rank, len(candidates), world.size):
-        mine[i] = score_choice(supernet, candidates[i], calibration, val, device)
+        mine[i] = score_choice(supernet, candidates[i], calibration, val, device, channels_last)
         bar.update(world.size)
     merged: dict[int, float] = {}
     for part in world.all_gather_objects(mine):
