@@ -2,13 +2,14 @@
 
 One decision, made here for every caller (the training loop, :func:`~hwnas.train.evaluate`, the weight steps and
 candidate scoring of every search method): a model and the batches it sees are either both contiguous or both
-channels_last. The values are the same either way up to float rounding (the kernels sum in another order; the
-CPU's NHWC BatchNorm computes its batch variance to about 1e-5 relative where the NCHW kernel reaches 1e-7), and
-what changes is speed: NHWC lets oneDNN run the depthwise and 1x1 convolutions of mobile networks without
-reordering every activation, and a training step of FBNet-space networks on this project's 2-core CPU runs
-markedly faster in it (docs/BENCHMARKS.md, "Training speed on the CPU (channels_last)"). On CUDA it is the layout
-tensor cores want under mixed precision, but it was not measured here for these float32 networks, so CUDA keeps
-the previous default (contiguous) unless asked."""
+channels_last. The values are the same either way up to float32 rounding (in float64 the layouts agree to 1e-14;
+in float32 the CPU's NHWC BatchNorm is the one kernel less exact, about 2e-6 relative against NCHW's 5e-8:
+benchmarks/layout_precision.py), and what changes is speed: NHWC lets oneDNN run the depthwise and 1x1
+convolutions of mobile networks without reordering every activation, and a training step of FBNet-space networks
+on this project's 2-core CPU runs 1.6-2.7x faster in it (docs/BENCHMARKS.md, "Training speed on the CPU
+(channels_last)"). On CUDA it is the layout tensor cores want under mixed precision, but it was not measured here
+for these float32 networks, so CUDA keeps the previous default (contiguous) unless asked.
+"""
 
 from __future__ import annotations
 
