@@ -52,8 +52,8 @@ def _in_channels_last(model: nn.Module) -> bool:
     ...)``: a 1x1 or one-channel kernel (all of a mobile network's) is contiguous in both formats, yet the stride
     values decide which format a convolution picks."""
     for p in model.parameters():
-        if p.dim() == 4:
+        if p.dim() == 4 and p.shape[1] * p.shape[2] * p.shape[3] > 1:  # (N, 1, 1, 1) has the same strides in both
             _, c, h, w = p.shape
             # (``p.contiguous(memory_format=...)`` would return such a kernel as it is, strides unchanged.)
             return p.stride() == (h * w * c, 1, w * c, c)
-    return True  # no 4-d weight: nothing to convert
+    return True  # no 4-d weight whose layout shows: nothing to convert
