@@ -94,9 +94,10 @@ def test_context_resolves_the_setting_by_device(search_space, tmp_path):
     assert not SearchContext(search_space, None, [], None, tmp_path, device=torch.device("cuda")).use_channels_last
 
 
-@pytest.mark.parametrize("method", ["fbnet", "hardcore"])
+@pytest.mark.parametrize("method", ["fbnet", "hardcore", "spos"])
 def test_a_search_runs_in_either_layout_to_the_same_losses(tmp_path, fake_lut, fashion_dir, method):
-    """The layout changes float rounding only: the first epoch's supernet loss agrees to 1e-4."""
+    """The layout changes float rounding only: the first epoch's supernet loss agrees to 1e-4; a saved supernet
+    keeps the layout it trained in (the switch reached the training)."""
     results = {}
     for flag in (False, True):
         results[flag] = search(method, TINY_YAML, "fashion-mnist", out=tmp_path / str(flag), lut=fake_lut,
@@ -108,3 +109,7 @@ def test_a_search_runs_in_either_layout_to_the_same_losses(tmp_path, fake_lut, f
              for flag, r in results.items()}
     key = "loss" if "loss" in first[False] else "weight_loss"
     assert first[True][key] == pytest.approx(first[False][key], rel=1e-4)
+    if method != "fbnet":  # the one-shot methods save their supernet
+        for flag in (False, True):
+            weights = torch.load(tmp_path / str(flag) / "supernet.pt", weights_only=True)
+            assert _is_nhwc(weights["stem.conv.weight"]) is flag
