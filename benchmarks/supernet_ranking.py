@@ -85,6 +85,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # The three path samplers on spos's default supernet, where the sampler alone picks every trained path.
     "entangled-constrained": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "constrained"},
     "entangled-strolling": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "strolling"},
+    # Skip-heavy networks train well stand-alone but are rare among uniform paths: spread the skip share evenly.
+    "entangled-skiprate": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "skip_rate"},
     "best-constrained": {**BEST, "path_sampler": "constrained"},
     "best-strolling": {**BEST, "path_sampler": "strolling"},
 }

@@ -122,17 +122,19 @@ def test_budgets_win_over_the_warmup_when_no_full_width_network_fits(search_spac
 
 
 def test_factory_builds_each_kind(fbnet, macs):
-    assert PATH_SAMPLERS == ("uniform", "constrained", "strolling")
+    assert PATH_SAMPLERS == ("uniform", "constrained", "strolling", "skip_rate")
     assert isinstance(make_path_sampler("strolling", fbnet, macs), StrollingSampler)
     constrained = make_path_sampler("constrained", fbnet, macs)
     assert isinstance(constrained, PathSampler) and constrained.budgets
     uniform = make_path_sampler("uniform", fbnet, macs, ChannelWarmup())
     assert isinstance(uniform, PathSampler) and not uniform.budgets and uniform.warmup is not None
     assert uniform.state_dict() == {}
+    skip_rate = make_path_sampler("skip_rate", fbnet, macs)
+    assert isinstance(skip_rate, PathSampler) and not skip_rate.budgets
 
 
 def test_factory_refuses_an_unknown_kind(fbnet, macs):
-    with pytest.raises(ValueError, match="valid: uniform, constrained, strolling"):
+    with pytest.raises(ValueError, match="valid: uniform, constrained, strolling, skip_rate"):
         make_path_sampler("rejection", fbnet, macs)
 
 
@@ -147,3 +149,25 @@ def test_budgeted_kinds_without_budgets_fall_back_to_uniform_with_a_warning(fbne
 def test_strolling_needs_a_budget_when_built_directly(fbnet):
     with pytest.raises(ValueError, match="at least one budget"):
         StrollingSampler(fbnet, [])
+
+
+def test_skip_rate_paths_spread_the_share_of_skipped_layers():
+    import random as _random
+    import statistics
+
+    from hwnas.search.parts.path_sampling import make_path_sampler
+    from hwnas.space import get_space
+
+    space = get_space("fbnet", 28, 1, 10, 0.5)
+    rng = _random.Random(0)
+    uniform, spread = make_path_sampler("uniform", space), make_path_sampler("skip_rate", space)
+    labels = [slot.op_label for slot in space.slots()]
+
+    def skipped(sampler):
+        return [sum(sampler.sample(rng, 0)[label] == "skip" for label in labels) / len(labels) for _ in range(400)]
+
+    flat, even = skipped(uniform), skipped(spread)
+    # Uniform paths skip about 1/9 of the layers, almost never half; the skip rate sampler covers [0, 1] evenly.
+    assert statistics.mean(flat) < 0.15 and max(flat) < 0.45
+    assert 0.4 < statistics.mean(even) < 0.6 and sum(f > 0.5 for f in even) > 150
+    assert all(space.contains(spread.sample(rng, 0)) for _ in range(20))

@@ -54,7 +54,8 @@ class OneShotConfig:
     steps_per_epoch: int | None = None  # cap on steps per epoch (None: the whole weight split)
     warmup_fraction: float = 0.25  # channel warm-up: first quarter full widths, next quarter opens them all
     constrained_sampling: bool = False  # train only paths that meet the budgets (same as path_sampler=constrained)
-    path_sampler: str = "uniform"  # uniform | constrained (rejection, inside the budgets) | strolling (even walk)
+    # uniform | constrained (rejection, inside the budgets) | strolling (even walk) | skip_rate (even skip share)
+    path_sampler: str = "uniform"
     # Entangled weights and zero-initialised residual branches: uniform single paths of the FBNet space learn only
     # with both (docs/BENCHMARKS.md, "Supernets that learn"); independent weights are SPOS's own supernet.
     sharing: str = "entangled"  # supernet weights: independent per candidate, or entangled (Once-for-All)

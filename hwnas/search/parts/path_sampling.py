@@ -37,7 +37,7 @@ __all__ = ["PATH_SAMPLERS", "ChannelWarmup", "PathSampler", "StrollingSampler", 
 
 log = logging.getLogger(__name__)
 
-PATH_SAMPLERS = ("uniform", "constrained", "strolling")
+PATH_SAMPLERS = ("uniform", "constrained", "strolling", "skip_rate")
 """The sampler kinds :func:`make_path_sampler` knows."""
 
 REJECTION_TRIES = 200
@@ -116,12 +116,40 @@ class PathSampler:
         pass
 
 
+class SkipRateSampler(PathSampler):
+    """Paths whose share of skipped layers is spread evenly: per path a skip rate ``r ~ U(0, 1)``, then every slot
+    that offers ``skip`` takes it with probability ``r`` and otherwise one of its other candidates uniformly.
+
+    Uniform paths of the FBNet space skip one layer in nine, so a network with half its layers skipped is almost
+    never trained, and the ranking benchmark found the supernet scoring such networks lowest although they train
+    well stand-alone (docs/BENCHMARKS.md, "Ranking quality"). Once-for-All samples the depth of each stage
+    uniformly for the same reason; in a space that writes depth as a ``skip`` candidate, the skip rate is that
+    depth. Other decisions (and spaces without ``skip``) are drawn as by :class:`PathSampler`; budgets are not
+    applied (like ``uniform``).
+    """
+
+    def __init__(self, space: SearchSpace, warmup: ChannelWarmup | None = None) -> None:
+        super().__init__(space, (), warmup)
+
+    def _draw(self, rng: random.Random, epoch: int) -> Choice:
+        choice = super()._draw(rng, epoch)
+        rate = rng.random()
+        for slot in self.space.slots():
+            others = [name for name in slot.candidates if name != "skip"]
+            if len(others) < len(slot.candidates):
+                choice[slot.op_label] = "skip" if rng.random() < rate or not others else rng.choice(others)
+        return choice
+
+
 def make_path_sampler(kind: str, space: SearchSpace, budgets: Sequence[BudgetConstraint] = (),
                       warmup: ChannelWarmup | None = None) -> PathSampler | StrollingSampler:
     """The ``kind`` sampler of ``space`` under ``budgets`` with channel warm-up ``warmup``: ``uniform`` (SPOS),
-    ``constrained`` (uniform, kept inside the budgets) or ``strolling`` (an even walk inside them)."""
+    ``constrained`` (uniform, kept inside the budgets), ``strolling`` (an even walk inside them) or ``skip_rate``
+    (an even spread of skipped layers, :class:`SkipRateSampler`)."""
     if kind not in PATH_SAMPLERS:
         raise ValueError(f"unknown path sampler {kind!r}; valid: {', '.join(PATH_SAMPLERS)}")
+    if kind == "skip_rate":
+        return SkipRateSampler(space, warmup)
     if kind != "uniform" and not budgets:
         log.warning("path sampler %r keeps paths inside the budgets, but no budget is set: sampling uniformly",
                     kind)
