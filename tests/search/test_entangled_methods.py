@@ -52,6 +52,12 @@ def test_distill_needs_the_sandwich_rule(tmp_path, search_space, fake_lut, fashi
         run("spos", tmp_path, fake_lut, fashion_dir, budgets, overrides={**QUICK["spos"], "distill": True})
 
 
+def test_a_warmup_beyond_all_steps_is_refused(tmp_path, search_space, fake_lut, fashion_dir):
+    budgets = binding(search_space, fake_lut, {"max_latency_ms"}, "spos")
+    with pytest.raises(ValueError, match="lr_warmup_fraction must be in"):
+        run("spos", tmp_path, fake_lut, fashion_dir, budgets, overrides={**QUICK["spos"], "lr_warmup_fraction": 1.5})
+
+
 def test_sandwich_loss_trains_the_largest_on_labels_and_the_rest_on_its_predictions(search_space):
     torch.manual_seed(0)
     net = Supernet(search_space, sharing="entangled").train()

@@ -84,6 +84,8 @@ def train_supernet(ctx: SearchContext, supernet: Supernet, cfg: OneShotConfig, s
                    sampler: Any | None = None) -> list[dict[str, Any]]:
     """Phase 1: single-path training (SPOS), or the sandwich rule with in-place distillation (``cfg.sandwich``,
     :mod:`hwnas.search.parts.sandwich`), or ``step_fn(x, y, epoch)`` per step; per-epoch history."""
+    if not 0.0 <= cfg.lr_warmup_fraction <= 1.0:
+        raise ValueError(f"lr_warmup_fraction must be in [0, 1] (a share of the steps), got {cfg.lr_warmup_fraction}")
     if cfg.distill and not cfg.sandwich:
         raise ValueError("distill (in-place distillation) needs sandwich=true: the largest path of a sandwich step "
                          "is the teacher")
@@ -162,13 +164,12 @@ def trained_supernet(directory: Path, space: Any, device: torch.device) -> Super
     """The supernet saved in ``directory``, built the way it was trained (its ``supernet.json`` says how its
     weights are shared; files from before entangled supernets existed hold independent ones)."""
     import json
-    from types import SimpleNamespace
 
     info_path = Path(directory) / SUPERNET_INFO
     config = json.loads(info_path.read_text()).get("config", {}) if info_path.is_file() else {}
-    shape = SimpleNamespace(sharing=config.get("sharing", "independent"),
-                            kernel_transform=bool(config.get("kernel_transform", False)), zero_init_residual=False)
-    supernet = build_supernet(space, shape)
+    # The initialisation does not matter here: the trained weights replace it.
+    supernet = Supernet(space, sharing=config.get("sharing", "independent"),
+                        kernel_transform=bool(config.get("kernel_transform", False)))
     load_supernet(directory, supernet, device)
     return supernet
 
