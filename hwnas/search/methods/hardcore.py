@@ -41,6 +41,7 @@ from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet
 from hwnas.search.parts.oneshot import save_supernet, trained_supernet
 from hwnas.search.parts.projection import project
 from hwnas.search.registry import register
+from hwnas.search.preference import distinct, feasible_neighbours, scores_to_json
 from hwnas.search.result import SearchResult, build_result
 from hwnas.space.base import Choice, SearchSpace
 from hwnas.space.labels import is_depth_label, is_op_label, is_width_label
@@ -239,8 +240,15 @@ def run_hardcore(ctx: SearchContext) -> SearchResult:
     vertex_a, vertex_b = sparsify(lin, dict(alpha), dict(beta), cfg.bcfw.sparsify_steps)
     scores = dists_to_scores(ctx.space, vertex_a, vertex_b)
     rounded = {**start, **{label: max(v, key=v.get) for label, v in scores.items()}}
-    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded, largest_widths=True)
+    chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded,
+                     largest_widths=True)
+    preferred = dists_to_scores(ctx.space, alpha, beta)
     extra = {"rounded_choice": rounded, "projected": chosen != rounded,
+             # for the finalist stage and the budget filling (hwnas.search.preference): the BCFW result, then
+             # its nearest feasible neighbours, most preferred first
+             "preference": scores_to_json(preferred),
+             "finalist_pool": distinct([chosen, *feasible_neighbours(ctx.space, chosen, preferred,
+                                                                     ctx.constraints)]),
              "every_iterate_feasible": all(r["feasible"] for r in history["bcfw"]),
              "from_supernet": str(from_supernet) if from_supernet else None}
     if cfg.finetune_epochs:

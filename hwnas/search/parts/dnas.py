@@ -19,6 +19,7 @@ from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
 from hwnas.search.parts.engine import MAX_NONFINITE, WeightTrainer
 from hwnas.search.parts.projection import project
+from hwnas.search.preference import distinct, scores_to_json
 from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
 from hwnas.train import NonFiniteLossError
@@ -113,4 +114,7 @@ def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: in
     if refine is not None:
         chosen, more = refine(chosen)
         info.update(more)
+    # What the finalist stage draws from and the budget filling trades against (hwnas.search.preference).
+    info["preference"] = scores_to_json(scores)
+    info["finalist_pool"] = distinct([chosen, *drawn, argmax])
     return build_result(ctx, method, chosen, config=config, history=history, samples=drawn, extra=info)

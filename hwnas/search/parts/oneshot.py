@@ -33,6 +33,7 @@ from hwnas.search.parts.engine import (
 from hwnas.search.parts.evolution import EvolutionConfig, rng_state, set_rng_state
 from hwnas.search.parts.path_sampling import ChannelWarmup, make_path_sampler
 from hwnas.search.parts.sandwich import sandwich_loss, sandwich_paths
+from hwnas.search.preference import POOL, distinct, marginal_scores, scores_to_json
 from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
 from hwnas.train import load_checkpoint, save_checkpoint
@@ -262,7 +263,10 @@ def run_oneshot(ctx: SearchContext, method: str, make_strategy: Callable) -> Sea
     history["candidates"] = [_candidate_row(ctx, c, s) for c, s in ranked]
     return build_result(ctx, method, best, config=cfg.to_dict(), history=history,
                         extra={"supernet_val_top1": top1, "candidates_scored": len(ranked),
-                               "from_supernet": str(from_supernet) if from_supernet else None})
+                               "from_supernet": str(from_supernet) if from_supernet else None,
+                               # for the finalist stage and the budget filling (hwnas.search.preference)
+                               "preference": scores_to_json(marginal_scores(ranked)),
+                               "finalist_pool": distinct([c for c, _ in ranked[:POOL]])})
 
 
 def _candidate_row(ctx: SearchContext, choice: Mapping[str, Any], score: float) -> dict[str, Any]:
