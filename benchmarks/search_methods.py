@@ -2,9 +2,11 @@
 
 For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
 
-1. build the ONNX Runtime table (1 thread, batch 1, 28 px, 1 channel, 10 classes) and calibrate it on
-   ``--calibrate`` networks drawn with the ``mixed`` sampler (half uniform, half with a random share of skips,
-   so that light networks, which tight budgets return, are in the fit) with the ``graph`` fit;
+1. build the ONNX Runtime table (1 thread, batch 1, 28 px, 1 channel, 10 classes) and calibrate it as
+   ``hwnas run``'s lut stage does (:func:`build_table`): ``--passes`` build passes, ``--calibrate`` networks drawn
+   with the ``mixed`` sampler (half uniform, half with a random share of skips, so that light networks, which
+   tight budgets return, are in the fit), each timed *alone* as it runs deployed (``measure_here`` in the
+   table's calibration order), the ``auto`` kind (``graph`` below 100 networks);
 2. two budgets between the lightest and the heaviest network's predicted latency (``--budgets``, fractions);
 3. for each method and budget: the search on ``--limit`` training images (80 % weights / 20 % architecture);
    spos, random and hardcore train their supernet once, at the first budget, and search the second from it
@@ -15,9 +17,10 @@ For each space (small-input ``fbnet`` and ``hardcore``, at ``--width-mult``):
    That measurement, taken minutes after the table was built and right after the search, is ``check_ms``;
 5. at the end, every kept exported file of a space is timed again, first each on its own, warm, as it runs
    deployed (``alone_ms``, the figure checked against the budget), then all of them together in interleaved
-   rounds (median). The calibration networks are timed in those rounds: how far they moved
-   since the table was calibrated (``drift``: the machine's speed changes over an hour of searching) and a
-   table re-calibrated on them (``recalibrated_ms``) separate the machine's drift from the table's error;
+   rounds (median). The calibration networks are timed again as the calibration timed them (each alone): how
+   far they moved since the table was calibrated (``drift``: the machine's speed changes over an hour of
+   searching) and a table re-calibrated on them (``recalibrated_ms``) separate the machine's drift from the
+   table's error;
 6. the result trained from scratch with one fixed recipe (``--train-epochs`` on ``--train-limit`` images, SGD,
    cosine, no augmentation) and its top-1 on the Fashion-MNIST test split.
 
@@ -65,19 +68,42 @@ QUICK = {"fbnet": {"epochs": 2}, "tfnas": {"epochs": 2}, "spos": {"epochs": 1, "
          "random": {"epochs": 1, "evolution.generations": 2}, "hardcore": {"epochs": 1, "bcfw.steps": 20}}
 
 
-def build_table(space_name: str, width: float, workdir: Path, calibrate: int, rounds: int) -> Path:
+def build_table(space_name: str, width: float, workdir: Path, calibrate: int, rounds: int, passes: int = 3,
+                validate: int = 0) -> Path:
+    """``workdir/lut_SPACE.json``, built and calibrated as ``hwnas run``'s lut stage does
+    (:func:`hwnas.run.pipeline.stage_lut`, what users get): ``passes`` build passes (median per op), then
+    ``calibrate`` networks of the ``mixed`` sampler (seed 0) timed by ``measure_here`` in the table's calibration
+    order (a new table: each network *alone*, warm, as deployed; not interleaved), with the null models where the
+    backend has them, and the ``auto`` kind (``graph`` from 8 to 99 networks). ``validate`` > 0: that many other
+    networks (seed 1, none of the fitted ones), timed the same way, give the table's validation error, written to
+    ``workdir/lut_SPACE_validation.json``."""
+    from hwnas.cost.latency.backends import backend_class
+    from hwnas.cost.latency.measured_nets import calibration_order
+    from hwnas.cost.latency.sampled_nets import fitted_networks
+    from hwnas.cost.latency.validate import validate_table
+    from hwnas.fileio import write_json_atomic
+
     space = get_space(space_name, 28, 1, 10, width)
     path = workdir / f"lut_{space_name}.json"
     started = time.perf_counter()
-    built = build_space_table(space, path, rounds=rounds, progress=False, overwrite=True)
+    built = build_space_table(space, path, rounds=rounds, passes=passes, progress=False, overwrite=True)
     table = built.table
-    measured = measure_here(table, calibration_specs(space, calibrate), overheads=True)
-    kind = default_kind(table, "auto", calibrate)
+    nulls = backend_class(table.provenance["backend"]).has_null_models
+    specs = calibration_specs(space, calibrate)
+    measured = measure_here(table, specs, overheads=nulls, order=calibration_order(table))
+    kind = default_kind(table, "auto", len(specs))
     calibrate_table(table, measured, space, seed=0, graph=kind == "graph", contextual=kind == "contextual",
                     sampler="mixed")
     table.save()
-    print(f"[{space_name}: table of {built.ops} ops built and calibrated on {calibrate} networks in "
-          f"{time.perf_counter() - started:.0f} s]", flush=True)
+    print(f"[{space_name}: table of {built.ops} ops built ({passes} passes) and calibrated ({kind}) on {calibrate} "
+          f"networks timed {measured.timing['network_order']} in {time.perf_counter() - started:.0f} s]", flush=True)
+    if validate:
+        others = sample_specs(space, validate, seed=1, exclude=fitted_networks(table))
+        result = validate_table(table, measure_here(table, others, order=calibration_order(table)))
+        summary = {k: result[k] for k in ("mape", "within_5pct", "within_10pct", "spearman", "n", "bias_pct")}
+        write_json_atomic(workdir / f"lut_{space_name}_validation.json", {**summary, "points": result["points"]})
+        print(f"[{space_name}: validated on {validate} other networks: MAPE {summary['mape']:.1f} %, "
+              f"{summary['within_5pct']:.0f} % within 5 %]", flush=True)
     return path
 
 
@@ -107,7 +133,7 @@ def train_result(result: dict[str, Any], workdir: Path, epochs: int, limit: int)
 def run_space(space_name: str, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     workdir = Path(args.out) / space_name
     workdir.mkdir(parents=True, exist_ok=True)
-    lut = build_table(space_name, args.width_mult, workdir, args.calibrate, args.rounds)
+    lut = build_table(space_name, args.width_mult, workdir, args.calibrate, args.rounds, args.passes)
     space = get_space(space_name, 28, 1, 10, args.width_mult)
     separable = SeparableCost(LatencyTable.load(lut), space)
     low, high = separable.minimum(largest_widths=True), separable.cost(space.heaviest())
@@ -162,10 +188,11 @@ def search_measured(method: str, space_name: str, index: int, target: float, lut
 def remeasure(rows: list[dict[str, Any]], out: Path, rounds: int) -> dict[str, dict[str, float]]:
     """Time every result's exported ONNX file of a space together, in interleaved rounds (A B C A B C ...), so a
     slow spell of the machine hits all of them alike; these medians replace the per-result measurements. The
-    table's calibration networks run in the same rounds: per space, their median measured / predicted ratio
-    (``drift``), and each row gets ``recalibrated_ms``, its prediction by the table re-fitted on them."""
+    table's calibration networks are timed again as the calibration timed them (``measure_here``, each alone):
+    per space, their median measured / predicted ratio (``drift``), and each row gets ``recalibrated_ms``, its
+    prediction by the table re-fitted on them."""
     from hwnas.arch import decode
-    from hwnas.nn import build_model
+    from hwnas.cost.latency.measured_nets import calibration_order
 
     drift = {}
     for space_name in sorted({r["space"] for r in rows}):
@@ -180,18 +207,20 @@ def remeasure(rows: list[dict[str, Any]], out: Path, rounds: int) -> dict[str, d
             t = time_models([f], prov["backend"], prov["threads"], prov["batch_size"], prov["timing"]["warmup"],
                             rounds, input_shapes=(prov["in_channels"], prov["input_size"], prov["input_size"]))[0]
             r["alone_ms"], r["alone_iqr_ms"] = t.median_ms, t.iqr_ms
-        fitted = calibration_specs(space, cal["fit"]["samples"])
-        nets = [build_model(spec, prov["num_classes"], prov["in_channels"]).eval() for spec in fitted]
         size, channels = prov["input_size"], prov["in_channels"]
-        timings = time_models([*files, *nets], prov["backend"], prov["threads"], prov["batch_size"],
+        timings = time_models(files, prov["backend"], prov["threads"], prov["batch_size"],
                               prov["timing"]["warmup"], rounds, input_shapes=(channels, size, size))
         for r, t in zip(mine, timings):
             r["measured_ms"], r["measured_iqr_ms"] = t.median_ms, t.iqr_ms
-        now = [t.median_ms for t in timings[len(files):]]
+        # The calibration networks timed as the calibration timed them (each alone, as deployed: calibration_order),
+        # so that their drift and the re-fitted table compare like with like.
+        fitted = calibration_specs(space, cal["fit"]["samples"])
+        timed = measure_here(lut, fitted, rounds=rounds, order=calibration_order(lut))
+        now = list(timed.median_ms)
         ratios = sorted(m / lut.predict(spec) for m, spec in zip(now, fitted))
         drift[space_name] = {"median": ratios[len(ratios) // 2], "min": ratios[0], "max": ratios[-1]}
-        again = Measured(fitted, now, [t.iqr_ms for t in timings[len(files):]], "measured",
-                         prov["device"], prov["timing"], cal.get("overhead_ms"))
+        again = Measured(fitted, now, list(timed.iqr_ms), "measured", timed.device, timed.timing,
+                         cal.get("overhead_ms"))
         calibrate_table(lut, again, space, seed=0, graph=cal["kind"] == "graph",
                         contextual=cal["kind"] == "contextual", sampler="mixed",
                         op_features=cal.get("op_features"))
@@ -237,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-limit", type=int, default=10000, help="training (and test) images for training")
     parser.add_argument("--calibrate", type=int, default=30, help="networks the table is calibrated on")
     parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds (table and measurement)")
+    parser.add_argument("--passes", type=int, default=3, help="table build passes (median per op), as hwnas run")
     parser.add_argument("--retries", type=int, default=2,
                         help="measured closed loop: searches again under a tightened budget when the chosen network "
                              "breaks the budget measured, up to this many times (0: open loop)")
@@ -259,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.limit, args.train_limit, args.train_epochs, args.calibrate, args.rounds = 1000, 1000, 1, 8, 10
+        args.passes = 1
 
     rows: list[dict[str, Any]] = []
     for space_name in args.spaces:
