@@ -25,16 +25,18 @@ def cmd_search(args: argparse.Namespace) -> None:
     _check_measured_usable(args)
     out = Path(args.out)
     dirs = AttemptDirs(first=out, root=out, prefix="retry")  # retries in OUT/retryN
+    timer = _timer(args) if args.check_measured else None
     chosen, attempts = search_closed_loop(
-        args.method, search_args, budgets, _measure(args), dirs, args.check_measured or 0,
+        args.method, search_args, budgets, timer or _not_measured, dirs, args.check_measured or 0,
         resume=args.resume, from_supernet=args.from_supernet, announce=announcer(args))
     result = chosen["result"].to_json()  # a SearchResult; its result.json form is what --json prints
     text = _result_text(args, result, dirs(chosen["attempt"]) / "result.json")
-    if args.check_measured:
-        result = dict(result, measured_check=_write_measured_check(args, dirs, chosen, attempts))
+    if timer is not None:
+        result = dict(result, measured_check=_write_measured_check(args, dirs, chosen, attempts, timer))
         met = chosen["measured_ms"] <= args.max_latency_ms
-        text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend after "
-                 f"{len(attempts)} attempt(s): budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
+        text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend (drift-corrected median "
+                 f"of {sum(m['passes'] for m in chosen['measurements'])} passes, drift {chosen['drift']:.2f}) after {len(attempts)} attempt(s): "
+                 f"budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
     print_result(args, result, text)
 
 
@@ -58,23 +60,33 @@ def _search_args(args: argparse.Namespace) -> dict[str, Any]:
                 tensorboard=not args.no_tensorboard, channels_last=args.channels_last)
 
 
-def _measure(args: argparse.Namespace):
-    def measure(arch: str, onnx_path: Path) -> float:
-        from hwnas.search import closed_loop  # looked up at call time: tests replace the timing
+def _timer(args: argparse.Namespace):
+    """The :class:`~hwnas.search.measured.DeployedTimer` of ``--check-measured``: the table's settings,
+    ``--measure-passes`` passes, the drift references of ``--space`` at the table's geometry, in ``OUT/drift``."""
+    from hwnas.cost.latency.table import LatencyTable
+    from hwnas.search import measured  # looked up at call time: tests replace the timing
+    from hwnas.space import get_space
 
-        return closed_loop.measure_with_table(arch, args.lut, onnx_path)
+    p = LatencyTable.load(args.lut).provenance
+    space = get_space(args.space, p["input_size"], p["in_channels"], p["num_classes"], args.width_mult)
+    return measured.DeployedTimer.from_table(args.lut, Path(args.out) / "drift", passes=args.measure_passes,
+                                             references=measured.drift_references(space))
 
-    return measure
+
+def _not_measured(arch: str, onnx_path: Path) -> float:
+    raise AssertionError("the loop measures only with --check-measured")
 
 
-def _write_measured_check(args: argparse.Namespace, dirs, chosen: dict[str, Any],
-                          attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    """``OUT/measured_check.json``: which attempt was kept, under which budget, and every attempt's times."""
+def _write_measured_check(args: argparse.Namespace, dirs, chosen: dict[str, Any], attempts: list[dict[str, Any]],
+                          timer) -> dict[str, Any]:
+    """``OUT/measured_check.json``: which attempt was kept, under which budget, every attempt's measurements
+    (with their drift and noise) and the timer's settings, drift references and log."""
     from hwnas.fileio import write_text_atomic
 
+    keys = ("attempt", "budget_ms", "predicted_latency_ms", "measured_ms", "drift", "noise", "measurements", "error")
     check = {"chosen": str(dirs(chosen["attempt"]) / "result.json"), "budget_ms": args.max_latency_ms,
-             "attempts": [{k: a[k] for k in ("attempt", "budget_ms", "predicted_latency_ms", "measured_ms", "error")
-                           if k in a} for a in attempts]}
+             "attempts": [{k: a[k] for k in keys if k in a} for a in attempts],
+             "timer": timer.describe(), "log": timer.log}
     write_text_atomic(Path(args.out) / "measured_check.json", json.dumps(check, indent=1) + "\n")
     return check
 
@@ -122,5 +134,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="time the chosen network alone as the table's ops were; over --max-latency-ms, search again "
                         "under a budget tightened by the measured excess (in OUT/retryN; spos/random/hardcore from "
                         "the trained supernet), up to RETRIES times; OUT/measured_check.json says which was kept")
+    p.add_argument("--measure-passes", type=positive_int, default=3, metavar="N",
+                   help="--check-measured: time the network N times, each pass beside drift references of the "
+                        "space (default 3, what a decision needs; an excess found with fewer passes, or inside the "
+                        "passes' noise, is measured again before the budget is tightened)")
     common_flags(p)
     p.set_defaults(func=cmd_search)

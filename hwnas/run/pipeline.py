@@ -110,17 +110,25 @@ def resolve_budgets(cfg: RunConfig, space, lut_path: str):
 
 def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: dict[str, int],
                  progress: bool) -> dict[str, Any]:
-    """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.closed_loop`)."""
+    """The search, and the measured closed loop on the latency budget (:mod:`hwnas.search.closed_loop`): every
+    attempt's network timed by one :class:`~hwnas.search.measured.DeployedTimer` (``measure.passes`` passes
+    against the space's drift references, all attempts corrected to its first measurement's baselines); each
+    attempt records its ``measurements`` and ``drift``, and ``OUT/search_drift/measurements.json`` the timer's log."""
     from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
+    from hwnas.search.measured import DeployedTimer, drift_references
 
     dirs = AttemptDirs(first=out / "search", root=out, prefix="search_retry")  # retries in OUT/search_retryN
     search_args = dict(space=cfg.search.space, dataset=cfg.dataset, lut=lut_path, overrides=cfg.search.settings,
                        batch_size=cfg.search.batch_size, width_mult=cfg.search.width_mult, seed=cfg.seed,
                        device=cfg.device, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit,
                        progress=progress, tensorboard=False)
+    t, work = cfg.target, out / "search_drift"
+    timer = DeployedTimer(geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
+                          work_dir=work, passes=cfg.measure.passes,
+                          references=drift_references(make_space(cfg, geometry)))
 
-    def measure(arch: str, onnx_path: Path) -> float:
-        return measure_untrained(cfg, arch, geometry, onnx_path)
+    def measure(arch: str, onnx_path: Path):
+        return measure_untrained(cfg, arch, geometry, onnx_path, timer)
 
     retries = cfg.search.retries if cfg.search.check_measured else 0
     chosen, attempts = search_closed_loop(cfg.search.method, search_args, budgets, measure, dirs, retries,
@@ -129,18 +137,30 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
         if a.pop("result", None) is not None:
             a["result"] = str(dirs(a["attempt"]) / "result.json")
     done = [a for a in attempts if "arch" in a]
+    log = None
+    if timer.log:
+        work.mkdir(parents=True, exist_ok=True)
+        log = write_text_atomic(work / "measurements.json",
+                                json.dumps({"timer": timer.describe(), "log": timer.log}, indent=1) + "\n")
     return {**{k: chosen[k] for k in ("result", "arch", "predicted_latency_ms")},
             "search_time_s": sum(a.get("search_time_s", 0.0) for a in done), "attempts": attempts,
-            "chosen_attempt": chosen["attempt"]}
+            "chosen_attempt": chosen["attempt"], "measurement_log": None if log is None else str(log)}
 
 
-def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path) -> float:
-    """Median latency (ms) of ``arch`` on the target, freshly initialised (latency does not depend on weights)."""
-    from hwnas.search.closed_loop import time_deployed
+def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path, timer=None):
+    """The latency of ``arch`` on the target, freshly initialised (latency does not depend on weights): a
+    drift-corrected :class:`~hwnas.search.measured.Measurement` over ``measure.passes`` passes (``.ms`` is the
+    value to decide on). ``timer``: a :class:`~hwnas.search.measured.DeployedTimer` to reuse, so that a caller's
+    measurements share their references' baselines; default: a new one with the space's drift references,
+    exported to ``drift/`` beside ``onnx_path``."""
+    from hwnas.search.measured import DeployedTimer, drift_references
 
-    t = cfg.target
-    return time_deployed(arch, geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup,
-                         cfg.measure.rounds, onnx_path).median_ms
+    if timer is None:
+        t = cfg.target
+        timer = DeployedTimer(geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
+                              work_dir=Path(onnx_path).parent / "drift", passes=cfg.measure.passes,
+                              references=drift_references(make_space(cfg, geometry)))
+    return timer(arch, onnx_path)
 
 
 def _train(cfg: RunConfig, spec, directory: Path, progress: bool, adapt: bool) -> dict[str, Any]:

@@ -108,6 +108,9 @@ class ExportConfig:
 class MeasureConfig:
     rounds: int = 100  # timed interleaved rounds of the exported model (and the references)
     warmup: int = 10
+    # Passes of the search stage's measured check (hwnas.search.measured): each pass times the network and the
+    # space's drift references alone; decisions need >= 3 (with fewer, an excess is measured again before it counts).
+    passes: int = 3
 
 
 @dataclass
@@ -234,6 +237,9 @@ def _check(cfg: RunConfig, where: str) -> None:
     if 0 < cfg.lut.calibrate < 8:
         fail("lut.calibrate", f"needs 0 (no calibration) or at least 8 networks, got {cfg.lut.calibrate}")
     positive("search.width_mult", cfg.search.width_mult)
+    if cfg.measure.passes < 1:
+        fail("measure.passes", f"must be >= 1 (3 or more: the measured check decides on a median over passes), "
+                               f"got {cfg.measure.passes!r}")
     try:  # the method's own settings, checked now rather than after the latency table is built
         get_method(cfg.search.method).config(cfg.search.settings)
     except ValueError as e:

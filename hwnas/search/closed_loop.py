@@ -6,10 +6,15 @@ that meets its budget *predicted* can break it *measured* (docs/BENCHMARKS.md, i
 results 22-23 % over). The loop closes that gap before any training is spent on the network:
 
 1. search under the budget ``T``, as predicted by the table;
-2. time the chosen network on the target (``measure``); if ``measured <= T_user``, done;
-3. else search again under ``T * T_user / measured * SAFETY`` (the predicted budget scaled by the measured
-   excess, a little more), up to ``retries`` times;
-4. return the last attempt that met the budget measured, else the attempt measured fastest.
+2. time the chosen network on the target (``measure``: a :class:`~hwnas.search.measured.Measurement`, drift
+   corrected over several passes, or a bare number); if ``measured <= T_user``, done;
+3. an excess inside the measurement's noise band (``measured <= T_user * (1 + noise)``), or one found with fewer
+   than :data:`~hwnas.search.measured.MIN_PASSES` passes, is not yet evidence: the network is measured once more
+   and the two measurements' passes pooled; only an excess that survives that decides (issue 19: a briefly busy
+   machine measured a winner 36 % over its budget, and the result ended at a third of it);
+4. else search again under ``T * max(T_user / measured * SAFETY, 1 - MAX_STEP)``: the predicted budget scaled by
+   the measured excess, a little more, but by at most :data:`MAX_STEP` per retry; up to ``retries`` times;
+5. return the last attempt that met the budget measured, else the attempt measured fastest.
 
 A tightened budget below the space's lightest network (:class:`~hwnas.search.budgets.InfeasibleBudgetError`,
 from :func:`~hwnas.search.budgets.check_feasible`, which every search calls) ends the loop with what it has; any
@@ -33,29 +38,41 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.search.budgets import InfeasibleBudgetError
+from hwnas.search.measured import MIN_PASSES, Measurement, deployed_model
 
 SAFETY = 0.98
 """A retry aims 2 % below what the measured excess alone asks for: timings scatter by about that."""
 
+MAX_STEP = 0.15
+"""The most a retry tightens the predicted budget (15 %). A retry corrects the table's error on the networks near
+the budget, which a calibrated table keeps to a few percent; an excess much larger than that is more likely a
+slow spell that outlasted the measurements than a table that far off. The loop never loosens a budget, so a step
+too large throws accuracy away for good, while a step too small costs one more retry, which measures again."""
 
-def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], measure: Callable[[int, dict], float],
-                           budgets: Any, retries: int, safety: float = SAFETY,
-                           announce: Callable[[str], None] = print) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+
+def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]],
+                           measure: Callable[[int, dict], Measurement | float], budgets: Any, retries: int,
+                           safety: float = SAFETY, announce: Callable[[str], None] = print, *,
+                           max_step: float = MAX_STEP) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run the loop of the module docstring; return ``(chosen, attempts)``.
 
     ``search_at(attempt, budgets)`` runs the search of attempt ``attempt`` (0 first) under ``budgets`` (a
     :class:`~hwnas.search.budgets.Budgets`, its ``max_latency_ms`` tightened on retries) and returns its result
     (with ``arch``, ``predicted_latency_ms``, ``search_time_s``). ``measure(attempt, result)`` times the
-    chosen network on the target (ms). With ``retries`` 0 or no latency budget there is no measurement: the
-    first result is chosen. Each attempt is a dict ``{attempt, budget_ms, arch, predicted_latency_ms,
-    search_time_s, measured_ms, result}`` (``result``: the search's result), or ``{attempt, budget_ms,
-    error}`` for a tightened budget no network meets (:class:`InfeasibleBudgetError`; any other exception of
-    ``search_at`` propagates).
+    chosen network on the target: a :class:`~hwnas.search.measured.Measurement` or a number of ms (one pass, no
+    known noise). With ``retries`` 0 or no latency budget there is no measurement: the first result is chosen.
+    Each attempt is a dict ``{attempt, budget_ms, arch, predicted_latency_ms, search_time_s, measured_ms, drift,
+    noise, measurements, result}`` (``measured_ms``, ``drift``, ``noise``: of the measurement decided on, its
+    re-take pooled in; ``measurements``: each measurement taken, as JSON; ``result``: the search's result), or
+    ``{attempt, budget_ms, error}`` for a tightened budget no network meets (:class:`InfeasibleBudgetError`; any
+    other exception of ``search_at`` propagates).
     """
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
     if not 0 < safety <= 1:
         raise ValueError(f"safety must be in (0, 1], got {safety}")
+    if not 0 < max_step < 1:
+        raise ValueError(f"max_step must be in (0, 1), got {max_step}")
     limit = budgets.max_latency_ms
     checks = retries if limit is not None else 0
     attempts: list[dict[str, Any]] = []
@@ -74,17 +91,36 @@ def search_within_measured(search_at: Callable[[int, Any], dict[str, Any]], meas
         attempts.append(entry)
         if not checks:
             break
-        entry["measured_ms"] = float(measure(attempt, result))
-        if entry["measured_ms"] <= limit:
+        decided = _measured(entry, lambda: measure(attempt, result), limit, announce)
+        if not decided.over(limit):
             break
-        tighter = current.max_latency_ms * limit / entry["measured_ms"] * safety
-        announce(f"[search] measured {entry['measured_ms']:.3f} ms > budget {limit:.3f} ms: searching again "
-                 f"under a predicted {tighter:.3f} ms")
+        factor = max(limit / decided.ms * safety, 1 - max_step)
+        tighter = current.max_latency_ms * factor
+        announce(f"[search] measured {decided.ms:.3f} ms > budget {limit:.3f} ms (median of {decided.passes} "
+                 f"passes, drift {decided.drift:.2f}): searching again under a predicted {tighter:.3f} ms"
+                 + (f" (at most {max_step:.0%} tighter per retry)" if factor == 1 - max_step else ""))
         current = dataclasses.replace(current, max_latency_ms=tighter)
     done = [a for a in attempts if "arch" in a]
     met = [a for a in done if a.get("measured_ms", 0.0) <= (limit if limit is not None else float("inf"))]
     chosen = met[-1] if met else min(done, key=lambda a: a["measured_ms"])
     return chosen, attempts
+
+
+def _measured(entry: dict[str, Any], measure: Callable[[], Measurement | float], limit: float,
+              announce: Callable[[str], None]) -> Measurement:
+    """Measure the attempt's network, once more if its excess over ``limit`` is not yet evidence (step 3 of the
+    module docstring); record every measurement in ``entry``; return the one decided on."""
+    taken = [Measurement.of(measure())]
+    decided = taken[0]
+    if decided.over(limit) and not decided.confirmed_over(limit):
+        announce(f"[search] measured {decided.ms:.3f} ms > budget {limit:.3f} ms, but "
+                 + (f"within its noise (+-{decided.noise:.0%})" if decided.passes >= MIN_PASSES
+                    else f"from {decided.passes} pass(es)") + ": measuring again")
+        taken.append(Measurement.of(measure()))
+        decided = decided.pooled(taken[1])
+    entry.update(measured_ms=decided.ms, drift=decided.drift, noise=decided.noise,
+                 measurements=[m.to_json() for m in taken])
+    return decided
 
 
 @dataclass(frozen=True)
@@ -117,17 +153,19 @@ def resumes(attempt: int, directory: Path, resume: bool | None) -> bool:
 
 
 def search_closed_loop(method: str, search_args: Mapping[str, Any], budgets: Any,
-                       measure: Callable[[str, Path], float], dirs: AttemptDirs, retries: int, *,
+                       measure: Callable[[str, Path], Measurement | float], dirs: AttemptDirs, retries: int, *,
                        resume: bool | None = None, from_supernet: str | Path | None = None,
                        announce: Callable[[str], None] = print) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Search ``method`` under ``budgets`` within the measured loop; return ``(chosen, attempts)`` as
     :func:`search_within_measured` does.
 
     ``search_args``: the other arguments of :func:`hwnas.search.search` (space, dataset, lut, overrides, ...).
-    ``measure(arch, onnx_path)`` times a chosen network on the target (ms), exporting it to ``onnx_path`` (a
-    ``check.onnx`` in the attempt's directory) if it needs a file. Attempt ``N`` writes to ``dirs(N)`` and
-    resumes by :func:`resumes`. A method that reuses its supernet (:attr:`SearchMethod.reuses_supernet`) searches
-    the retries on ``from_supernet``, else on the supernet the first attempt trained.
+    ``measure(arch, onnx_path)`` times a chosen network on the target (a :class:`~hwnas.search.measured.Measurement`,
+    e.g. from a :class:`~hwnas.search.measured.DeployedTimer`, or ms), exporting it to ``onnx_path`` (a
+    ``check.onnx`` in the attempt's directory) if it needs a file; it is called again for a re-take. Attempt ``N``
+    writes to ``dirs(N)`` and resumes by :func:`resumes`. A method that reuses its supernet
+    (:attr:`SearchMethod.reuses_supernet`) searches the retries on ``from_supernet``, else on the supernet the
+    first attempt trained.
     """
     from hwnas.search.api import search
     from hwnas.search.registry import get_method
@@ -140,7 +178,7 @@ def search_closed_loop(method: str, search_args: Mapping[str, Any], budgets: Any
         return search(method, out=where, budgets=current, resume=resumes(attempt, where, resume),
                       from_supernet=reuse, **search_args)
 
-    def measure_at(attempt: int, result: dict[str, Any]) -> float:
+    def measure_at(attempt: int, result: dict[str, Any]) -> Measurement | float:
         return measure(result["arch"], dirs(attempt) / "check.onnx")
 
     return search_within_measured(search_at, measure_at, budgets, retries, announce=announce)
@@ -149,32 +187,25 @@ def search_closed_loop(method: str, search_args: Mapping[str, Any], budgets: Any
 def time_deployed(arch: str, geometry: Mapping[str, int], backend: str, threads: int, batch_size: int,
                   warmup: int, rounds: int, onnx_path: str | Path):
     """The :class:`~hwnas.cost.latency.measure.Timing` of ``arch``, freshly initialised (latency does not depend on the
-    weights), timed alone and warm as it runs deployed; for ``onnxruntime`` exported first with the deployment
-    export (:func:`hwnas.workflows.export.export_model`, BN folded) to ``onnx_path``, which is kept.
+    weights), timed once, alone and warm as it runs deployed; for ``onnxruntime`` exported first with the deployment
+    export (:func:`hwnas.search.measured.deployed_model`) to ``onnx_path``, which is kept.
 
-    ``geometry``: ``input_size``, ``in_channels``, ``num_classes``. The one measurement behind the closed loop
-    (``hwnas run``, ``hwnas search --check-measured``) and the search benchmark.
+    ``geometry``: ``input_size``, ``in_channels``, ``num_classes``. One timing, exposed to whatever the machine
+    is doing meanwhile: the closed loop decides on :class:`hwnas.search.measured.DeployedTimer`'s repeated,
+    drift-corrected measurements instead; benchmarks time finished results with this.
     """
-    from hwnas.arch import decode
-    from hwnas.cost.latency.backends import backend_class
     from hwnas.cost.latency.measure import time_models
-    from hwnas.workflows.export import export_model
-    from hwnas.nn import build_model
 
-    spec = decode(arch)
     size, channels = geometry["input_size"], geometry["in_channels"]
-    model: Any = build_model(spec, geometry["num_classes"], channels).eval()
-    if backend_class(backend).times_exported_onnx:  # the int8 backend quantizes the module itself
-        Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
-        export_model(model, spec, Path(onnx_path), "onnx", size, channels)
-        model = Path(onnx_path)
+    model = deployed_model(arch, geometry, backend, onnx_path)
     return time_models([model], backend, threads, batch_size, warmup, rounds,
                        input_shapes=(channels, size, size))[0]
 
 
 def measure_with_table(arch: str, lut: str | Path, onnx_path: str | Path, rounds: int | None = None) -> float:
     """Median ms of ``arch`` by :func:`time_deployed` with the table's settings (backend, threads, batch size,
-    geometry, warm-up and rounds, unless ``rounds``)."""
+    geometry, warm-up and rounds, unless ``rounds``): one timing (the loop uses
+    :meth:`hwnas.search.measured.DeployedTimer.from_table`)."""
     from hwnas.cost.latency.table import LatencyTable
 
     p = LatencyTable.load(lut).provenance

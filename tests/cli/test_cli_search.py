@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.search.conftest import TINY_YAML, fashion_dir, search_lut, search_space  # noqa: F401 (fixtures)
 from tests.search.test_methods import target
 
@@ -56,20 +58,31 @@ def test_bad_inputs_are_one_line_errors(cli, tmp_path, search_lut, fashion_dir):
 
 def test_check_measured_searches_again_when_the_chosen_network_is_over_budget(cli, tmp_path, search_space,  # noqa: F811
                                                                                search_lut, fashion_dir, monkeypatch):
-    import hwnas.search.closed_loop as measured
+    from hwnas.search.measured import DeployedTimer, Measurement
 
     limit = target(search_space, search_lut)
-    times = iter([1.05 * limit, 0.8 * limit])  # the first choice measures 5 % over, the retry within
-    monkeypatch.setattr(measured, "measure_with_table", lambda *a, **k: next(times))
+    # The first choice measures 5 % over in three agreeing passes (beyond their 2 % noise), the retry within.
+    times = iter([Measurement.from_passes([1.05 * limit] * 3), Measurement.from_passes([0.8 * limit] * 3)])
+    timers = []
+
+    def fake_call(self, arch, onnx_path):
+        timers.append(self)
+        return next(times)
+
+    monkeypatch.setattr(DeployedTimer, "__call__", fake_call)
     code, out, err = cli("search", "--method", "random", "--space", TINY_YAML, "--lut", search_lut,
                          "--max-latency-ms", limit, "--epochs", 1, "--batch-size", 32, "--data-dir", fashion_dir,
                          "--out", tmp_path, "--quiet", "--no-tensorboard", "--json", "--check-measured", 2,
-                         "--set", "random_candidates=4", *SETTINGS)
+                         "--measure-passes", 4, "--set", "random_candidates=4", *SETTINGS)
     assert code == 0, err
     result = json.loads(out)
     check = json.loads((tmp_path / "measured_check.json").read_text())
     assert result["measured_check"] == check and check["chosen"] == str(tmp_path / "retry1" / "result.json")
-    assert [a["measured_ms"] for a in check["attempts"]] == [1.05 * limit, 0.8 * limit]
+    assert [a["measured_ms"] for a in check["attempts"]] == pytest.approx([1.05 * limit, 0.8 * limit])
+    assert [len(a["measurements"]) for a in check["attempts"]] == [1, 1] and check["attempts"][0]["drift"] == 1.0
+    timer = timers[0]  # one timer for every attempt, with the table's settings and the space's drift references
+    assert all(t is timer for t in timers) and timer.passes == 4 and len(timer.references) == 3
+    assert check["timer"]["passes"] == 4 and check["timer"]["references"] == list(timer.references)
     assert check["attempts"][1]["budget_ms"] < limit and result["predicted_latency_ms"] <= check["attempts"][1][
         "budget_ms"] + 1e-9
     assert json.loads((tmp_path / "retry1" / "result.json").read_text())["arch"] == result["arch"]
