@@ -105,6 +105,37 @@ def _ref_rows(s: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _finalist_rows(s: dict[str, Any]) -> list[list[str]]:
+    rounds = sorted({sc["round"] for f in s.get("finalists", []) for sc in f["scores"]})
+    rows = []
+    for f in s.get("finalists", []):
+        by_round = {sc["round"]: sc["val_top1"] for sc in f["scores"]}
+        frac = f.get("fraction_of_budget")
+        rows.append([f["name"] + (" (kept)" if f["name"] == s.get("winner") else ""), f["source"],
+                     _num(f.get("measured_ms")), "-" if frac is None else f"{frac:.0%}",
+                     *[_num(by_round.get(r)) for r in rounds]])
+    return rows
+
+
+def _finalist_head(s: dict[str, Any]) -> list[str]:
+    rounds = sorted({(sc["round"], sc["epochs"]) for f in s.get("finalists", []) for sc in f["scores"]})
+    return ["finalist", "from", "measured ms (untrained)", "of budget",
+            *[f"round {r + 1}: val top-1 % ({e:g} ep)" for r, e in rounds]]
+
+
+def _use_text(s: dict[str, Any]) -> str:
+    """How much of the budget the result uses, and whether it beat the references that fit, in plain words."""
+    parts = []
+    use = s.get("budget_use")
+    if use:
+        parts.append(f"The network uses {use['fraction']:.0%} of its latency budget, measured"
+                     + (f" (below 90 %: {use['reason']})" if use.get("reason") else "") + ".")
+    comparison = s.get("comparison")
+    if comparison:
+        parts.append(comparison["text"][0].upper() + comparison["text"][1:] + ".")
+    return " ".join(parts)
+
+
 BUDGET_HEAD = ["budget", "limit", "predicted (search)", "final", "verdict"]
 LAYER_HEAD = ["layer", "op", "output", "MACs", "params", "activations MiB", "predicted ms", "share"]
 REF_HEAD = ["network", "measured ms", "test top-1 %", "params", "MACs"]
@@ -156,6 +187,11 @@ def render_html(s: dict[str, Any], figs: dict[str, str]) -> str:
         "<h2>Budgets</h2>", f"<p>Latency budget: {_esc(s['budget_rule'])}.</p>",
         _html_table(BUDGET_HEAD, _budget_rows(s), "budgets"),
         *([f"<p>{_esc(_attempts_text(s))}</p>"] if _attempts_text(s) else []),
+        *([f"<p id='budget-use'>{_esc(_use_text(s))}</p>"] if _use_text(s) else []),
+        *(["<h2>Finalists</h2>", "<p>Each finalist moved into [0.9 B, B] measured, then trained in successive-halving "
+           "rounds with the final recipe and scored on a held-out tenth of the training split; the best of the last "
+           "round was trained for the result.</p>", _html_table(_finalist_head(s), _finalist_rows(s), "finalists")]
+          if s.get("finalists") else []),
         "<h2>Architecture</h2>", figs["fig-arch"], _html_table(LAYER_HEAD, _layer_rows(s), "layers"),
         "<h2>Accuracy vs latency</h2>", figs["fig-trained"], _html_table(REF_HEAD, _ref_rows(s), "references"),
         figs["fig-candidates"],
@@ -179,6 +215,9 @@ def render_markdown(s: dict[str, Any]) -> str:
     parts = [f"# hwnas run: {s['method']} on {s['space']}, {s['dataset']}", "", _headline(s), "",
              f"Architecture: `{s['arch']}`", "", "## Budgets", "", f"Latency budget: {s['budget_rule']}.", "",
              _md_table(BUDGET_HEAD, _budget_rows(s)), "", *([_attempts_text(s), ""] if _attempts_text(s) else []),
+             *([_use_text(s), ""] if _use_text(s) else []),
+             *(["## Finalists", "", _md_table(_finalist_head(s), _finalist_rows(s)), ""] if s.get("finalists")
+               else []),
              "## Architecture", "", fig("fig-arch", "per-layer latency"),
              "", _md_table(LAYER_HEAD, _layer_rows(s)), "", "## Accuracy vs latency", "",
              fig("fig-trained", "trained networks"), "", _md_table(REF_HEAD, _ref_rows(s)), "",

@@ -115,6 +115,36 @@ def budget_checks(budgets: dict[str, Any], result: dict[str, Any], measured_ms: 
     return out
 
 
+def budget_use(budgets: dict[str, Any], measured_ms: float, finals: dict[str, Any]) -> dict[str, Any] | None:
+    """How much of the latency budget the exported network uses, measured; ``reason`` when below 90 %."""
+    limit = budgets.get("max_latency_ms")
+    if limit is None:
+        return None
+    fraction = measured_ms / limit
+    return {"fraction": fraction, "in_band": 0.9 <= fraction <= 1.0,
+            "reason": finals.get("reason") if fraction < 0.9 else None}
+
+
+def compare_with_references(top1: float | None, measured_ms: float, references: list[dict[str, Any]],
+                            limit: float | None) -> dict[str, Any] | None:
+    """The searched network against the best trained reference that meets the latency budget, measured: which
+    is more accurate, by how much (None without a trained reference)."""
+    trained = [r for r in references if r.get("test_top1") is not None]
+    if not trained or top1 is None:
+        return None
+    fitting = [r for r in trained if limit is None or r["measured_ms"] <= limit]
+    if not fitting:
+        return {"reference": None, "fits": False,
+                "text": "no trained reference network meets the latency budget, measured: nothing to compare with"}
+    best = max(fitting, key=lambda r: r["test_top1"])
+    diff = top1 - best["test_top1"]
+    verdict = "beat" if diff > 0 else "did not beat"
+    return {"reference": best["name"], "fits": True, "difference": diff, "beat": diff > 0,
+            "text": f"the searched network ({top1:.2f} %, {measured_ms:.3f} ms) {verdict} the best reference "
+                    f"within the budget, {best['name']} ({best['test_top1']:.2f} %, {best['measured_ms']:.3f} ms): "
+                    f"{diff:+.2f} points, one seed of the same recipe"}
+
+
 def stage_times(out: Path) -> dict[str, float]:
     times = {}
     for path in sorted((out / "stages").glob("*.json")):
@@ -130,7 +160,8 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     from hwnas.arch import decode
     from hwnas.cost.latency.table import LatencyTable
 
-    result = SearchResult.load(inputs["search"]["result"])
+    finals = inputs.get("finalists") or {}
+    result = SearchResult.load(finals.get("result") or inputs["search"]["result"])
     geometry = inputs["geometry"]
     spec = decode(result.arch)
     table = LatencyTable.load(inputs["lut"]["path"])
@@ -167,6 +198,12 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "training": training_curve(Path(inputs["train"]["dir"])),
         "validation_points": None if validation is None else validation["points"],
         "references": references,
+        "finalists": finals.get("finalists", []),
+        "searched_arch": finals.get("searched_arch", result.arch),
+        "winner": finals.get("winner"),
+        "budget_use": budget_use(inputs["budgets"], measured["median_ms"], finals),
+        "comparison": compare_with_references(inputs["train"]["test_top1"], measured["median_ms"], references,
+                                              inputs["budgets"].get("max_latency_ms")),
         "export": inputs["export"],
         "config": inputs["config"],
     }

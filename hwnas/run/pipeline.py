@@ -10,12 +10,19 @@ Stages (each cached and resumable, :mod:`hwnas.run.stages`):
    latency budget (the table under-predicted it), the search runs again under a predicted budget tightened by
    the measured excess (from the trained supernet for spos, random and hardcore), up to ``search.retries``
    times, so that training is spent on a network that meets the budget measured;
-3. ``train``: the winner from scratch with one fixed recipe (resumes from ``last.pt``);
-4. ``export``: ONNX and TorchScript, each checked against PyTorch;
-5. ``references``: the reference networks of the report, adapted to the input, trained with the same recipe;
-6. ``measure``: the exported winner (and the references) timed on the target, each on its own as it runs
+3. ``finalists``: the method's top ``finalists.count`` candidates and the space's members closest to
+   ``finalists.references``, each moved into ``[0.9 B, B]`` of the latency budget measured on the target
+   (:mod:`hwnas.search.filling`), then trained in successive-halving rounds (``finalists.epochs``) and scored on
+   a held-out split of the training data; the best goes on (:mod:`hwnas.run.finalist_stage`);
+4. ``train``: the winner from scratch with one fixed recipe (resumes from ``last.pt``);
+5. ``export``: ONNX and TorchScript, each checked against PyTorch;
+6. ``references``: the reference networks of the report, trained with the same recipe: ``references.names``
+   adapted to the input, ``references.scaled`` scaled in width and depth to the latency budget, the largest
+   measured within it (:mod:`hwnas.scaled_references`): the simple alternative the search has to beat;
+7. ``measure``: the exported winner (and the references) timed on the target, each on its own as it runs
    deployed (warm-up, then its rounds); every budget checked on the measured / exact value;
-7. ``report``: ``report.html`` (self-contained), ``report.md`` and ``summary.json`` (:mod:`hwnas.report`).
+8. ``report``: ``report.html`` (self-contained), ``report.md`` and ``summary.json`` (:mod:`hwnas.report`): how much
+   of the budget the network uses, and whether it beat the best reference within the budget.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from hwnas.fileio import write_text_atomic
 from hwnas.run.preset import RunConfig, dump_config
 from hwnas.run.stages import Stages, digest
 
-STAGES = ["lut", "search", "train", "export", "references", "measure", "report"]
+STAGES = ["lut", "search", "finalists", "train", "export", "references", "measure", "report"]
 
 
 def dataset_geometry(cfg: RunConfig) -> dict[str, int]:
@@ -147,6 +154,35 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
             "chosen_attempt": chosen["attempt"], "measurement_log": None if log is None else str(log)}
 
 
+def run_timer(cfg: RunConfig, geometry: dict[str, int], work: Path):
+    """One :class:`~hwnas.search.measured.DeployedTimer` for a stage's measurements (``measure.passes`` passes
+    beside the space's drift references), so that they share their references' baselines."""
+    from hwnas.search.measured import DeployedTimer, drift_references
+
+    t = cfg.target
+    return DeployedTimer(geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
+                         work_dir=work, passes=cfg.measure.passes,
+                         references=drift_references(make_space(cfg, geometry)))
+
+
+def measuring(cfg: RunConfig, geometry: dict[str, int], work: Path) -> tuple[Any, Any]:
+    """``(measure, timer)``: ``measure(arch)`` times ``arch`` untrained with one :func:`run_timer` in ``work``,
+    each network exported to its own file (``work/ARCHDIGEST.onnx``)."""
+    timer = run_timer(cfg, geometry, work)
+
+    def measure(arch: str):
+        return measure_untrained(cfg, arch, geometry, work / f"{digest(arch)}.onnx", timer)
+
+    return measure, timer
+
+
+def write_measurements(timer, path: Path) -> str | None:
+    """The timer's settings and every measurement it took, as JSON at ``path`` (None when it took none)."""
+    if not timer.log:
+        return None
+    return str(write_text_atomic(path, json.dumps({"timer": timer.describe(), "log": timer.log}, indent=1) + "\n"))
+
+
 def measure_untrained(cfg: RunConfig, arch: str, geometry: dict[str, int], onnx_path: Path, timer=None):
     """The latency of ``arch`` on the target, freshly initialised (latency does not depend on weights): a
     drift-corrected :class:`~hwnas.search.measured.Measurement` over ``measure.passes`` passes (``.ms`` is the
@@ -188,30 +224,70 @@ def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, 
     return outputs
 
 
-def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progress: bool) -> dict[str, Any]:
+def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progress: bool,
+                     budget_ms: float | None = None) -> dict[str, Any]:
+    """The reference networks, trained with the winner's recipe: ``references.names`` as they are (adapted to
+    the input), ``references.scaled`` scaled to ``budget_ms`` measured (:mod:`hwnas.scaled_references`)."""
+    from hwnas.arch import decode
     from hwnas.archref import load_arch
     from hwnas.workflows.export import export_arch
     from hwnas.workflows.run_dir import read_run
 
     from hwnas import zoo
 
+    wanted = [(name, name if name in zoo.ZOO else f"custom{i}", load_arch(name).spec, True, None)
+              for i, name in enumerate(cfg.references.names)]
+    for name in cfg.references.scaled:
+        scaled = _scaled_reference(cfg, out, name, geometry, budget_ms)
+        label = f"{name} x{scaled['width']:g} width, x{scaled['depth']:g} depth"
+        wanted.append((label, f"{name}_scaled", decode(scaled["arch"]), False, scaled))
     outputs = {}
-    for i, name in enumerate(cfg.references.names):
-        directory = out / "references" / (name if name in zoo.ZOO else f"custom{i}")
-        spec = load_arch(name).spec
+    for name, folder, spec, adapt, scaled in wanted:
+        directory = out / "references" / folder
         if cfg.references.train:
-            trained = _train(cfg, spec, directory / "train", progress, adapt=True)
+            trained = _train(cfg, spec, directory / "train", progress, adapt=adapt)
             checkpoint = directory / "train" / "best.pt"
         else:
             from hwnas.workflows.run_dir import RunGeometry, write_run  # what a built network needs, untrained
 
             trained, checkpoint = {"test_top1": None}, None
             write_run(directory / "train", spec, RunGeometry(cfg.dataset, **geometry), resume=False)
-        spec, geometry = read_run(directory / "train")
-        onnx = export_arch(spec, geometry, checkpoint, directory / "model.onnx", "onnx")
+        built, built_geometry = read_run(directory / "train")  # as trained (adapted to the input)
+        onnx = export_arch(built, built_geometry, checkpoint, directory / "model.onnx", "onnx")
         outputs[name] = {"dir": str(directory), "onnx": str(onnx.path), "test_top1": trained["test_top1"],
-                         **_costs(spec, geometry)}
+                         **_costs(built, built_geometry)}
+        if scaled is not None:
+            outputs[name]["scaled_to_budget"] = {k: scaled[k] for k in ("width", "depth", "measured_ms",
+                                                                         "meets_budget", "budget_ms", "measured")}
     return outputs
+
+
+def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, int],
+                      budget_ms: float | None) -> dict[str, Any]:
+    """``name`` scaled to the budget, measured (cached in ``OUT/references/NAME_scaled/scaled.json``)."""
+    from hwnas.scaled_references import scale_to_budget
+
+    from hwnas import zoo
+
+    if budget_ms is None:
+        raise ValueError("references.scaled needs a latency budget")
+    cache = out / "references" / f"{name}_scaled" / "scaled.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("budget_ms") == budget_ms:
+            return saved
+    measure, timer = measuring(cfg, geometry, out / "references" / f"{name}_scaled" / "measured")
+    scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: _ms(measure(arch)),
+                             input_size=geometry["input_size"], num_classes=geometry["num_classes"],
+                             in_channels=geometry["in_channels"])
+    write_text_atomic(cache, json.dumps(scaled, indent=1) + "\n")
+    write_measurements(timer, cache.with_name("measurements.json"))
+    return scaled
+
+
+def _ms(measurement: Any) -> float:
+    """A measurement's decision value: a float, or an object with ``ms``."""
+    return float(getattr(measurement, "ms", measurement))
 
 
 def _costs(spec, geometry) -> dict[str, Any]:
@@ -261,6 +337,15 @@ def _built(spec, geometry):
     return build(spec, geometry).eval()
 
 
+def describe_finalists(cfg: RunConfig) -> str:
+    f = cfg.finalists
+    if not f.count:
+        return "the search's choice, filled to the budget" if f.fill else "the search's choice"
+    refs = f" + members closest to {', '.join(f.references)}" if f.references else ""
+    return (f"top {f.count}{refs}, " + ("filled to [0.9 B, B] measured, " if f.fill else "")
+            + f"successive halving over {'/'.join(str(e) for e in f.epochs)} epochs")
+
+
 def describe_budgets(budgets) -> str:
     from hwnas.search.budgets import budget_kind
 
@@ -271,8 +356,9 @@ def describe_budgets(budgets) -> str:
 # ------------------------------------------------------------------------------------------------ the run
 def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) -> dict[str, Any]:
     """Run (or continue) every stage into ``out``; returns ``summary.json``'s content."""
-    from hwnas.arch import decode
+    from hwnas.arch import decode, encode
     from hwnas.report import write_report
+    from hwnas.run.finalist_stage import stage_finalists
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -290,12 +376,26 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
     budgets, how = resolve_budgets(cfg, space, lut["path"])
     search_key, searched = stages.run(
         "search", {"after": lut_key, "search": settings["search"], "budgets": budgets.to_dict(),
+                   "measure": settings["measure"] if cfg.search.check_measured else None,
                    "dataset": cfg.dataset, "seed": cfg.seed},
         lambda: stage_search(cfg, out, lut["path"], budgets, geometry, progress),
         f"{cfg.search.method} on {space.name}, {describe_budgets(budgets)}")
-    spec = decode(searched["arch"])
+    measure_arch, finalist_timer = measuring(cfg, geometry, out / "finalists" / "measured")
+
+    def measure_finalist(choice):
+        measured = measure_arch(encode(space.to_spec(choice)))
+        write_measurements(finalist_timer, out / "finalists" / "measurements.json")  # as they come: resumable
+        return measured
+
+    finalists_key, finals = stages.run(
+        "finalists", {"after": search_key, "finalists": settings["finalists"], "train": settings["train"],
+                      "measure": settings["measure"] if cfg.finalists.fill else None},  # filling measures
+        lambda: stage_finalists(cfg, out, space, lut["path"], budgets, searched, measure_finalist,
+                                progress, announce=lambda line: print(line, flush=True)),
+        describe_finalists(cfg))
+    spec = decode(finals["arch"])
     train_key, trained = stages.run(
-        "train", {"after": search_key, "train": settings["train"]},
+        "train", {"after": finalists_key, "train": settings["train"]},
         lambda: _train(cfg, spec, out / "train", progress, adapt=False),
         f"the winner, {cfg.train.epochs} epoch(s) from scratch")
     export_key, exported = stages.run(
@@ -303,17 +403,20 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
         lambda: stage_export(cfg, out / "train", out / "export"), ", ".join(cfg.export.formats))
     refs_key, references = stages.run(
         "references", {"references": settings["references"], "train": settings["train"], "dataset": cfg.dataset,
-                       "seed": cfg.seed, "geometry": geometry},
-        lambda: stage_references(cfg, out, geometry, progress), ", ".join(cfg.references.names) or "none")
+                       "seed": cfg.seed, "geometry": geometry,
+                       "budget_ms": budgets.max_latency_ms if cfg.references.scaled else None},
+        lambda: stage_references(cfg, out, geometry, progress, budgets.max_latency_ms),
+        ", ".join([*cfg.references.names, *(f"{n} scaled to the budget" for n in cfg.references.scaled)])
+        or "none")
     onnx = exported.get("onnx", {}).get("path") or _onnx_for_measure(cfg, out)
     measure_key, measured = stages.run(
         "measure", {"after": [export_key, refs_key], "measure": settings["measure"], "target": settings["target"]},
         lambda: stage_measure(cfg, out, onnx, references, geometry),
         f"exported model on {cfg.target.backend}, {cfg.measure.rounds} rounds")
     inputs = {"config": settings, "geometry": geometry, "lut": lut, "budgets": budgets.to_dict(),
-              "budget_rule": how, "search": searched, "train": trained, "export": exported,
+              "budget_rule": how, "search": searched, "finalists": finals, "train": trained, "export": exported,
               "references": references, "measure": measured}
-    stages.run("report", {"after": [measure_key, lut_key, search_key], "inputs": digest(inputs)},
+    stages.run("report", {"after": [measure_key, lut_key, search_key, finalists_key], "inputs": digest(inputs)},
                lambda: write_report(out, inputs), "report.html, report.md, summary.json")
     return json.loads((out / "summary.json").read_text())
 

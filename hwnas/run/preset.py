@@ -89,6 +89,20 @@ class SearchConfig:
 
 
 @dataclass
+class FinalistConfig:
+    """The finalist stage (hwnas.search.finalists): the method's top candidates and the space's members closest
+    to the reference networks, each moved into [0.9 B, B] measured, trained in successive-halving rounds."""
+
+    count: int = 4  # the method's top distinct candidates (0: train the search's choice, filled to the budget)
+    references: list[str] = field(default_factory=lambda: ["mobilenetv2_100"])  # zoo networks whose closest
+    # member of the space competes too (its depth scaled to the budget)
+    epochs: list[int] = field(default_factory=lambda: [2, 4])  # successive-halving rounds: epochs per round
+    limit: int | None = None  # training images per finalist training (None: all)
+    fill: bool = True  # move every finalist into [0.9 B, B] of the latency budget, measured on the target
+    fill_rounds: int = 4  # measurements per finalist at most
+
+
+@dataclass
 class TrainConfigSection:
     """Training the winner from scratch with one fixed recipe (hwnas.workflows.train.train_arch)."""
 
@@ -118,6 +132,9 @@ class ReferenceConfig:
     """Reference networks drawn in the report's accuracy-latency figure (zoo names, adapted to the input)."""
 
     names: list[str] = field(default_factory=list)
+    # zoo networks scaled in width and depth to the latency budget, the largest measured within it
+    # (hwnas.scaled_references): the simple alternative the search has to beat, trained with the same recipe
+    scaled: list[str] = field(default_factory=list)
     train: bool = True  # train each with the winner's recipe (else: latency only)
 
 
@@ -132,6 +149,7 @@ class RunConfig:
     budgets: BudgetConfig = field(default_factory=BudgetConfig)
     lut: LutConfig = field(default_factory=LutConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    finalists: FinalistConfig = field(default_factory=FinalistConfig)
     train: TrainConfigSection = field(default_factory=TrainConfigSection)
     export: ExportConfig = field(default_factory=ExportConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
@@ -223,7 +241,7 @@ def _check(cfg: RunConfig, where: str) -> None:
                 "search.limit", "train.epochs", "train.batch_size", "train.limit", "measure.rounds"):
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name))
-    for key in ("lut.calibrate", "lut.validate", "measure.warmup", "search.retries"):
+    for key in ("lut.calibrate", "lut.validate", "measure.warmup", "search.retries", "finalists.count"):
         section, name = key.split(".")
         positive(key, getattr(getattr(cfg, section), name), zero=True)
     b = cfg.budgets
@@ -240,6 +258,19 @@ def _check(cfg: RunConfig, where: str) -> None:
     if cfg.measure.passes < 1:
         fail("measure.passes", f"must be >= 1 (3 or more: the measured check decides on a median over passes), "
                                f"got {cfg.measure.passes!r}")
+    positive("finalists.limit", cfg.finalists.limit)
+    positive("finalists.fill_rounds", cfg.finalists.fill_rounds)
+    if not cfg.finalists.epochs or any(e <= 0 for e in cfg.finalists.epochs):
+        fail("finalists.epochs", f"must be a non-empty list of positive epochs, got {cfg.finalists.epochs!r}")
+    from hwnas import zoo
+
+    for key, names in (("finalists.references", cfg.finalists.references), ("references.scaled",
+                                                                           cfg.references.scaled)):
+        for name in names:
+            if name not in zoo.ZOO:
+                fail(key, f"has {name!r}, not a zoo network; valid: {', '.join(zoo.names())}")
+    if cfg.references.scaled and b.max_latency_ms is None and b.latency_fraction is None:
+        fail("references.scaled", "needs a latency budget (budgets.max_latency_ms or latency_fraction)")
     try:  # the method's own settings, checked now rather than after the latency table is built
         get_method(cfg.search.method).config(cfg.search.settings)
     except ValueError as e:

@@ -14,7 +14,20 @@ def test_built_in_presets_and_defaults_load():
         cfg = load_config(path.stem)
         assert cfg.search.method in ("fbnet", "tfnas", "spos", "hardcore", "random")
     quick = load_config("quick")
-    assert quick.search.width_mult == 0.5 and quick.references.names
+    assert quick.search.width_mult == 0.5 and quick.references.scaled and quick.finalists.count >= 2
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"finalists.epochs": []}, "finalists.epochs must be a non-empty list"),
+    ({"finalists.epochs": [1, 0]}, "finalists.epochs must be a non-empty list"),
+    ({"finalists.count": -1}, "finalists.count must be >= 0"),
+    ({"finalists.references": ["resnet50"]}, "finalists.references has 'resnet50', not a zoo network"),
+    ({"references.scaled": ["nope"]}, "references.scaled has 'nope'"),
+    ({"finalists.fill_rounds": 0}, "finalists.fill_rounds must be > 0"),
+])
+def test_finalist_and_scaled_reference_settings_are_checked(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        load_config("quick", overrides)
 
 
 @pytest.mark.parametrize("overrides,match", [
