@@ -136,6 +136,19 @@ def _use_text(s: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _short(arch: str | None) -> str:
+    """A network's short name in a table: 8 hex digits of its arch text's SHA-256."""
+    import hashlib
+
+    return hashlib.sha256(str(arch).encode()).hexdigest()[:8]
+
+
+def _measurement_rows(s: dict[str, Any]) -> list[list[str]]:
+    return [[m["stage"], _short(m["arch"]), _num(m["ms"]), _num(m["raw_ms"]), _num(m["drift"], 3),
+             " ".join(f"{p:.4f}" for p in m.get("passes_ms") or [])] for m in s.get("measurements", [])]
+
+
+MEASUREMENT_HEAD = ["stage", "network (digest)", "ms (drift-corrected)", "raw median ms", "drift", "per pass ms"]
 BUDGET_HEAD = ["budget", "limit", "predicted (search)", "final", "verdict"]
 LAYER_HEAD = ["layer", "op", "output", "MACs", "params", "activations MiB", "predicted ms", "share"]
 REF_HEAD = ["network", "measured ms", "test top-1 %", "params", "MACs"]
@@ -198,6 +211,10 @@ def render_html(s: dict[str, Any], figs: dict[str, str]) -> str:
         "<h2>Search: the architecture distribution</h2>", figs["fig-theta"],
         "<h2>Predicted vs measured latency</h2>", val, figs["fig-latency"],
         "<h2>Training</h2>", figs["fig-training"],
+        *(["<h2>Every measurement before training</h2>", "<p>Each network timed alone in passes, beside drift "
+           "reference networks of the space; a pass is divided by how much slower the references ran than at "
+           "their baseline (docs/SEARCH.md, a measurement that noise cannot fool).</p>",
+           _html_table(MEASUREMENT_HEAD, _measurement_rows(s), "measurements")] if s.get("measurements") else []),
         f"<h2>Run</h2><p>Stage times: {_esc(times)}. Search time {s['search_time_s']:.0f} s. Target table: "
         f"{_esc(s['target']['table'])}. Seed {s['seed']}. The resolved configuration is in config.yaml, every "
         "number of this page in summary.json.</p>",
@@ -223,7 +240,9 @@ def render_markdown(s: dict[str, Any]) -> str:
              fig("fig-trained", "trained networks"), "", _md_table(REF_HEAD, _ref_rows(s)), "",
              fig("fig-candidates", "candidates"), "", "## Search", "", fig("fig-theta", "architecture distribution"),
              "", "## Predicted vs measured latency", "", fig("fig-latency", "predicted vs measured"), "",
-             "## Training", "", fig("fig-training", "training curve"), ""]
+             "## Training", "", fig("fig-training", "training curve"), "",
+             *(["## Every measurement before training", "", _md_table(MEASUREMENT_HEAD, _measurement_rows(s)), ""]
+               if s.get("measurements") else [])]
     return "\n".join(parts)
 
 

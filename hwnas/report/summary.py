@@ -145,6 +145,26 @@ def compare_with_references(top1: float | None, measured_ms: float, references: 
                     f"{diff:+.2f} points, one seed of the same recipe"}
 
 
+MEASUREMENT_LOGS = (("search", "search_drift/measurements.json"), ("finalists", "finalists/measurements.json"),
+                    ("references", "references/*_scaled/measurements.json"))
+
+
+def measurement_log(out: Path) -> list[dict[str, Any]]:
+    """Every measurement the run took on the target before training (the search's loop, the finalists' filling,
+    the scaling of references), in order per stage: value decided on, raw median, drift, per-pass times."""
+    rows = []
+    for stage, pattern in MEASUREMENT_LOGS:
+        for path in sorted(out.glob(pattern)):
+            try:
+                log = json.loads(path.read_text())["log"]
+            except (json.JSONDecodeError, KeyError, OSError):
+                continue
+            for entry in log:
+                rows.append({"stage": stage, "arch": entry.get("arch"), "time": entry.get("time"),
+                             **{k: entry.get(k) for k in ("ms", "raw_ms", "drift", "noise", "passes_ms")}})
+    return rows
+
+
 def stage_times(out: Path) -> dict[str, float]:
     times = {}
     for path in sorted((out / "stages").glob("*.json")):
@@ -199,6 +219,7 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "validation_points": None if validation is None else validation["points"],
         "references": references,
         "finalists": finals.get("finalists", []),
+        "measurements": measurement_log(out),
         "searched_arch": finals.get("searched_arch", result.arch),
         "winner": finals.get("winner"),
         "budget_use": budget_use(inputs["budgets"], measured["median_ms"], finals),
