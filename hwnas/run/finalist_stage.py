@@ -51,7 +51,7 @@ def fill_entries(entries: list[Finalist], space, predict, measure, budget_ms: fl
     out, seen = [], set()
     for entry in entries:
         record = done.get(entry.name)
-        if record is None or record.get("start") != entry.choice:
+        if record is None or record.get("start") != entry.choice or record.get("budget_ms") != budget_ms:
             prefer = scores if entry.source == "search" else reference_scores(space, entry.choice)
             filled: Filled = fill_measured(space, entry.choice, predict, measure, budget_ms, prefer, fits, rounds)
             record = {"start": dict(entry.choice), **filled.to_json()}
