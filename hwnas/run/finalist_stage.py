@@ -6,7 +6,7 @@ The parts are :mod:`hwnas.search.finalists` (pool, reference members, successive
 
 * ``OUT/finalists/fill.json``: every finalist's filling, measurements included (cached: a rerun does not time
   the networks again);
-* ``OUT/finalists/NAME_rR/``: the training of finalist NAME in round R (``train_arch``, resumable), and
+* ``OUT/finalists/NAME_rR_DIGEST/``: the training of finalist NAME in round R (``train_arch``, resumable), and
   ``score.json`` beside its checkpoints once it finished;
 * ``OUT/finalists/result.json``: the search's result with the winner as its architecture, every finalist with
   its scores under ``finalists`` and the search's own choice under ``searched_arch``.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.fileio import write_json_atomic
+from hwnas.run.stages import digest
 from hwnas.search.filling import Filled, fill_measured
 from hwnas.search.finalists import Finalist, finalist_entries, reference_scores, successive_halving
 from hwnas.search.preference import result_preference
@@ -74,11 +75,14 @@ def make_trainer(cfg, out: Path, space, progress: bool) -> Callable[[Finalist, i
     from hwnas.workflows.train import train_arch
 
     def train(finalist: Finalist, r: int, epochs: float) -> float:
-        where = out / f"{finalist.name.replace(':', '_')}_r{r}"
+        tr = cfg.train
+        # the folder names everything the score depends on: a changed budget, recipe or seed trains anew
+        recipe = {"choice": finalist.choice, "epochs": epochs, "limit": cfg.finalists.limit, "seed": cfg.seed,
+                  "train": [tr.batch_size, tr.lr, tr.augment], "dataset": cfg.dataset}
+        where = out / f"{finalist.name.replace(':', '_')}_r{r}_{digest(recipe)[:8]}"
         saved = where / "score.json"
         if saved.is_file():
             return float(json.loads(saved.read_text())["val_top1"])
-        tr = cfg.train
         metrics = train_arch(space.to_spec(finalist.choice), cfg.dataset, where, epochs=int(epochs),
                              batch_size=tr.batch_size, lr=tr.lr, seed=cfg.seed, device=cfg.device,
                              data_dir=cfg.data_dir, download=cfg.download, limit=cfg.finalists.limit,
