@@ -1,31 +1,66 @@
-"""The standing search-quality benchmark (issue 6): does an hwnas search find better networks than the alternatives?
+"""The standing search-quality benchmark (issue 19, item 4): can an hwnas search show a win?
 
-Fashion-MNIST, FBNet space (28 px, 1 channel, width ``--width-mult``), ONNX Runtime on this CPU, 1 thread, batch 1.
+At each of three latency budgets on Fashion-MNIST (FBNet space, 28 px, 1 channel, width 0.5; ONNX Runtime, 1
+thread, batch 1), does the best hwnas method's network (fbnet, tfnas, spos, hardcore) beat random search given
+the same compute *and* the best scaled reference network that meets the budget, in mean test top-1 over >= 3
+seeds (paired by seed), at <= the budget measured alone? docs/DESIGN.md, "Judging a search honestly".
 
-1. One latency table, built and calibrated as in ``benchmarks/search_methods.py`` (``mixed`` sampler, ``graph``
-   fit on ``--calibrate`` networks); three budgets at ``--budgets`` of the way from the lightest to the heaviest
-   network's predicted latency.
-2. Reference networks scaled to each budget: MobileNetV2, MobileNetV3-Large and MnasNet-A1 from the zoo, adapted
-   to 28 px (:func:`hwnas.arch.for_input_size`) and scaled over a grid of width (:func:`hwnas.arch.scale_width`)
-   and depth (:func:`hwnas.arch.scale_depth`) multipliers; all are timed together in interleaved rounds, and each
-   budget gets, per family, the one with the most MACs whose *measured* latency meets it (the fastest, flagged,
-   when none does).
-3. For each seed, each method and each budget: the search (``search_methods.SETTINGS``; spos, random and
-   hardcore train their supernet at the first budget and search the others from it). ``random`` scores as many
-   candidates as spos's evolution on the same kind of supernet: random search with the same compute.
-4. Every result and every chosen reference trained with one fixed recipe (``--train-epochs`` on
-   ``--train-limit`` images, SGD, cosine, no augmentation, the seed of the row), then top-1 on the test split.
-5. At the end, every exported network of every row is timed in ONNX Runtime together, in interleaved rounds
-   (median), beside the table's calibration networks (their drift says how far the machine moved).
+Phases, each a sub-command; each caches one JSON per result in ``--out`` (written atomically), so a killed run
+resumes and a rerun redoes nothing; ``all`` runs them in turn:
 
-The table gives, per budget and network, the mean (and std over seeds) of the measured latency and test top-1,
-params, MACs and search time; the verdict line says whether an hwnas method (fbnet, tfnas, spos, hardcore) beats
-both random search and the best reference network that meets the budget, at equal or lower measured latency.
+* ``lut``: the table, built and calibrated as ``hwnas run``'s lut stage does (``search_methods.build_table``: 3
+  build passes, 30 ``mixed`` networks each timed alone, the ``auto`` = ``graph`` kind, validated on 20 others);
+  the budgets ``--budgets`` of the way from the lightest to the heaviest network's prediction
+  (``OUT/budgets.json``); the drift references' baselines (``OUT/drift.json``): every later measurement is a
+  :class:`hwnas.search.measured.DeployedTimer` measurement (each network alone, as deployed, in passes with the
+  space's drift references) corrected to the machine as it was then, the drift recorded beside it.
+* ``recipe``: the final recipe (``recipe_ranking.py``): 12 networks of the space, 4 per budget (MobileNetV2's
+  closest member, deep-and-thin, shallow-and-wide, uniform), trained with the long recipe (10 epochs, full split,
+  augmentation) and the cheap ones (``e3``: 3 epochs; ``e5_24k``: 5 epochs on 24k images); Kendall tau and
+  Spearman rho between them. ``--final-recipe NAME`` is refused until NAME reached tau >= 0.8 on >= 12 networks.
+* ``references``: MobileNetV2, MobileNetV3-Large and MnasNet-A1 scaled in width and depth, per budget the one
+  with the most MACs that meets it measured (:func:`hwnas.scaled_references.scale_to_budget`); and the space's
+  member closest to MobileNetV2, filled into ``[0.9 B, B]`` measured, the finalist stage's reference entry.
+* ``search``: per seed x method x budget, ``hwnas.search.search`` with ``search_methods.SETTINGS`` on 6,000
+  images (spos, random and hardcore search budgets 2 and 3 from the supernet of budget 1); random search scores
+  as many candidates as spos's evolution on the same supernet.
+* ``finalists``: per search, ``hwnas run``'s finalist stage made of the same library calls: the result's
+  ``finalist_pool`` (its top ``count`` candidates) plus the MobileNetV2 member
+  (:func:`hwnas.search.finalists.finalist_entries`), each moved into ``[0.9 B, B]`` measured
+  (:func:`hwnas.search.filling.fill_measured` with the result's preference), then
+  :func:`hwnas.search.finalists.successive_halving` with the finalist recipe (rounds of 1 and 3 epochs on 24k
+  images, scored on the held-out tenth, ``val_top1``, never the test split). Random search goes through the same
+  stage: the same compute. ``OUT/rows/sSEED_METHOD_bI.json``: search time, every finalist with its scores and
+  fill steps, the winner and its measured latency.
+* ``train``: every winner and every scaled reference trained with the final recipe, seed of the row (the same
+  seeds for every network: differences are paired); test top-1.
+* ``measure``: every final network timed alone as deployed (DeployedTimer, 5 passes), drift recorded.
+* ``table``: per budget and network, mean +- std over seeds of test top-1 and measured latency, the fraction of
+  the budget used, the paired difference to random search and to the best in-budget reference with its sign on
+  each seed; one rule for every row: **a network measured over its budget cannot win**; a verdict per budget;
+  every search result measured outside ``[0.9 B, B]`` flagged with the filling's reason.
 
-    .venv/bin/python benchmarks/search_quality.py --out runs/bench_quality            # the documented run
-    .venv/bin/python benchmarks/search_quality.py --quick --out runs/bench_quality_q  # minutes: a smoke run
+**Planned compute** (core-hours of this CPU, one thread per process; a long-recipe training is ~18 min at ~500
+images/s, heavier networks slower): lut 0.3; recipe 12 x (18 + 5.4 + 3.6 min) = 5.4; references 0.2; search
+45 searches of 1.5-3.5 min = 1.5; finalists 45 stages, per seed and budget ~46 epoch-trainings of 0.72 min (15
+candidates x 1 epoch, 10 x 3 epochs, the shared reference member once) = 9 x 33 min = 5; train 3 seeds x 3
+budgets x (5 methods + 3 references) = 72 trainings (fewer where rows share a network): 6.5 with ``e3``, 4.3
+with ``e5_24k``, 21.6 with ``long``; measure 0.1. Total: ~19 core-hours with a cheap final recipe (about 10 hours
+of this 2-core machine, two processes in parallel), ~34 with the long one (over the plan: run ``recipe`` first).
 
-Rows are saved to ``OUT/rows.json`` as they finish; rerunning with the same ``--out`` skips finished rows.
+    .venv/bin/python benchmarks/search_quality.py lut
+    .venv/bin/python benchmarks/search_quality.py recipe --recipes long           # and, in parallel:
+    .venv/bin/python benchmarks/search_quality.py recipe --recipes e3 e5_24k
+    .venv/bin/python benchmarks/search_quality.py references
+    .venv/bin/python benchmarks/search_quality.py search --seeds 0                 # and --seeds 1 2 in parallel
+    .venv/bin/python benchmarks/search_quality.py finalists --seeds 0              # and --seeds 1 2 in parallel
+    .venv/bin/python benchmarks/search_quality.py train --final-recipe e3 --seeds 0  # a recipe shown to rank
+    .venv/bin/python benchmarks/search_quality.py measure
+    .venv/bin/python benchmarks/search_quality.py table --final-recipe e3
+    .venv/bin/python benchmarks/search_quality.py --quick all                      # a smoke run, minutes
+
+Measuring phases (lut, references, measure) want the machine as quiet as it gets; the drift references correct
+what is left. Everything trains with one torch thread (``--threads``).
 """
 
 from __future__ import annotations
@@ -33,220 +68,500 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from search_methods import ONESHOT, QUICK, SETTINGS, build_table, calibration_specs
+from recipe_ranking import (CHANNELS, CLASSES, DATASET, LONG, MIN_NETWORKS, QUICK_RECIPES, RECIPE_SEED,  # beside
+                            RECIPES, SIZE, cached_training, check_settings, digest, final_recipe_check, read_json,
+                            recipe_networks, recipe_report, spent, train_cached, write_json)
 
-from hwnas import zoo
-from hwnas.arch import decode, encode, for_input_size, scale_depth, scale_width
-from hwnas.cost.latency.measure import time_models
-from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.models import AnalyticCost
-from hwnas.cost.separable import SeparableCost
-from hwnas.search import Budgets, search
-from hwnas.search.registry import method_names
-from hwnas.space import get_space
-
-METHODS = method_names()
-HWNAS_METHODS = tuple(m for m in METHODS if m != "random")  # the searches, without the baseline they must beat
+METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
+BASELINE = "random"  # the search every hwnas method must beat with the same compute
 REFERENCES = {"MobileNetV2": "mobilenetv2_100", "MobileNetV3-L": "mobilenetv3_large_100", "MnasNet-A1": "mnasnet_a1"}
-WIDTHS = (0.1, 0.15, 0.2, 0.25, 0.35, 0.5, 0.75, 1.0)
-DEPTHS = (0.34, 0.5, 1.0)  # 0.34: one block per stage (MobileNetV2's longest stage repeats 4)
-SIZE, CHANNELS, CLASSES = 28, 1, 10
+MEMBER = "mobilenetv2_100"  # the finalist stage's reference entry (hwnas run's default finalists.references)
+BAND_LOW = 0.9  # a result measured below BAND_LOW x B leaves latency unused (hwnas.search.filling.LOW)
+MIN_SEEDS = 3  # fewer paired seeds give no verdict
+FINALISTS = {"count": 3, "epochs": [1, 3], "limit": 24000, "keep": 0.5, "fill_rounds": 4}
+QUICK_FINALISTS = {"count": 2, "epochs": [1, 2], "limit": 600, "keep": 0.5, "fill_rounds": 2}
+PHASES = ("lut", "recipe", "references", "search", "finalists", "train", "measure", "table")
 
 
-def export_onnx(spec, path: Path) -> Path:
-    """``spec`` (untrained: latency does not depend on the weights) as an ONNX file at 28 px."""
-    from hwnas.workflows.export import export_model
-    from hwnas.nn import build_model
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file():
-        export_model(build_model(spec, CLASSES, CHANNELS), spec, path, "onnx", SIZE, CHANNELS)
-    return path
+# ------------------------------------------------------------------------------------------------ shared
+def lut_path(out: Path) -> Path:
+    return out / "lut_fbnet.json"
 
 
-def timing_settings(lut: Path) -> dict[str, Any]:
-    prov = LatencyTable.load(lut).provenance
-    return {"backend": prov["backend"], "threads": prov["threads"], "batch_size": prov["batch_size"],
-            "warmup": prov["timing"]["warmup"]}
+def the_space(args: argparse.Namespace) -> Any:
+    from hwnas.space import get_space
+
+    return get_space("fbnet", SIZE, CHANNELS, CLASSES, args.width_mult)
 
 
-def time_files(files: list, lut: Path, rounds: int) -> list:
-    t = timing_settings(lut)
-    return time_models(files, t["backend"], t["threads"], t["batch_size"], t["warmup"], rounds,
-                       input_shapes=(CHANNELS, SIZE, SIZE))
+def predictor(out: Path, space: Any) -> Any:
+    from hwnas.cost.latency.table import LatencyTable
+
+    table = LatencyTable.load(lut_path(out))
+    return lambda choice: float(table.predict(space.to_spec(choice)))
 
 
-def scale_references(out: Path, lut: Path, targets: list[float], rounds: int) -> dict[str, Any]:
-    """Per budget and family: the scaled reference with the most MACs whose measured latency meets the budget."""
-    cache = out / "references.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved["targets"] == targets:
-            return saved
-    grid = []
-    for family, name in REFERENCES.items():
-        adapted = for_input_size(zoo.get(name).spec, SIZE)
-        for d in DEPTHS:
-            for w in WIDTHS:
-                spec = scale_width(scale_depth(adapted, d), w)
-                grid.append({"family": family, "zoo": name, "width": w, "depth": d, "arch": encode(spec),
-                             **costs(encode(spec)),
-                             "file": str(export_onnx(spec, out / "refs" / f"{name}_w{w}_d{d}.onnx"))})
-    timings = time_files([Path(g["file"]) for g in grid], lut, rounds)
-    for g, t in zip(grid, timings):
-        g["measured_ms"] = t.median_ms
-        print(f"[reference {g['family']} w{g['width']} d{g['depth']}: {t.median_ms:.3f} ms]", flush=True)
-    chosen = []
-    for i, target in enumerate(targets):
-        for family in REFERENCES:
-            options = [g for g in grid if g["family"] == family]
-            fits = [g for g in options if g["measured_ms"] <= target]
-            pick = max(fits, key=lambda g: g["macs"]) if fits else min(options, key=lambda g: g["measured_ms"])
-            chosen.append({**pick, "index": i, "budget_ms": target, "meets_when_scaled": bool(fits)})
-    saved = {"targets": targets, "grid": grid, "chosen": chosen}
-    cache.write_text(json.dumps(saved, indent=1))
-    return saved
+def budgets_ms(out: Path) -> list[float]:
+    saved = read_json(out / "budgets.json")
+    if saved is None:
+        raise SystemExit(f"{out} has no budgets yet: run the lut phase first")
+    return saved["budgets_ms"]
 
 
-def train_top1(arch: str, workdir: Path, seed: int, args: argparse.Namespace) -> float:
-    from hwnas.workflows.train import train_arch
+def encode_choice(space: Any, choice: Mapping[str, Any]) -> str:
+    from hwnas.arch import encode
 
-    metrics = train_arch(decode(arch), "fashion-mnist", workdir, epochs=args.train_epochs, limit=args.train_limit,
-                         adapt=False, progress=False, augment=False, tensorboard=False, seed=seed)
-    return float(metrics["top1"])
+    return encode(space.to_spec(choice))
 
 
-def costs(arch: str) -> dict[str, float]:
-    spec = decode(arch)
-    geometry = {"input_size": SIZE, "in_channels": CHANNELS, "num_classes": CLASSES}
-    return {k: float(AnalyticCost(k, **geometry).cost(spec)) for k in ("params", "macs")}
+@contextmanager
+def deployed_timer(out: Path, args: argparse.Namespace, passes: int) -> Iterator[Any]:
+    """A DeployedTimer with the table's settings, the run's drift references and their baselines of the lut
+    phase (every phase's measurements are corrected to the same machine state)."""
+    from hwnas.search.measured import DeployedTimer
+
+    drift = read_json(out / "drift.json")
+    with tempfile.TemporaryDirectory(prefix="search_quality_") as work:  # each process exports its own references
+        yield DeployedTimer.from_table(lut_path(out), work, passes=passes, references=drift["references"],
+                                       baselines=drift["baselines_ms"], rounds=args.measure_rounds)
 
 
-def run_seed(seed: int, args: argparse.Namespace, lut: Path, targets: list[float], refs: dict[str, Any],
-             rows: list[dict[str, Any]], save) -> None:
-    out = Path(args.out)
-    done = {(r["seed"], r["network"], r["index"]) for r in rows}
-    for method in args.methods:
-        settings = {**SETTINGS[method], **(QUICK[method] if args.quick else {})}
-        for i, target in enumerate(targets):
-            if (seed, method, i) in done:
-                continue
-            workdir = out / f"seed{seed}" / f"{method}_{i}"
-            reuse = out / f"seed{seed}" / f"{method}_0" if method in ONESHOT and i > 0 else None
-            started = time.perf_counter()
-            result = search(method, "fbnet", "fashion-mnist", out=workdir, lut=lut,
-                            budgets=Budgets(max_latency_ms=target), overrides=settings, width_mult=args.width_mult,
-                            limit=args.limit, progress=False, tensorboard=False, from_supernet=reuse, seed=seed)
-            search_s = time.perf_counter() - started
-            export_onnx(decode(result["arch"]), workdir / "model.onnx")
-            top1 = train_top1(result["arch"], workdir / "train", seed, args)
-            rows.append({"seed": seed, "network": method, "kind": "search", "index": i, "budget_ms": target,
-                         "search_s": search_s, "from_supernet": reuse is not None,
-                         "predicted_ms": result["predicted_latency_ms"], "params": result["params"],
-                         "macs": result["macs"], "test_top1": top1, "arch": result["arch"],
-                         "file": str(workdir / "model.onnx")})
-            print(json.dumps({k: v for k, v in rows[-1].items() if k != "arch"}), flush=True)
-            save()
-    for ref in refs["chosen"]:
-        if (seed, ref["family"], ref["index"]) in done:
-            continue
-        workdir = out / f"seed{seed}" / f"ref_{ref['zoo']}_w{ref['width']}_d{ref['depth']}"
-        metrics_file = workdir / "metrics.json"
-        if metrics_file.is_file():  # the same scaled network serves several budgets: train it once per seed
-            top1 = float(json.loads(metrics_file.read_text())["top1"])
+def timed(timer: Any, out: Path, arch: str) -> Any:
+    """``arch`` timed alone as deployed: a drift-corrected Measurement (its ONNX file named by its digest)."""
+    return timer(arch, out / "onnx" / f"{digest(arch)}.onnx")
+
+
+def search_dir(out: Path, seed: int, method: str, index: int) -> Path:
+    return out / "search" / f"s{seed}" / f"{method}_b{index}"
+
+
+def row_path(out: Path, seed: int, method: str, index: int) -> Path:
+    return out / "rows" / f"s{seed}_{method}_b{index}.json"
+
+
+# ------------------------------------------------------------------------------------------------ lut
+def phase_lut(out: Path, args: argparse.Namespace) -> None:
+    from hwnas.cost.latency.table import LatencyTable
+    from hwnas.cost.separable import SeparableCost
+    from hwnas.search.measured import DeployedTimer, drift_references
+
+    from search_methods import build_table
+
+    if not lut_path(out).is_file() or LatencyTable.load(lut_path(out)).calibration is None:
+        build_table("fbnet", args.width_mult, out, args.calibrate, args.rounds, args.passes, args.validate)
+    space = the_space(args)
+    if read_json(out / "budgets.json") is None:
+        separable = SeparableCost(LatencyTable.load(lut_path(out)), space)
+        low, high = separable.minimum(largest_widths=True), separable.cost(space.heaviest())
+        write_json(out / "budgets.json", {"fractions": args.budgets, "low_ms": low, "high_ms": high,
+                                          "budgets_ms": [round(low + f * (high - low), 4) for f in args.budgets]})
+    if read_json(out / "drift.json") is None:
+        refs = drift_references(space)
+        with tempfile.TemporaryDirectory(prefix="search_quality_") as work:
+            timer = DeployedTimer.from_table(lut_path(out), work, passes=args.decision_passes, references=refs,
+                                             rounds=args.measure_rounds)
+            timer(refs[0], Path(work) / "first.onnx")  # sets the baselines: the machine as it is now
+        write_json(out / "drift.json", {"references": refs, "baselines_ms": list(timer.baselines),
+                                        "timer": timer.describe(), "log": timer.log})
+    saved = read_json(out / "budgets.json")
+    print(f"[budgets {saved['budgets_ms']} ms: predicted latency of the space {saved['low_ms']:.3f}-"
+          f"{saved['high_ms']:.3f} ms]", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ recipe
+def phase_recipe(out: Path, args: argparse.Namespace) -> None:
+    selection = read_json(out / "recipe" / "selection.json")
+    if selection is None:
+        space = the_space(args)
+        selection = recipe_networks(space, predictor(out, space), budgets_ms(out), seed=RECIPE_SEED)
+        write_json(out / "recipe" / "selection.json", selection)
+    for name in args.recipes or list(args.recipe_set):
+        for net in selection:
+            train_cached(out, net["arch"], RECIPE_SEED, name, args.recipe_set[name],
+                         announce=lambda line, n=net: print(f"{line} ({n['id']})", flush=True))
+    print(recipe_report(out, args.recipe_set, args.min_networks), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ references
+def phase_references(out: Path, args: argparse.Namespace) -> None:
+    from hwnas import zoo
+    from hwnas.scaled_references import scale_to_budget
+    from hwnas.search.filling import fill_measured
+    from hwnas.search.finalists import reference_member, reference_scores
+
+    space = the_space(args)
+    predict = predictor(out, space)
+    with deployed_timer(out, args, args.decision_passes) as timer:
+        for i, budget in enumerate(budgets_ms(out)):
+            for family, name in REFERENCES.items():
+                path = out / "references" / f"{name}_b{i}.json"
+                if read_json(path) is None:
+                    scaled = scale_to_budget(zoo.get(name).spec, budget, lambda arch: timed(timer, out, arch).ms,
+                                             input_size=SIZE, num_classes=CLASSES, in_channels=CHANNELS)
+                    write_json(path, {"family": family, "zoo": name, "index": i, **scaled})
+                ref = read_json(path)
+                print(f"[reference {family} at {budget:.3f} ms: w{ref['width']:g} d{ref['depth']:g}, "
+                      f"{ref['measured_ms']:.3f} ms" + ("" if ref["meets_budget"] else ", none meets it") + "]",
+                      flush=True)
+            path = out / "references" / f"member_b{i}.json"
+            if read_json(path) is None:
+                member = reference_member(space, zoo.get(MEMBER).spec)
+                filled = fill_measured(space, member, predict, lambda c: timed(timer, out, encode_choice(space, c)),
+                                       budget, reference_scores(space, member), rounds=args.finalists["fill_rounds"])
+                write_json(path, {"name": f"ref:{MEMBER}", "start": member, **filled.to_json()})
+            record = read_json(path)
+            print(f"[member of {MEMBER} at {budget:.3f} ms: {record['measured_ms']:.3f} ms, "
+                  f"{100 * record['fraction']:.0f} % of the budget]", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ search
+def phase_search(out: Path, args: argparse.Namespace) -> None:
+    from hwnas.search import Budgets, search
+    from hwnas.search.closed_loop import has_search_state
+
+    from search_methods import ONESHOT, QUICK, SETTINGS
+
+    for seed in args.seeds:
+        for method in args.methods:
+            for i, budget in enumerate(budgets_ms(out)):
+                where = search_dir(out, seed, method, i)
+                if (where / "result.json").is_file():
+                    continue
+                reuse = search_dir(out, seed, method, 0) if method in ONESHOT and i > 0 else None
+                settings = {**SETTINGS[method], **(QUICK[method] if args.quick else {})}
+                wall, cpu = time.perf_counter(), time.process_time()
+                result = search(method, "fbnet", DATASET, out=where, lut=lut_path(out),
+                                budgets=Budgets(max_latency_ms=budget), overrides=settings,
+                                width_mult=args.width_mult, limit=args.limit, progress=False, tensorboard=False,
+                                from_supernet=reuse, seed=seed, resume=has_search_state(where))
+                timing = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                          "from_supernet": reuse is not None, "settings": settings}
+                write_json(where / "timing.json", timing)
+                print(f"[search seed {seed} {method} at {budget:.3f} ms: {result.predicted_latency_ms:.3f} ms "
+                      f"predicted, {timing['wall_s']:.0f} s" + (" (from supernet)" if reuse else "") + "]",
+                      flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ finalists
+def fill_entries(out: Path, space: Any, predict: Any, timer: Any, entries: Sequence[Any], result: Any,
+                 budget: float, index: int, cache: Path, fill_rounds: int) -> list[Any]:
+    """Each entry moved into ``[0.9 B, B]`` measured (search entries with the result's preference, cached in
+    ``cache``; the reference entry from the references phase); entries that end up equal are kept once."""
+    from hwnas.search.filling import fill_measured
+    from hwnas.search.finalists import Finalist
+    from hwnas.search.preference import result_preference
+
+    fills, kept, seen = read_json(cache) or {}, [], set()
+    for entry in entries:
+        if entry.source == "reference":
+            record = read_json(out / "references" / f"member_b{index}.json")
+            if record is None or not same(record["start"], entry.choice):
+                raise SystemExit(f"no filling of {entry.name} at budget {index} yet: run the references phase")
         else:
-            top1 = train_top1(ref["arch"], workdir, seed, args)
-        rows.append({"seed": seed, "network": ref["family"], "kind": "reference", "index": ref["index"],
-                     "budget_ms": ref["budget_ms"], "search_s": 0.0, "from_supernet": False, "predicted_ms": None,
-                     "width": ref["width"], "depth": ref["depth"], "meets_when_scaled": ref["meets_when_scaled"], **costs(ref["arch"]),
-                     "test_top1": top1, "arch": ref["arch"], "file": ref["file"]})
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != "arch"}), flush=True)
-        save()
+            record = fills.get(entry.name)
+            if record is None or not same(record["start"], entry.choice):
+                filled = fill_measured(space, entry.choice, predict,
+                                       lambda c: timed(timer, out, encode_choice(space, c)), budget,
+                                       result_preference(result), rounds=fill_rounds)
+                record = fills[entry.name] = {"start": dict(entry.choice), **filled.to_json()}
+                write_json(cache, fills)
+        print(f"[finalists] {entry.name}: {record['measured_ms']:.3f} ms measured, {record['fraction']:.0%} of the "
+              "budget" + ("" if record["in_band"] else f" ({record['reason']})"), flush=True)
+        key = json.dumps(record["choice"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(Finalist(entry.name, entry.source, dict(record["choice"]),
+                                 extra={"fill": {k: v for k, v in record.items() if k != "choice"}}))
+    return kept
 
 
-def remeasure(rows: list[dict[str, Any]], lut_path: Path, rounds: int) -> dict[str, float]:
-    """Every row's network and the table's calibration networks, timed together in interleaved rounds."""
-    from hwnas.nn import build_model
-
-    lut = LatencyTable.load(lut_path)
-    prov = lut.provenance
-    space = get_space("fbnet", prov["input_size"], prov["in_channels"], prov["num_classes"], prov["width_mult"])
-    files = sorted({r["file"] for r in rows})
-    fitted = calibration_specs(space, lut.calibration["fit"]["samples"])
-    nets = [build_model(spec, CLASSES, CHANNELS).eval() for spec in fitted]
-    timings = time_files([*[Path(f) for f in files], *nets], lut_path, rounds)
-    by_file = {f: t for f, t in zip(files, timings)}
-    for r in rows:
-        r["measured_ms"], r["measured_iqr_ms"] = by_file[r["file"]].median_ms, by_file[r["file"]].iqr_ms
-    ratios = sorted(t.median_ms / lut.predict(spec) for t, spec in zip(timings[len(files):], fitted))
-    return {"median": ratios[len(ratios) // 2], "min": ratios[0], "max": ratios[-1]}
+def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(dict(b), sort_keys=True)
 
 
-def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One line per (budget, network): means and stds over seeds."""
-    out = []
-    for key in sorted({(r["index"], r["network"]) for r in rows}, key=lambda k: (k[0], _order(k[1]))):
-        group = [r for r in rows if (r["index"], r["network"]) == key]
-        top1 = [r["test_top1"] for r in group]
-        first = group[0]
-        out.append({"index": key[0], "network": key[1], "kind": first["kind"], "budget_ms": first["budget_ms"],
-                    "seeds": len(group), "top1_mean": statistics.fmean(top1),
-                    "top1_std": statistics.stdev(top1) if len(top1) > 1 else None,
-                    "measured_ms": statistics.fmean(r["measured_ms"] for r in group),
-                    "measured_max_ms": max(r["measured_ms"] for r in group),
-                    "predicted_ms": _mean([r["predicted_ms"] for r in group]),
-                    "params": statistics.fmean(r["params"] for r in group),
-                    "macs": statistics.fmean(r["macs"] for r in group),
-                    "search_s": statistics.fmean(r["search_s"] for r in group),
-                    "from_supernet": first["from_supernet"], "width": first.get("width"), "depth": first.get("depth"),
-                    "meets_when_scaled": first.get("meets_when_scaled", True)})
-    return out
+def finalist_stage(out: Path, args: argparse.Namespace, space: Any, predict: Any, timer: Any, seed: int,
+                   method: str, index: int, budget: float) -> dict[str, Any]:
+    """Pool -> filling -> successive halving for one search (module docstring); the row to save."""
+    from hwnas import zoo
+    from hwnas.search.finalists import finalist_entries, successive_halving
+    from hwnas.search.result import SearchResult
+
+    fin, where = args.finalists, search_dir(out, seed, method, index)
+    result = SearchResult.load(where)
+    pool = result.get("finalist_pool") or [result.choice]
+    entries = finalist_entries(space, pool, fin["count"], {MEMBER: zoo.get(MEMBER).spec})
+    started = time.perf_counter()
+    finalists = fill_entries(out, space, predict, timer, entries, result, budget, index,
+                             out / "finalists" / f"s{seed}_{method}_b{index}_fill.json", fin["fill_rounds"])
+    used: list[dict[str, Any]] = []
+
+    def train(finalist: Any, r: int, epochs: float) -> float:
+        row = train_cached(out, encode_choice(space, finalist.choice), seed, f"finalist_e{epochs:g}",
+                           {"epochs": int(epochs), "limit": fin["limit"]})
+        used.append(row)
+        return row["val_top1"]
+
+    winner = finalists[0]
+    if len(finalists) > 1:
+        winner = successive_halving(finalists, train, fin["epochs"], keep=fin["keep"],
+                                    announce=lambda line: print(line, flush=True))
+    timing = read_json(where / "timing.json") or {}
+    fill = winner.extra["fill"]
+    return {"seed": seed, "method": method, "index": index, "budget_ms": budget,
+            "search": {"dir": str(where), "arch": result.arch, "predicted_ms": result.predicted_latency_ms,
+                       "search_s": timing.get("wall_s", result.search_time_s), "cpu_s": timing.get("cpu_s"),
+                       "from_supernet": timing.get("from_supernet", False)},
+            "winner": winner.name, "winner_source": winner.source, "arch": encode_choice(space, winner.choice),
+            "predicted_ms": predict(winner.choice),
+            "fill": {k: fill[k] for k in ("measured_ms", "fraction", "in_band", "reason")} | {
+                "steps": len(fill["steps"])},
+            "finalists": [{**f.to_json(), "arch": encode_choice(space, f.choice)} for f in finalists],
+            "finalist_trainings": [{k: t[k] for k in ("recipe_name", "val_top1", "wall_s", "cpu_s")} | {
+                "digest": digest(t["arch"])} for t in used],
+            "finalist_cpu_s": sum(t["cpu_s"] for t in used), "stage_wall_s": time.perf_counter() - started}
 
 
-def verdicts(lines: list[dict[str, Any]]) -> list[str]:
-    """Per budget: which hwnas methods beat random search and the best in-budget reference at <= latency."""
+def phase_finalists(out: Path, args: argparse.Namespace) -> None:
+    space = the_space(args)
+    predict = predictor(out, space)
+    with deployed_timer(out, args, args.decision_passes) as timer:
+        for seed in args.seeds:
+            for method in args.methods:
+                for i, budget in enumerate(budgets_ms(out)):
+                    path = row_path(out, seed, method, i)
+                    if path.is_file():
+                        continue
+                    if not (search_dir(out, seed, method, i) / "result.json").is_file():
+                        print(f"[finalists seed {seed} {method} b{i}: no search result yet]", flush=True)
+                        continue
+                    row = finalist_stage(out, args, space, predict, timer, seed, method, i, budget)
+                    write_json(path, row)
+                    print(f"[finalists seed {seed} {method} at {budget:.3f} ms: {row['winner']}, "
+                          f"{row['fill']['measured_ms']:.3f} ms ({100 * row['fill']['fraction']:.0f} %)]", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ train, measure
+def final_networks(out: Path, args: argparse.Namespace) -> list[tuple[int, int, str, str]]:
+    """``(seed, budget index, label, arch)`` of every network the table judges: the rows' winners and the
+    references."""
+    jobs = []
+    for seed in args.seeds:
+        for i, _ in enumerate(budgets_ms(out)):
+            for method in args.methods:
+                row = read_json(row_path(out, seed, method, i))
+                if row is not None:
+                    jobs.append((seed, i, f"{method} b{i}", row["arch"]))
+            for family, name in REFERENCES.items():
+                ref = read_json(out / "references" / f"{name}_b{i}.json")
+                if ref is not None:
+                    jobs.append((seed, i, f"{family} b{i}", ref["arch"]))
+    return jobs
+
+
+def phase_train(out: Path, args: argparse.Namespace) -> None:
+    name = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
+    for seed, _, label, arch in final_networks(out, args):
+        train_cached(out, arch, seed, name, args.recipe_set[name],
+                     announce=lambda line, what=label: print(f"{line} ({what})", flush=True))
+
+
+def phase_measure(out: Path, args: argparse.Namespace) -> None:
+    """Every final network timed alone as deployed; one measured over a budget it is judged at is measured again
+    and both pooled before the table acts on it (as the closed loop does: no decision on one measurement)."""
+    budgets = budgets_ms(out)
+    judged: dict[str, float] = {}  # arch -> the tightest budget it is judged at
+    for _, index, _, arch in final_networks(out, args):
+        judged[arch] = min(judged.get(arch, float("inf")), budgets[index])
+    with deployed_timer(out, args, args.final_passes) as timer:
+        for arch, budget in judged.items():
+            path = out / "measure" / f"{digest(arch)}.json"
+            if read_json(path) is not None:
+                continue
+            m = first = timed(timer, out, arch)
+            if m.over(budget):
+                m = first.pooled(timed(timer, out, arch))
+            write_json(path, {"arch": arch, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **m.to_json(),
+                              "retaken": m is not first, "first_ms": first.ms})
+            print(f"[measure {digest(arch)}: {m.ms:.3f} ms (raw {m.raw_ms:.3f}, drift {m.drift:.3f}"
+                  + (f"; {first.ms:.3f} ms at first, over {budget:.3f}: measured again, pooled" if m is not first
+                     else "") + ")]", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ table
+def collect(out: Path, args: argparse.Namespace, recipe: str) -> list[dict[str, Any]]:
+    """One entry per (seed, budget, network) found in the cache, with its test top-1 under ``recipe`` and its
+    final measurement (None where not done yet)."""
+    entries = []
+
+    def entry(seed: int, index: int, budget: float, network: str, kind: str, arch: str, **extra: Any) -> None:
+        trained = cached_training(out, arch, seed, recipe)
+        measured = read_json(out / "measure" / f"{digest(arch)}.json")
+        entries.append({"seed": seed, "index": index, "budget_ms": budget, "network": network, "kind": kind,
+                        "arch": arch, "test_top1": trained and trained["test_top1"],
+                        "measured_ms": measured and measured["ms"], "drift": measured and measured["drift"], **extra})
+
+    for seed in args.seeds:
+        for i, budget in enumerate(budgets_ms(out)):
+            for method in args.methods:
+                row = read_json(row_path(out, seed, method, i))
+                if row is not None:
+                    entry(seed, i, budget, method, "search", row["arch"], fill=row["fill"], winner=row["winner"],
+                          search_s=row["search"]["search_s"], finalist_cpu_s=row["finalist_cpu_s"])
+            for family, name in REFERENCES.items():
+                ref = read_json(out / "references" / f"{name}_b{i}.json")
+                if ref is not None:
+                    entry(seed, i, budget, family, "reference", ref["arch"], meets=ref["meets_budget"],
+                          label=f"w{ref['width']:g} d{ref['depth']:g}")
+    return entries
+
+
+def within(ms: float | None, budget: float) -> bool:
+    return ms is not None and BAND_LOW * budget <= ms <= budget
+
+
+def aggregate(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (budget, network): per-seed top-1 and ms, means and stds, the budget used, and whether every
+    seed is done (``complete``), any seed measured over the budget (``over_budget``), all in the band."""
+    lines = []
+    for key in sorted({(e["index"], e["network"]) for e in entries}, key=lambda k: (k[0], _order(k[1]))):
+        group = sorted((e for e in entries if (e["index"], e["network"]) == key), key=lambda e: e["seed"])
+        budget = group[0]["budget_ms"]
+        top1 = {e["seed"]: e["test_top1"] for e in group if e["test_top1"] is not None}
+        ms = {e["seed"]: e["measured_ms"] for e in group if e["measured_ms"] is not None}
+        labels = {e.get("label") for e in group}
+        lines.append({"index": key[0], "budget_ms": budget, "network": key[1], "kind": group[0]["kind"],
+                      "label": labels.pop() if len(labels) == 1 else "varies", "seeds": len(group),
+                      "top1": top1, "ms": ms, "top1_mean": _mean(top1.values()), "top1_std": _std(top1.values()),
+                      "ms_mean": _mean(ms.values()), "ms_std": _std(ms.values()),
+                      "used": [v / budget for v in ms.values()],
+                      "complete": len(top1) == len(ms) == len(group),
+                      "over_budget": any(v > budget for v in ms.values()),
+                      "in_band": len(ms) == len(group) and all(within(v, budget) for v in ms.values()),
+                      "winners": [e["winner"] for e in group if e.get("winner")],
+                      "search_s": _mean(e["search_s"] for e in group if e.get("search_s") is not None),
+                      "finalist_cpu_s": _mean(e["finalist_cpu_s"] for e in group
+                                              if e.get("finalist_cpu_s") is not None)})
+    return compare(lines)
+
+
+def paired(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``a``'s top-1 minus ``b``'s, seed by seed, over the seeds both have: mean, per-seed differences, signs."""
+    seeds = sorted(set(a["top1"]) & set(b["top1"]))
+    if not seeds:
+        return None
+    diffs = [a["top1"][s] - b["top1"][s] for s in seeds]
+    return {"mean": statistics.fmean(diffs), "diffs": diffs, "seeds": seeds, "n": len(seeds),
+            "signs": " ".join("+" if d > 0 else "-" if d < 0 else "0" for d in diffs)}
+
+
+def can_win(line: Mapping[str, Any]) -> bool:
+    """The one rule: an hwnas method's line, every seed trained and measured, none measured over its budget."""
+    return (line["kind"] == "search" and line["network"] != BASELINE and line["complete"]
+            and not line["over_budget"])
+
+
+def best_reference(lines: Sequence[Mapping[str, Any]], index: int) -> Mapping[str, Any] | None:
+    """The reference with the best mean top-1 among those measured within budget ``index`` on every seed."""
+    fits = [a for a in lines if a["index"] == index and a["kind"] == "reference" and a["complete"]
+            and not a["over_budget"]]
+    return max(fits, key=lambda a: a["top1_mean"]) if fits else None
+
+
+def compare(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each search line's paired differences to random search and to the best in-budget reference of its budget,
+    and whether it wins: it can win, and beats both in mean paired difference."""
+    for line in lines:
+        here = [a for a in lines if a["index"] == line["index"]]
+        rand = next((a for a in here if a["network"] == BASELINE), None)
+        ref = best_reference(lines, line["index"])
+        search = line["kind"] == "search"
+        line["vs_random"] = paired(line, rand) if search and rand is not None and rand is not line else None
+        line["best_reference"] = None if ref is None else f"{ref['network']} {ref['label']}"
+        line["vs_reference"] = paired(line, ref) if search and ref is not None else None
+        line["wins"] = bool(can_win(line) and line["vs_random"] and line["vs_random"]["mean"] > 0
+                            and (ref is None or (line["vs_reference"] and line["vs_reference"]["mean"] > 0)))
+    return lines
+
+
+def verdicts(lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per budget: is it won, by the best hwnas method that can win, against random and the reference."""
     texts = []
     for index in sorted({a["index"] for a in lines}):
         here = [a for a in lines if a["index"] == index]
-        budget = here[0]["budget_ms"]
-        ours = [a for a in here if a["network"] in HWNAS_METHODS]
-        rand = next((a for a in here if a["network"] == "random"), None)
-        refs = [a for a in here if a["kind"] == "reference" and a["measured_ms"] <= budget]
-        best_ref = max(refs, key=lambda a: a["top1_mean"]) if refs else None
-        winners = [a["network"] for a in ours
-                   if (rand is None or a["top1_mean"] > rand["top1_mean"])
-                   and (best_ref is None or (a["top1_mean"] > best_ref["top1_mean"]
-                                             and a["measured_ms"] <= best_ref["measured_ms"]))]
-        best = max(ours, key=lambda a: a["top1_mean"]) if ours else None
-        ref_text = (f"best in-budget reference {best_ref['network']} w{best_ref['width']} d{best_ref['depth']} "
-                    f"{best_ref['top1_mean']:.2f} % at {best_ref['measured_ms']:.3f} ms" if best_ref
-                    else "no reference meets it")
-        rand_text = f"random {rand['top1_mean']:.2f} %" if rand else "no random row"
-        best_text = f"best hwnas method {best['network']} {best['top1_mean']:.2f} % at {best['measured_ms']:.3f} ms" \
-            if best else "no hwnas row"
-        verdict = f"won by {', '.join(winners)}" if winners else "NOT won by any hwnas method"
-        texts.append(f"budget {budget:.3f} ms: {verdict} ({best_text}; {rand_text}; {ref_text})")
+        ours = [a for a in here if a["kind"] == "search" and a["network"] != BASELINE]
+        eligible = [a for a in ours if can_win(a)]
+        rand = next((a for a in here if a["network"] == BASELINE), None)
+        ref = best_reference(lines, index)
+        if not eligible:
+            text = "NOT won: no hwnas method's network is trained and measured within the budget on every seed"
+        else:
+            best = max(eligible, key=lambda a: a["top1_mean"])
+            n = min([p["n"] for p in (best["vs_random"], best["vs_reference"]) if p] or [0])
+            text = (f"{'WON' if best['wins'] else 'NOT won'}: best hwnas method {best['network']} "
+                    f"{best['top1_mean']:.2f} % at {best['ms_mean']:.3f} ms; vs random {_diff(best['vs_random'])}"
+                    f"; vs {best['best_reference'] or 'no reference (none meets the budget)'} "
+                    f"{_diff(best['vs_reference']) if ref else ''}".rstrip())
+            winners = [a["network"] for a in eligible if a["wins"]]
+            if winners:
+                text += f"; winners: {', '.join(winners)}"
+            if n < MIN_SEEDS:
+                text = f"preliminary, {n} paired seed(s) < {MIN_SEEDS}: {text}"
+        over = [a for a in ours if a["over_budget"]]
+        if over:
+            text += "; over budget measured alone, cannot win: " + ", ".join(
+                f"{a['network']} ({100 * (max(a['used']) - 1):+.1f} %)" for a in over)
+        if rand is None:
+            text += "; no random-search row"
+        elif rand["over_budget"]:
+            text += f"; random search itself over budget ({100 * (max(rand['used']) - 1):+.1f} %)"
+        texts.append(f"budget {here[0]['budget_ms']:.3f} ms: {text}")
     return texts
 
 
-def format_table(lines: list[dict[str, Any]]) -> str:
-    head = ["| budget ms | network | seeds | measured ms | measured / budget | predicted ms | test top-1 | params | "
-            "MACs | search time |", "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+def flags(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every search result measured outside ``[0.9 B, B]`` (with the filling's reason) and every reference
+    measured over its budget."""
+    out = []
+    for e in sorted(entries, key=lambda e: (e["index"], _order(e["network"]), e["seed"])):
+        ms, budget = e["measured_ms"], e["budget_ms"]
+        if ms is None or within(ms, budget) or (e["kind"] == "reference" and ms <= budget):
+            continue
+        text = (f"seed {e['seed']}, {e['network']} at {budget:.3f} ms: measured {ms:.3f} ms "
+                f"({100 * ms / budget:.0f} % of the budget)")
+        fill = e.get("fill")
+        if fill is not None:
+            text += (f"; the filling had it in the band ({100 * fill['fraction']:.0f} %)" if fill["in_band"]
+                     else f"; the filling: {fill['reason']}")
+        if e["kind"] == "reference" and not e.get("meets", True):
+            text += "; no scaling of it meets the budget"
+        out.append(text)
+    return out
+
+
+def format_table(lines: Sequence[Mapping[str, Any]]) -> str:
+    rows = ["| budget ms | network | seeds | test top-1 | measured ms | used of budget | in [0.9 B, B] | vs random "
+            "(per seed) | vs best in-budget reference (per seed) | search time | finalist CPU | finalist winners |",
+            "|--:|---|--:|--:|--:|--:|:-:|--:|--:|--:|--:|---|"]
     for a in lines:
-        name = a["network"] if a["kind"] == "search" else f"{a['network']} w{a['width']} d{a['depth']}" + (
-            "" if a["meets_when_scaled"] else " (fastest; over budget)")
-        top1 = f"{a['top1_mean']:.2f}" + (f" ± {a['top1_std']:.2f}" if a["top1_std"] is not None else "") + " %"
-        pred = f"{a['predicted_ms']:.3f}" if a["predicted_ms"] is not None else "-"
-        when = "-" if a["kind"] == "reference" else f"{a['search_s']:.0f} s" + (
-            " (from supernet)" if a["from_supernet"] else "")
-        head.append(f"| {a['budget_ms']:.3f} | {name} | {a['seeds']} | {a['measured_ms']:.3f} | "
-                    f"{100 * (a['measured_max_ms'] / a['budget_ms'] - 1):+.1f} % | {pred} | {top1} | "
-                    f"{a['params'] / 1e3:.0f}k | {a['macs'] / 1e6:.2f}M | {when} |")
-    return "\n".join(head)
+        name = a["network"] if a["kind"] == "search" else f"{a['network']} {a['label']}"
+        if a["wins"]:
+            name = f"**{name}** (wins)"
+        elif a["over_budget"]:
+            name += " (over budget: cannot win)"
+        used = "-" if not a["used"] else f"{100 * min(a['used']):.0f}" + (
+            f"-{100 * max(a['used']):.0f}" if len(a["used"]) > 1 else "") + " %"
+        rows.append(f"| {a['budget_ms']:.3f} | {name} | {len(a['top1'])}/{a['seeds']} | "
+                    f"{_pm(a['top1_mean'], a['top1_std'], 2, ' %')} | {_pm(a['ms_mean'], a['ms_std'], 3)} | {used} | "
+                    f"{'yes' if a['in_band'] else 'no'} | {_diff(a['vs_random'])} | {_diff(a['vs_reference'])} | "
+                    f"{_secs(a['search_s'])} | {_secs(a['finalist_cpu_s'])} | {' '.join(a['winners']) or '-'} |")
+    return "\n".join(rows)
 
 
 def _order(network: str) -> int:
@@ -254,63 +569,126 @@ def _order(network: str) -> int:
     return names.index(network) if network in names else len(names)
 
 
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
+def _mean(values: Any) -> float | None:
+    values = list(values)
     return statistics.fmean(values) if values else None
 
 
-def main(argv: list[str] | None = None) -> None:
+def _std(values: Any) -> float | None:
+    values = list(values)
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def _pm(mean: float | None, std: float | None, digits: int, unit: str = "") -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "") + unit
+
+
+def _diff(p: Mapping[str, Any] | None) -> str:
+    return "-" if not p else f"{p['mean']:+.2f} ({p['signs']})"
+
+
+def _secs(s: float | None) -> str:
+    return "-" if s is None else f"{s / 60:.1f} min"
+
+
+def phase_table(out: Path, args: argparse.Namespace) -> None:
+    recipe = args.final_recipe
+    entries = collect(out, args, recipe)
+    lines = aggregate(entries)
+    validation = read_json(out / "lut_fbnet_validation.json")
+    cost = spent(out)
+    searches = [read_json(p) for p in sorted((out / "search").glob("s*/*/timing.json"))]
+    cost["searches"] = {"trainings": len(searches), "cpu_s": sum(t["cpu_s"] for t in searches),
+                        "wall_s": sum(t["wall_s"] for t in searches)}
+    text = [recipe_report(out, args.recipe_set, args.min_networks), "",
+            f"Final recipe: {recipe} ({args.recipe_set[recipe]}); finalist recipe {args.finalists}.",
+            "" if validation is None else f"Latency table validated on {validation['n']} other networks: MAPE "
+            f"{validation['mape']:.1f} %, {validation['within_5pct']:.0f} % within 5 %.", "",
+            format_table(lines), "", *verdicts(lines), "", "Outside [0.9 B, B]:",
+            *(f"- {f}" for f in flags(entries) or ["none"]), "", "Compute spent (one thread each):",
+            *(f"- {name}: {c['trainings']} runs, {c['cpu_s'] / 3600:.2f} CPU-hours ({c['wall_s'] / 3600:.2f} h "
+              "wall-clock)" for name, c in sorted(cost.items()))]
+    (out / "table.md").write_text("\n".join(text) + "\n")
+    print("\n" + "\n".join(text), flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ main
+# Defaults of the real run, and (second value) of --quick.
+DEFAULTS = {"seeds": ([0, 1, 2], [0]), "budgets": ([0.15, 0.35, 0.6], [0.35]), "limit": (6000, 1000),
+            "calibrate": (30, 8), "rounds": (50, 10), "passes": (3, 1), "validate": (20, 4),
+            "measure_rounds": (100, 20), "decision_passes": (3, 3), "final_passes": (5, 3)}
+FIXED = {"threads": 1, "methods": list(METHODS), "width_mult": 0.5, "final_recipe": LONG}
+
+
+def common_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--out", help="cache folder (default runs/bench_quality; --quick: runs/bench_quality_quick)")
+    add("--quick", action="store_true", help="a smoke run of every phase: 1 seed, 1 budget, tiny trainings")
+    add("--threads", type=int, help="torch threads (1)")
+    add("--seeds", type=int, nargs="+", help="seeds (0 1 2): searches, finalist and final trainings")
+    add("--methods", nargs="+", choices=METHODS, help="methods (all five)")
+    add("--budgets", type=float, nargs="+", help="budgets as fractions of the way from the lightest to the "
+                                                 "heaviest network's predicted latency (0.15 0.35 0.6)")
+    add("--width-mult", type=float, help="width multiplier of the space (0.5)")
+    add("--limit", type=int, help="training images of each search (6000)")
+    add("--calibrate", type=int, help="networks the table is calibrated on (30)")
+    add("--rounds", type=int, help="timed rounds per op of the table (50)")
+    add("--passes", type=int, help="table build passes (3)")
+    add("--validate", type=int, help="other networks the table is validated on (20)")
+    add("--measure-rounds", type=int, help="timed rounds of a network per pass (100)")
+    add("--decision-passes", type=int, help="passes of the measurements that decide (fill, references; 3)")
+    add("--final-passes", type=int, help="passes of the final measurement (5)")
+    add("--final-recipe", help="the recipe of the final trainings: long (the default), or a cheap one the recipe "
+                               "phase showed to rank like it")
+    add("--recipes", nargs="+", help="the recipe phase: train only these recipes (default all)")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--width-mult", type=float, default=0.5)
-    parser.add_argument("--budgets", type=float, nargs="+", default=[0.15, 0.35, 0.6],
-                        help="budgets as fractions of the way from the lightest to the heaviest network's latency")
-    parser.add_argument("--limit", type=int, default=6000, help="training images for each search")
-    parser.add_argument("--train-epochs", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=10000, help="training images for each final training")
-    parser.add_argument("--calibrate", type=int, default=30, help="networks the table is calibrated on")
-    parser.add_argument("--rounds", type=int, default=50, help="timed interleaved rounds")
-    parser.add_argument("--torch-threads", type=int, default=None, help="torch threads for training (default: all)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="runs/bench_quality")
-    parser.add_argument("--report-only", action="store_true", help="re-time and print the rows of a finished --out")
+    common_options(parser)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common_options(common)  # options before or after the sub-command's name, neither resetting the other
+    sub = parser.add_subparsers(dest="command", required=True)
+    for phase in (*PHASES, "all"):
+        sub.add_parser(phase, parents=[common])
     args = parser.parse_args(argv)
-    if args.quick:
-        args.limit, args.train_limit, args.train_epochs, args.calibrate, args.rounds = 1000, 1000, 1, 8, 10
-        args.seeds = args.seeds[:1]
-    if args.torch_threads:
+    for key, (real, quick) in DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, quick if args.quick else real)
+    for key, value in FIXED.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.out = Path(args.out or ("runs/bench_quality_quick" if args.quick else "runs/bench_quality"))
+    args.recipe_set = QUICK_RECIPES if args.quick else RECIPES
+    args.finalists = QUICK_FINALISTS if args.quick else FINALISTS
+    args.min_networks = 4 if args.quick else MIN_NETWORKS  # the smoke run checks the mechanics on 4 networks
+    for name in [args.final_recipe, *(args.recipes or [])]:
+        if name not in args.recipe_set:
+            parser.error(f"unknown recipe {name!r}; valid: {', '.join(args.recipe_set)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    check_settings(out, {"quick": args.quick, "width_mult": args.width_mult, "budgets": args.budgets,
+                         "limit": args.limit, "calibrate": args.calibrate, "rounds": args.rounds,
+                         "passes": args.passes, "recipes": args.recipe_set, "finalists": args.finalists,
+                         "measure_rounds": args.measure_rounds, "decision_passes": args.decision_passes,
+                         "final_passes": args.final_passes})
+    if args.command != "table":
         import torch
 
-        torch.set_num_threads(args.torch_threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows_file = out / "rows.json"
-    rows: list[dict[str, Any]] = json.loads(rows_file.read_text()) if rows_file.is_file() else []
-
-    def save() -> None:
-        rows_file.write_text(json.dumps(rows, indent=1))
-
-    lut = out / "fbnet" / "lut_fbnet.json"
-    if not lut.is_file():
-        lut = build_table("fbnet", args.width_mult, out / "fbnet", args.calibrate, args.rounds)
-    space = get_space("fbnet", SIZE, CHANNELS, CLASSES, args.width_mult)
-    separable = SeparableCost(LatencyTable.load(lut), space)
-    low, high = separable.minimum(largest_widths=True), separable.cost(space.heaviest())
-    targets = [round(low + f * (high - low), 4) for f in args.budgets]
-    print(f"[budgets {targets} ms: the space's predicted latency runs from {low:.3f} to {high:.3f} ms]", flush=True)
-    refs = scale_references(out, lut, targets, args.rounds)
-    if not args.report_only:
-        for seed in args.seeds:
-            run_seed(seed, args, lut, targets, refs, rows, save)
-    drift = remeasure(rows, lut, args.rounds)
-    save()
-    lines = aggregate(rows)
-    text = [format_table(lines), "", *verdicts(lines), "",
-            f"Calibration networks now at {100 * drift['median']:.0f} % of their calibrated prediction (median; "
-            f"{100 * drift['min']:.0f}-{100 * drift['max']:.0f} %)."]
-    (out / "table.md").write_text("\n".join(text) + "\n")
-    print("\n" + "\n".join(text))
+        torch.set_num_threads(args.threads)
+    phases = {"lut": phase_lut, "recipe": phase_recipe, "references": phase_references, "search": phase_search,
+              "finalists": phase_finalists, "train": phase_train, "measure": phase_measure, "table": phase_table}
+    for phase in PHASES if args.command == "all" else (args.command,):
+        started = time.perf_counter()
+        phases[phase](out, args)
+        print(f"[phase {phase} done in {time.perf_counter() - started:.0f} s]", flush=True)
 
 
 if __name__ == "__main__":
