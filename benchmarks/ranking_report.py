@@ -44,12 +44,13 @@ def rank_quality(score: Sequence[float], truth: Sequence[float]) -> dict[str, fl
     return {"tau": float(tau), "rho": float(rho), "top5": top_overlap(score, truth), "n": len(score)}
 
 
-def truth_table(out: Path, selection: Mapping[str, Any]) -> dict[str, dict[int, float]]:
-    """``{arch id: {seed: test top-1}}`` of the finished trainings."""
+def truth_table(out: Path, selection: Mapping[str, Any], folder: str = "truth") -> dict[str, dict[int, float]]:
+    """``{arch id: {seed: test top-1}}`` of the finished trainings (in ``OUT/folder``: ``truth``, or
+    ``truth_long`` for the longer recipe)."""
     table: dict[str, dict[int, float]] = {}
     for arch in selection["archs"]:
         for seed in SEEDS:
-            row = read_json(out / "truth" / f"{arch['id']}_s{seed}.json")
+            row = read_json(out / folder / f"{arch['id']}_s{seed}.json")
             if row is not None:
                 table.setdefault(arch["id"], {})[seed] = row["test_top1"]
     return table
@@ -84,9 +85,10 @@ def ceiling_cell(seeds: Mapping[str, Mapping[int, float]], ids: Mapping[str, lis
     return " / ".join(taus)
 
 
-def format_table(out: Path, selection: Mapping[str, Any], order: Sequence[str] = ()) -> str:
-    """One row per cached supernet (in ``order`` of configuration, then minutes) and per training-free score."""
-    seeds = truth_table(out, selection)
+def format_table(out: Path, selection: Mapping[str, Any], order: Sequence[str] = (), folder: str = "truth") -> str:
+    """One row per cached supernet (in ``order`` of configuration, then minutes) and per training-free score,
+    against the truth in ``OUT/folder``; cells over fewer architectures than the group has say ``n=``."""
+    seeds = truth_table(out, selection, folder)
     truth = {i: sum(v.values()) / len(v) for i, v in seeds.items()}  # mean over the seeds done
     ids = group_ids(selection)
     ceiling = ceiling_cell(seeds, ids)
@@ -143,3 +145,8 @@ def print_table(out: Path, order: Sequence[str] = ()) -> None:
     print()
     print(format_truth(out, selection))
     print(format_curves(out, order))
+    if (out / "truth_long").is_dir():  # the same scores against the longer stand-alone recipe, where trained
+        long = truth_table(out, selection, "truth_long")
+        print(f"\nagainst the longer stand-alone recipe (OUT/truth_long, {sum(map(len, long.values()))} trainings; "
+              "cells name n when a group is partly trained):\n")
+        print(format_table(out, selection, order, "truth_long"))

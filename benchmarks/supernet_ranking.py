@@ -24,6 +24,10 @@ caching one JSON file per result in ``--out`` (written atomically: a killed run 
   mid-range network (b05) trains in 50 s of CPU time (61-73 s wall-clock on the shared machine); a training
   step costs 0.07 s (the lightest selected network) to 1.25 s (the heaviest) of CPU time on a loaded machine,
   about 0.6 of that alone, so the 48 trainings take about 70 minutes of one core.
+* ``truth-long [--group band] [--seeds 0]``: the same architectures with the longer recipe ``LONG_TRUTH`` (6
+  epochs instead of 2, same images), in ``OUT/truth_long``; ``table`` then also prints every row against it.
+  Does the band's preference for skip-heavy networks survive longer training? (About 4 minutes of one core per
+  training: 50 minutes for the band, one seed.)
 * ``supernet --config NAME --minutes M``: a supernet trained for M minutes of wall-clock on the whole weight
   split (48,000 images, batch 128) by the public route, ``hwnas.search.search("spos", ...)`` with the
   configuration's overrides and a one-candidate evolution phase: a short probe measures the configuration's
@@ -72,6 +76,10 @@ DATASET = "fashion-mnist"
 # The stand-alone recipe (module docstring); QUICK_TRUTH for the smoke run.
 TRUTH = {"epochs": 2, "limit": 24000, "batch_size": 128, "val_fraction": 0.1, "lr": 0.1, "warmup_epochs": 0.25}
 QUICK_TRUTH = {"epochs": 1, "limit": 600, "batch_size": 64, "val_fraction": 0.1, "lr": 0.05, "warmup_epochs": 0.0}
+# The longer recipe (``truth-long``): three times the epochs of TRUTH on the same images. Every supernet ranks the
+# band backwards against TRUTH, and 2-epoch recipes are known to favour shallow networks that lose when trained
+# longer (docs/DESIGN.md): this checks whether the band's truth itself moves with the recipe.
+LONG_TRUTH = {**TRUTH, "epochs": 6}
 
 # Supernet configurations: --set-style overrides of the spos OneShotConfig. The path-sampler variants train
 # under the band's budget B (the search's constraint), on top of the best configuration.
@@ -213,9 +221,10 @@ def counts(spec: Any) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------------------------ truth
-def train_truth(arch: Mapping[str, Any], seed: int, out: Path, recipe: Mapping[str, Any]) -> dict[str, Any]:
-    """One stand-alone training (the recipe of the module docstring), cached in ``OUT/truth/ID_sSEED.json``."""
-    path = out / "truth" / f"{arch['id']}_s{seed}.json"
+def train_truth(arch: Mapping[str, Any], seed: int, out: Path, recipe: Mapping[str, Any],
+                folder: str = "truth") -> dict[str, Any]:
+    """One stand-alone training (the recipe of the module docstring), cached in ``OUT/FOLDER/ID_sSEED.json``."""
+    path = out / folder / f"{arch['id']}_s{seed}.json"
     done = read_json(path)
     if done is not None:
         return done
@@ -224,7 +233,7 @@ def train_truth(arch: Mapping[str, Any], seed: int, out: Path, recipe: Mapping[s
 
     started = time.perf_counter()
     # resume: a training killed part-way continues from its last checkpoint to the same weights
-    metrics = train_arch(decode(arch["arch"]), DATASET, out / "truth" / f"{arch['id']}_s{seed}", seed=seed,
+    metrics = train_arch(decode(arch["arch"]), DATASET, out / folder / f"{arch['id']}_s{seed}", seed=seed,
                          **recipe, adapt=False, augment=False, progress=False,
                          tensorboard=False, resume=True)
     row = {"id": arch["id"], "seed": seed, "test_top1": float(metrics["top1"]), "val_top1": metrics["val_top1"],
@@ -242,6 +251,18 @@ def truth(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> 
                   f"({arch['predicted_ms']:.3f} ms predicted, {arch['macs'] / 1e6:.2f}M MACs)]", flush=True)
 
 
+
+
+def truth_long(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> None:
+    """The longer recipe (LONG_TRUTH) on ``--group``'s architectures, for ``--seeds``; cached in OUT/truth_long."""
+    recipe = QUICK_TRUTH if args.quick else LONG_TRUTH
+    for seed in args.seeds:
+        for arch in selection["archs"]:
+            if args.group != "all" and arch["group"] != args.group:
+                continue
+            row = train_truth(arch, seed, out, recipe, "truth_long")
+            print(f"[truth-long {arch['id']} seed {seed}: test top-1 {row['test_top1']:.2f} % in "
+                  f"{row['wall_s']:.0f} s]", flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ supernets
@@ -447,6 +468,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("select", parents=[common], help="build the latency table, pick and save the architectures")
     sub.add_parser("truth", parents=[common], help="stand-alone training of every architecture, seeds 0 and 1")
+    longer = sub.add_parser("truth-long", parents=[common], help="the longer stand-alone recipe (LONG_TRUTH)")
+    longer.add_argument("--group", choices=["band", "whole", "all"], default="band")
+    longer.add_argument("--seeds", type=int, nargs="+", default=[0])
     net = sub.add_parser("supernet", parents=[common], help="train one supernet configuration, score on it")
     net.add_argument("--config", required=True, choices=list(CONFIGS))
     net.add_argument("--minutes", type=float, required=True, help="wall-clock minutes of supernet training")
@@ -478,6 +502,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     selection = select(out, args)
     if args.command in ("truth", "all"):
         truth(out, args, selection)
+    if args.command == "truth-long":
+        truth_long(out, args, selection)
     if args.command in ("baselines", "all"):
         baselines(out, selection, args)
     if args.command == "supernet":
