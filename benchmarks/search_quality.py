@@ -594,7 +594,7 @@ def _secs(s: float | None) -> str:
 
 
 def phase_table(out: Path, args: argparse.Namespace) -> None:
-    recipe = args.final_recipe
+    recipe = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
     entries = collect(out, args, recipe)
     lines = aggregate(entries)
     validation = read_json(out / "lut_fbnet_validation.json")
