@@ -37,13 +37,59 @@ def cmd_search(args: argparse.Namespace) -> None:
         text += (f"\n  measured {chosen['measured_ms']:.3f} ms alone on {args.lut}'s backend (drift-corrected median "
                  f"of {sum(m['passes'] for m in chosen['measurements'])} passes, drift {chosen['drift']:.2f}) after {len(attempts)} attempt(s): "
                  f"budget {args.max_latency_ms:.3f} ms {'met' if met else 'NOT met'}")
+        if args.fill_budget:
+            result, line = _fill(args, result, timer)
+            text += "\n  " + line
     print_result(args, result, text)
+
+
+def _fill(args: argparse.Namespace, result: dict[str, Any], timer) -> tuple[dict[str, Any], str]:
+    """``--fill-budget``: the kept network moved into [0.9 B, B] measured (:mod:`hwnas.search.filling`), with
+    the same timer; written as ``OUT/filled/result.json`` (the search's result with the filled network and the
+    filling's record under ``filled``). Returns that result and one line for the terminal."""
+    from hwnas.arch import encode
+    from hwnas.cost.latency.table import LatencyTable
+    from hwnas.fileio import write_json_atomic
+    from hwnas.run.stages import digest
+    from hwnas.search.budgets import feasible, make_budgets
+    from hwnas.search.filling import fill_measured
+    from hwnas.search.preference import result_preference
+    from hwnas.search.result import describe_choice
+    from hwnas.space import get_space
+
+    table = LatencyTable.load(args.lut)
+    g = result["geometry"]
+    space = get_space(args.space, g["input_size"], g["in_channels"], g["num_classes"], g["width_mult"])
+    others = make_budgets(_other_budgets(args), space, table)
+    work = Path(args.out) / "filled"
+
+    def measure(choice):
+        arch = encode(space.to_spec(choice))
+        return timer(arch, work / f"{digest(arch)}.onnx")
+
+    filled = fill_measured(space, result["choice"], lambda c: table.predict(space.to_spec(c)), measure,
+                           args.max_latency_ms, result_preference(result), lambda c: feasible(others, c))
+    out = {**result, **describe_choice(space, filled.choice, table), "searched_arch": result["arch"],
+           "filled": filled.to_json()}
+    write_json_atomic(work / "result.json", out)
+    state = "in [0.9 B, B]" if filled.in_band else f"not in [0.9 B, B]: {filled.reason}"
+    return out, (f"filled to {filled.measured_ms:.3f} ms measured ({filled.fraction:.0%} of the budget, {state}): "
+                 f"{out['arch']} -> {work / 'result.json'}")
+
+
+def _other_budgets(args: argparse.Namespace):
+    """The budgets other than latency, which the filling keeps as they are."""
+    from hwnas.search.budgets import BUDGET_KINDS, Budgets
+
+    return Budgets(**{kind.name: getattr(args, kind.name) for kind in BUDGET_KINDS if kind.name != "max_latency_ms"})
 
 
 def _check_measured_usable(args: argparse.Namespace) -> None:
     if args.check_measured and (args.max_latency_ms is None or not args.lut):
         raise ValueError("--check-measured needs --max-latency-ms and --lut: it times the chosen network as the "
                          "table's ops were timed")
+    if args.fill_budget and not args.check_measured:
+        raise ValueError("--fill-budget measures the network on this machine: give --check-measured RETRIES too")
     if args.check_measured and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("--check-measured times networks on this machine: run it without torchrun (or search "
                          "under torchrun, then check the result with `hwnas latency ARCH --lut FILE --measure`)")
@@ -134,6 +180,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="time the chosen network alone as the table's ops were; over --max-latency-ms, search again "
                         "under a budget tightened by the measured excess (in OUT/retryN; spos/random/hardcore from "
                         "the trained supernet), up to RETRIES times; OUT/measured_check.json says which was kept")
+    p.add_argument("--fill-budget", action="store_true",
+                   help="with --check-measured: then move the kept network into [0.9 B, B] of --max-latency-ms, "
+                        "measured, by the op/depth/width changes that cost the method's preference least per ms "
+                        "(OUT/filled/result.json); latency left unused is accuracy left unused")
     p.add_argument("--measure-passes", type=positive_int, default=3, metavar="N",
                    help="--check-measured: time the network N times, each pass beside drift references of the "
                         "space (default 3, what a decision needs; an excess found with fewer passes, or inside the "

@@ -102,3 +102,26 @@ def test_check_measured_needs_a_latency_budget_and_a_table(cli, tmp_path, fashio
     code, _, err = cli("search", "--method", "random", "--space", TINY_YAML, "--max-params", 50000,
                        "--check-measured", 1, "--data-dir", fashion_dir, "--out", tmp_path, "--quiet")
     assert code == 2 and "--check-measured needs --max-latency-ms and --lut" in err
+
+
+def test_fill_budget_moves_the_kept_network_into_its_band_measured(cli, tmp_path, search_space, search_lut,  # noqa: F811
+                                                                   fashion_dir):
+    """Real timings on ONNX Runtime: the search's network is filled with the loop's timer; the filled result is a
+    result file of its own, its every measurement recorded, and either in the band or saying why not."""
+    limit = target(search_space, search_lut, 0.6)
+    code, out, err = cli("search", "--method", "random", "--space", TINY_YAML, "--lut", search_lut,
+                         "--max-latency-ms", limit, "--epochs", 1, "--batch-size", 32, "--data-dir", fashion_dir,
+                         "--out", tmp_path, "--quiet", "--no-tensorboard", "--json", "--check-measured", 1,
+                         "--fill-budget", "--set", "random_candidates=4", *SETTINGS)
+    assert code == 0, err
+    result = json.loads(out)
+    filled = json.loads((tmp_path / "filled" / "result.json").read_text())
+    assert result == filled and filled["searched_arch"] == json.loads((tmp_path / "result.json").read_text())["arch"]
+    record = filled["filled"]
+    assert record["steps"] and all(s["measurement"]["passes"] >= 3 for s in record["steps"])
+    assert record["in_band"] == (0.9 * limit <= record["measured_ms"] <= limit)
+    assert record["in_band"] or record["reason"]
+    code, _, err = cli("search", "--method", "random", "--space", TINY_YAML, "--lut", search_lut,
+                       "--max-latency-ms", limit, "--fill-budget", "--data-dir", fashion_dir, "--out", tmp_path / "x",
+                       "--quiet")
+    assert code == 2 and "--fill-budget" in err and "--check-measured" in err
