@@ -39,7 +39,7 @@ from hwnas.train.config import TrainConfig
 from hwnas.train.distill import kd_loss, teacher_logits
 from hwnas.train.ema import ModelEma
 from hwnas.train.evaluate import evaluate
-from hwnas.train.layout import model_to_layout, to_layout, use_channels_last
+from hwnas.train.layout import even_batch, model_to_layout, to_layout, use_channels_last
 from hwnas.train.metrics import MetricsLogger, write_json
 from hwnas.train.optim import build_optimizer
 from hwnas.train.schedule import lr_at_step, schedule_steps
@@ -200,9 +200,11 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     poison for good) are put back.
     """
     world = distributed.current()
+    x, y = even_batch(x, y, run.channels_last and world.size == 1)  # a torch 2.13 CPU crash (hwnas.train.layout)
     rows = int(y.shape[0])
     x, y = world.shard((x, y), uneven=True)  # this rank's rows of the global batch (a last batch may be uneven)
     x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
+    x, y = even_batch(x, y, run.channels_last and world.size > 1)  # each rank's shard, under torchrun
     x = to_layout(x, run.channels_last)
     run.optimizer.zero_grad(set_to_none=True)
     buffers = [b.clone() for b in run.model.buffers()]  # BN stats are tiny next to the step itself

@@ -136,3 +136,38 @@ def test_cli_flag_reaches_the_config() -> None:
     assert parser.parse_args(["train", "fbnet_a", "--no-channels-last"]).channels_last is False
     assert parser.parse_args(["train", "fbnet_a", "--channels-last"]).channels_last is True
     assert parser.parse_args(["search", "--method", "spos", "--no-channels-last"]).channels_last is False
+
+
+def test_even_batch_drops_one_row_only_for_an_odd_channels_last_cpu_batch():
+    from hwnas.train.layout import even_batch
+
+    x, y = torch.zeros(81, 8, 4, 4), torch.zeros(81, dtype=torch.long)
+    assert even_batch(x, y, True)[0].shape[0] == 80 and even_batch(x, y, True)[1].shape[0] == 80
+    assert even_batch(x, y, False)[0].shape[0] == 81  # the contiguous layout keeps every row
+    for rows in (1, 2, 80, 128):
+        assert even_batch(torch.zeros(rows, 8, 4, 4), torch.zeros(rows), True)[0].shape[0] == rows
+    assert even_batch(torch.zeros(3, 8), torch.zeros(3), True)[0].shape[0] == 3  # not an image batch
+
+
+CRASH = """
+import torch
+from hwnas.train.layout import even_batch, model_to_layout, to_layout
+conv = model_to_layout(torch.nn.Conv2d(8, 16, 1, 2, bias=False), True)
+x, y = even_batch(torch.randn(81, 8, 28, 28), torch.zeros(81), True)
+for _ in range(5):
+    conv(to_layout(x, True)).sum().backward()
+print("survived", x.shape[0])
+"""
+
+
+def test_the_odd_batch_that_crashes_torch_in_channels_last_is_trained_without_it():
+    """torch 2.13 crashes the process on the backward of a strided 1x1 convolution with 8 input channels in
+    channels_last for an odd batch of 81 rows (hwnas.train.layout.even_batch); through even_batch it survives.
+    In a subprocess, so that a regression fails this test instead of killing the test run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", CRASH], capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 0 and "survived 80" in done.stdout, (done.returncode, done.stderr[-500:])

@@ -47,7 +47,7 @@ from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, r
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
 from hwnas.space.labels import OP, is_width_label
-from hwnas.train.layout import to_layout
+from hwnas.train.layout import even_batch, to_layout
 
 log = logging.getLogger(__name__)
 ARCH_MODES = ("mixture", "sampled")
@@ -154,6 +154,7 @@ class TFNASSearch:
         if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
         x, y = ctx.world.shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
+        x, y = even_batch(x, y, ctx.use_channels_last)  # a torch CPU crash on odd batches (hwnas.train.layout)
         x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
 
         def loss_fn() -> torch.Tensor:
