@@ -59,7 +59,7 @@ def test_the_report_compares_with_the_best_reference_that_fits():
             {"name": "worse", "test_top1": 80.0, "measured_ms": 0.5}]
     c = compare_with_references(86.0, 0.95, refs, 1.0)
     assert c["reference"] == "fits" and c["beat"] and c["difference"] == pytest.approx(1.0)
-    assert "beat the best reference" in c["text"]
+    assert "the searched network at 86.00 %" in c["text"] and "beat the best reference" in c["text"]
     lost = compare_with_references(84.0, 0.95, refs, 1.0)
     assert not lost["beat"] and "did not beat" in lost["text"]
     assert compare_with_references(84.0, 0.95, refs[:1], 1.0)["reference"] is None
@@ -67,3 +67,12 @@ def test_the_report_compares_with_the_best_reference_that_fits():
     use = budget_use({"max_latency_ms": 1.0}, 0.5, {"reason": "the space's heaviest network is lighter"})
     assert use["fraction"] == 0.5 and not use["in_band"] and "heaviest" in use["reason"]
     assert budget_use({"max_latency_ms": 1.0}, 0.95, {})["in_band"] and budget_use({}, 0.95, {}) is None
+
+
+def test_a_reference_member_that_wins_the_finalists_is_named_as_such():
+    from hwnas.report.summary import winner_label
+
+    finals = {"winner": "ref:mobilenetv2_100", "finalists": [{"name": "search1", "source": "search"},
+                                                             {"name": "ref:mobilenetv2_100", "source": "reference"}]}
+    assert "closest to mobilenetv2_100" in winner_label(finals) and "beat every search candidate" in winner_label(finals)
+    assert winner_label({**finals, "winner": "search1"}) == "the searched network (search1)"

@@ -125,10 +125,21 @@ def budget_use(budgets: dict[str, Any], measured_ms: float, finals: dict[str, An
             "reason": finals.get("reason") if fraction < 0.9 else None}
 
 
+def winner_label(finals: dict[str, Any]) -> str:
+    """What the trained network is, in words: a search candidate, or the space's member closest to a reference
+    network that won the finalist stage (then the search's own candidates lost to it, and the report says so)."""
+    name = finals.get("winner")
+    source = next((f["source"] for f in finals.get("finalists", []) if f["name"] == name), "search")
+    if source == "reference":
+        return (f"the kept network ({name}: the space's member closest to {name.split(':', 1)[-1]}, which beat "
+                "every search candidate in the finalist stage)")
+    return "the searched network" if name is None else f"the searched network ({name})"
+
+
 def compare_with_references(top1: float | None, measured_ms: float, references: list[dict[str, Any]],
-                            limit: float | None) -> dict[str, Any] | None:
-    """The searched network against the best trained reference that meets the latency budget, measured: which
-    is more accurate, by how much (None without a trained reference)."""
+                            limit: float | None, label: str = "the searched network") -> dict[str, Any] | None:
+    """The trained network (``label``) against the best trained reference that meets the latency budget,
+    measured: which is more accurate, by how much (None without a trained reference)."""
     trained = [r for r in references if r.get("test_top1") is not None]
     if not trained or top1 is None:
         return None
@@ -140,7 +151,7 @@ def compare_with_references(top1: float | None, measured_ms: float, references: 
     diff = top1 - best["test_top1"]
     verdict = "beat" if diff > 0 else "did not beat"
     return {"reference": best["name"], "fits": True, "difference": diff, "beat": diff > 0,
-            "text": f"the searched network ({top1:.2f} %, {measured_ms:.3f} ms) {verdict} the best reference "
+            "text": f"{label} at {top1:.2f} %, {measured_ms:.3f} ms {verdict} the best reference "
                     f"within the budget, {best['name']} ({best['test_top1']:.2f} %, {best['measured_ms']:.3f} ms): "
                     f"{diff:+.2f} points, one seed of the same recipe"}
 
@@ -224,7 +235,7 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "winner": finals.get("winner"),
         "budget_use": budget_use(inputs["budgets"], measured["median_ms"], finals),
         "comparison": compare_with_references(inputs["train"]["test_top1"], measured["median_ms"], references,
-                                              inputs["budgets"].get("max_latency_ms")),
+                                              inputs["budgets"].get("max_latency_ms"), winner_label(finals)),
         "export": inputs["export"],
         "config": inputs["config"],
     }

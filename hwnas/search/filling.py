@@ -10,8 +10,9 @@ network's latency measured alone on the target. Left there, results used 15-85 %
    (:mod:`hwnas.search.preference`): grow by the op, depth or width change that gives up the least preference
    per ms gained (TF-NAS's reach-the-target step, :func:`~hwnas.search.parts.width_scaling.reach_target`), or
    shrink by the change that gives up the least preference per ms saved (the projection's repair step);
-3. measure again and repeat, at most ``rounds`` times, until the measurement lands in the band;
-4. keep the best network measured within the budget: in the band if one was, else the heaviest under ``B``.
+3. measure again and repeat, at most ``rounds`` times, until the measurement lands in ``[LOW x B, (1 - MARGIN)
+   x B]`` (the margin leaves room for the final measurement's noise);
+4. keep the best network measured in that band if one was, else the heaviest under ``(1 - MARGIN) x B``.
 
 A network the space cannot grow into the band (its heaviest member is lighter than ``LOW x B``) is reported as
 such (``reason``), not passed off as a success.
@@ -30,8 +31,12 @@ from hwnas.space.labels import is_width_label
 
 LOW = 0.9
 """The band's lower edge, as a fraction of the budget: a result measured below it leaves latency unused."""
-AIM = 0.96
-"""Where in the band a move aims: the middle of [0.9, 1.0] leaves room for about 4 % of noise either way."""
+MARGIN = 0.03
+"""The top of the band the filling accepts, ``(1 - MARGIN) x B``: the final measurement of the same network
+(trained, exported, timed again minutes later) came out 2 % above the filling's in the quick preset's run
+(0.1587 -> 0.1624 ms, 1 % over its budget), so a network the filling keeps must leave that much room."""
+AIM = 0.935
+"""Where a move aims: the middle of [0.9, 0.97], room for about 3.5 % of noise either way."""
 
 
 @dataclass
@@ -104,13 +109,13 @@ def fill_measured(space: SearchSpace, choice: Mapping[str, Any], predict: Callab
                   measure: Callable[[Mapping[str, Any]], Any], budget_ms: float,
                   scores: Mapping[str, Mapping[Any, float]],
                   fits: Callable[[Mapping[str, Any]], bool] = lambda c: True, rounds: int = 4,
-                  low: float = LOW, aim: float = AIM) -> Filled:
+                  low: float = LOW, aim: float = AIM, margin: float = MARGIN) -> Filled:
     """The loop of the module docstring. ``predict(choice)``: the table's ms; ``measure(choice)``: ms on the
     target (a float or a measurement with ``ms``); ``fits``: the other budgets."""
     if budget_ms <= 0:
         raise ValueError(f"budget_ms must be > 0, got {budget_ms}")
-    if not 0 < low < aim <= 1:
-        raise ValueError(f"need 0 < low < aim <= 1, got low={low}, aim={aim}")
+    if not 0 < low < aim <= 1 - margin <= 1:
+        raise ValueError(f"need 0 < low < aim <= 1 - margin <= 1, got low={low}, aim={aim}, margin={margin}")
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     current = dict(choice)
@@ -124,20 +129,20 @@ def fill_measured(space: SearchSpace, choice: Mapping[str, Any], predict: Callab
             measured = tried[key] = _ms(raw)
             steps.append({"step": step, "choice": dict(current), "predicted_ms": predict(current),
                           "measured_ms": measured, "measurement": getattr(raw, "to_json", lambda: None)()})
-        if low * budget_ms <= measured <= budget_ms or step == rounds:
+        if low * budget_ms <= measured <= (1 - margin) * budget_ms or step == rounds:
             break
         ratio = measured / max(predict(current), 1e-12)
         moved = move_to(space, current, predict, aim * budget_ms / ratio, scores, fits)
         if moved == current:  # nothing moves it (the space's edge, or the other budgets): stop here
             break
         current = moved
-    return _keep(steps, budget_ms, low, space, predict, scores, fits)
+    return _keep(steps, budget_ms, low, margin, space, predict, fits, scores)
 
 
-def _keep(steps: list[dict[str, Any]], budget_ms: float, low: float, space: SearchSpace,
-          predict: Callable[[Mapping[str, Any]], float], scores: Mapping[str, Mapping[Any, float]],
-          fits: Callable[[Mapping[str, Any]], bool]) -> Filled:
-    within = [s for s in steps if s["measured_ms"] <= budget_ms]
+def _keep(steps: list[dict[str, Any]], budget_ms: float, low: float, margin: float, space: SearchSpace,
+          predict: Callable[[Mapping[str, Any]], float], fits: Callable[[Mapping[str, Any]], bool],
+          scores: Mapping[str, Mapping[Any, float]]) -> Filled:
+    within = [s for s in steps if s["measured_ms"] <= (1 - margin) * budget_ms]
     banded = [s for s in within if s["measured_ms"] >= low * budget_ms]
     if banded:  # the most preferred of those in the band (the method's own order among equals in latency)
         kept = max(banded, key=lambda s: (preference(scores, s["choice"]), s["measured_ms"]))
@@ -146,6 +151,12 @@ def _keep(steps: list[dict[str, Any]], budget_ms: float, low: float, space: Sear
         kept = max(within, key=lambda s: s["measured_ms"])
         reason = _why_short(space, kept, budget_ms, low, predict, fits)
         return Filled(kept["choice"], kept["measured_ms"], budget_ms, False, steps, reason)
+    tight = [s for s in steps if s["measured_ms"] <= budget_ms]
+    if tight:  # within the budget, not within its margin: the lightest of those, flagged
+        kept = min(tight, key=lambda s: s["measured_ms"])
+        return Filled(kept["choice"], kept["measured_ms"], budget_ms, False, steps,
+                      f"measured {kept['measured_ms'] / budget_ms:.1%} of the budget: within it, but inside the "
+                      f"{margin:.0%} margin that the final measurement's noise may take")
     kept = min(steps, key=lambda s: s["measured_ms"])
     return Filled(kept["choice"], kept["measured_ms"], budget_ms, False, steps,
                   f"no network measured within the budget in {len(steps)} tries (lightest tried "
