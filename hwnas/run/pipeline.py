@@ -342,7 +342,7 @@ def describe_finalists(cfg: RunConfig) -> str:
     if not f.count:
         return "the search's choice, filled to the budget" if f.fill else "the search's choice"
     refs = f" + members closest to {', '.join(f.references)}" if f.references else ""
-    return (f"top {f.count}{refs}, " + ("filled to [0.9 B, B] measured, " if f.fill else "")
+    return (f"top {f.count}{refs}, " + ("filled to [0.9 B, 0.97 B] measured, " if f.fill else "")
             + f"successive halving over {'/'.join(str(e) for e in f.epochs)} epochs")
 
 
