@@ -44,9 +44,13 @@ def even_batch(x: torch.Tensor, y: torch.Tensor, channels_last: bool) -> tuple[t
     never for 1, 2, 4-12, 50, 72, 80, 96, 100, 126 or 128, whether the input is NHWC or NCHW once the weights are.
     A training split of 18,000 images at batch 128 ends on a batch of 80, but other sizes end on odd ones (the
     quick preset's winner crashed there). Dropping one image of such a batch costs nothing measurable; the
-    contiguous layout, and every other device, keep every row."""
+    contiguous layout, and every other device, keep every row. Callers trim the *global* batch, before a torchrun
+    shard is cut from it, so that one process and N ranks train on the same rows (a rank's shard of an even batch
+    can still be odd: CPU data parallelism with channels_last is not covered)."""
+    if x.device.type != "cpu":
+        return x, y
     rows = int(x.shape[0])
-    if channels_last and x.dim() == 4 and x.device.type == "cpu" and rows >= 3 and rows % 2:
+    if channels_last and x.dim() == 4 and rows >= 3 and rows % 2:
         return x[:-1], y[:-1]
     return x, y
 

@@ -200,11 +200,12 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     poison for good) are put back.
     """
     world = distributed.current()
-    x, y = even_batch(x, y, run.channels_last and world.size == 1)  # a torch 2.13 CPU crash (hwnas.train.layout)
+    # A torch 2.13 CPU crash on odd batches (hwnas.train.layout.even_batch): trimmed on the global batch, so that
+    # one process and N ranks train on the same rows.
+    x, y = even_batch(x, y, run.channels_last and torch.device(run.device).type == "cpu")
     rows = int(y.shape[0])
     x, y = world.shard((x, y), uneven=True)  # this rank's rows of the global batch (a last batch may be uneven)
     x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)
-    x, y = even_batch(x, y, run.channels_last and world.size > 1)  # each rank's shard, under torchrun
     x = to_layout(x, run.channels_last)
     run.optimizer.zero_grad(set_to_none=True)
     buffers = [b.clone() for b in run.model.buffers()]  # BN stats are tiny next to the step itself

@@ -153,8 +153,8 @@ class TFNASSearch:
         ctx, cfg, params = self.ctx, self.cfg, self.params
         if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
-        x, y = ctx.world.shard(tuple(t.to(ctx.device) for t in next(self.arch_batches)))
-        x, y = even_batch(x, y, ctx.use_channels_last)  # a torch CPU crash on odd batches (hwnas.train.layout)
+        x, y = even_batch(*next(self.arch_batches), ctx.use_channels_last)  # a torch CPU crash (train.layout);
+        x, y = ctx.world.shard((x.to(ctx.device), y.to(ctx.device)))  # trimmed before sharding: N ranks = one
         x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
 
         def loss_fn() -> torch.Tensor:
