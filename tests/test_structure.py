@@ -20,7 +20,7 @@ MAX_FUNCTION_LINES = 60
 LAYERS = (
     {"arch", "fileio", "settings", "distributed", "presets"},
     {"blocks", "nn", "space", "zoo", "archref", "data", "train"},
-    {"cost", "supernet"},
+    {"cost", "supernet", "scaled_references"},
     {"search", "workflows", "report"},
     {"run"},
     {"cli", "__main__"},

@@ -337,6 +337,24 @@ def _built(spec, geometry):
     return build(spec, geometry).eval()
 
 
+def run_finalists(cfg: RunConfig, out: Path, space, geometry: dict[str, int], lut_path: str, budgets,
+                  searched: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """The finalists stage (:mod:`hwnas.run.finalist_stage`) with one drift-aware timer for every filling, its
+    log written to ``OUT/finalists/measurements.json`` as the measurements come (a killed stage keeps them)."""
+    from hwnas.arch import encode
+    from hwnas.run.finalist_stage import stage_finalists
+
+    measure_arch, timer = measuring(cfg, geometry, out / "finalists" / "measured")
+
+    def measure(choice):
+        measured = measure_arch(encode(space.to_spec(choice)))
+        write_measurements(timer, out / "finalists" / "measurements.json")
+        return measured
+
+    return stage_finalists(cfg, out, space, lut_path, budgets, searched, measure, progress,
+                           announce=lambda line: print(line, flush=True))
+
+
 def describe_finalists(cfg: RunConfig) -> str:
     f = cfg.finalists
     if not f.count:
@@ -356,9 +374,8 @@ def describe_budgets(budgets) -> str:
 # ------------------------------------------------------------------------------------------------ the run
 def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) -> dict[str, Any]:
     """Run (or continue) every stage into ``out``; returns ``summary.json``'s content."""
-    from hwnas.arch import decode, encode
+    from hwnas.arch import decode
     from hwnas.report import write_report
-    from hwnas.run.finalist_stage import stage_finalists
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -380,18 +397,10 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
                    "dataset": cfg.dataset, "seed": cfg.seed},
         lambda: stage_search(cfg, out, lut["path"], budgets, geometry, progress),
         f"{cfg.search.method} on {space.name}, {describe_budgets(budgets)}")
-    measure_arch, finalist_timer = measuring(cfg, geometry, out / "finalists" / "measured")
-
-    def measure_finalist(choice):
-        measured = measure_arch(encode(space.to_spec(choice)))
-        write_measurements(finalist_timer, out / "finalists" / "measurements.json")  # as they come: resumable
-        return measured
-
     finalists_key, finals = stages.run(
         "finalists", {"after": search_key, "finalists": settings["finalists"], "train": settings["train"],
                       "measure": settings["measure"] if cfg.finalists.fill else None},  # filling measures
-        lambda: stage_finalists(cfg, out, space, lut["path"], budgets, searched, measure_finalist,
-                                progress, announce=lambda line: print(line, flush=True)),
+        lambda: run_finalists(cfg, out, space, geometry, lut["path"], budgets, searched, progress),
         describe_finalists(cfg))
     spec = decode(finals["arch"])
     train_key, trained = stages.run(
