@@ -168,12 +168,20 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _spread(lat: dict[str, Any]) -> str:
+    """`` (+-x over N passes, drift d)`` of a measurement, or '' for a summary written before passes were kept."""
+    if lat.get("passes_ms") is None:
+        return ""
+    return (f" (+-{lat['measured_spread_ms']:.3f} over {len(lat['passes_ms'])} passes, drift "
+            f"{lat['drift']:.2f})")
+
+
 def _headline(s: dict[str, Any]) -> str:
     lat = s["latency"]
     verdict = "every budget holds, measured" if s["all_budgets_hold"] else "a budget is VIOLATED"
     err = "" if lat["error_pct"] is None else f" (predicted {lat['predicted_ms']:.3f} ms, {lat['error_pct']:+.1f} %)"
     return (f"{s['method']} on {s['space']}, {s['dataset']}: test top-1 {_num(s['test_top1'])} % after "
-            f"{s['train_epochs']} epoch(s); measured {lat['measured_ms']:.3f} ms (IQR {lat['measured_iqr_ms']:.3f})"
+            f"{s['train_epochs']} epoch(s); measured {lat['measured_ms']:.3f} ms{_spread(lat)}"
             f"{err} on {s['target']['backend']}, {s['target']['threads']} thread(s), batch "
             f"{s['target']['batch_size']}: {verdict}.")
 
@@ -211,7 +219,7 @@ def render_html(s: dict[str, Any], figs: dict[str, str]) -> str:
         "<h2>Search: the architecture distribution</h2>", figs["fig-theta"],
         "<h2>Predicted vs measured latency</h2>", val, figs["fig-latency"],
         "<h2>Training</h2>", figs["fig-training"],
-        *(["<h2>Every measurement before training</h2>", "<p>Each network timed alone in passes, beside drift "
+        *(["<h2>Every measurement on the target</h2>", "<p>Each network timed alone in passes, beside drift "
            "reference networks of the space; a pass is divided by how much slower the references ran than at "
            "their baseline (docs/SEARCH.md, a measurement that noise cannot fool).</p>",
            _html_table(MEASUREMENT_HEAD, _measurement_rows(s), "measurements")] if s.get("measurements") else []),
@@ -241,7 +249,7 @@ def render_markdown(s: dict[str, Any]) -> str:
              fig("fig-candidates", "candidates"), "", "## Search", "", fig("fig-theta", "architecture distribution"),
              "", "## Predicted vs measured latency", "", fig("fig-latency", "predicted vs measured"), "",
              "## Training", "", fig("fig-training", "training curve"), "",
-             *(["## Every measurement before training", "", _md_table(MEASUREMENT_HEAD, _measurement_rows(s)), ""]
+             *(["## Every measurement on the target", "", _md_table(MEASUREMENT_HEAD, _measurement_rows(s)), ""]
                if s.get("measurements") else [])]
     return "\n".join(parts)
 

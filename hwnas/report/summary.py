@@ -157,12 +157,12 @@ def compare_with_references(top1: float | None, measured_ms: float, references: 
 
 
 MEASUREMENT_LOGS = (("search", "search_drift/measurements.json"), ("finalists", "finalists/measurements.json"),
-                    ("references", "references/*_scaled/measurements.json"))
+                    ("references", "references/*_scaled/measurements.json"), ("final", "measure/measurements.json"))
 
 
 def measurement_log(out: Path) -> list[dict[str, Any]]:
-    """Every measurement the run took on the target before training (the search's loop, the finalists' filling,
-    the scaling of references), in order per stage: value decided on, raw median, drift, per-pass times."""
+    """Every measurement the run took on the target (the search's loop, the finalists' filling, the scaling of
+    references, the final measurement of the trained networks), in order per stage: value decided on, raw median, drift, per-pass times."""
     rows = []
     for stage, pattern in MEASUREMENT_LOGS:
         for path in sorted(out.glob(pattern)):
@@ -202,7 +202,7 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     validation = json.loads(validation_file.read_text()) if inputs["lut"].get("validation") and \
         validation_file.is_file() else None
     references = [{"name": name, **ref, "measured_ms": inputs["measure"]["references"][name]["median_ms"],
-                   "measured_iqr_ms": inputs["measure"]["references"][name]["iqr_ms"]}
+                   "measured_spread_ms": inputs["measure"]["references"][name].get("spread_ms")}
                   for name, ref in inputs["references"].items()]
     checks = budget_checks(inputs["budgets"], result, measured["median_ms"])
     return {
@@ -216,7 +216,8 @@ def build_summary(out: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "search_attempts": inputs["search"].get("attempts", []),
         "all_budgets_hold": all(c["holds"] for c in checks),
         "latency": {"predicted_ms": predicted, "measured_ms": measured["median_ms"],
-                    "measured_iqr_ms": measured["iqr_ms"],
+                    "measured_spread_ms": measured.get("spread_ms"), "drift": measured.get("drift"),
+                    "passes_ms": measured.get("passes_ms"),
                     "error_pct": None if not predicted else 100 * (predicted / measured["median_ms"] - 1)},
         "test_top1": inputs["train"]["test_top1"], "test_top5": inputs["train"].get("test_top5"),
         "train_epochs": inputs["train"]["epochs"],

@@ -301,10 +301,11 @@ def _costs(spec, geometry) -> dict[str, Any]:
 
 def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, Any],
                   geometry: dict[str, int]) -> dict[str, Any]:
-    """The exported winner and the references, each timed on its own on the target: their ONNX
-    files in ONNX Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends."""
+    """The exported winner and the references, each timed on its own on the target (their ONNX files in ONNX
+    Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends), in ``measure.passes``
+    passes beside the space's drift references, corrected to the references' times during the finalists'
+    filling (or the search's loop) when those were taken: the verdict is in the units the filling decided in."""
     from hwnas.cost.latency.backends import backend_class
-    from hwnas.cost.latency.measure import time_models
     from hwnas.workflows.run_dir import load_trained, read_run
 
     t = cfg.target
@@ -317,18 +318,39 @@ def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, An
             spec, g = read_run(d)
             checkpoint = d / "best.pt"
             models.append(load_trained(spec, g, checkpoint) if checkpoint.is_file() else _built(spec, g))
-    shape = (geometry["in_channels"], geometry["input_size"], geometry["input_size"])
+    timer = run_timer(cfg, geometry, out / "measure" / "drift")
+    timer.baselines = _earlier_baselines(out, timer.references)
     # Each model is timed on its own (warm-up, then its rounds), as it runs deployed. Interleaved with a network
     # several times its size, a 0.1 ms network measured 1.3-3x slower here: the big one evicts its weights from
     # the caches between calls (docs/BENCHMARKS.md), which says more about the neighbour than about the network.
-    timings = [time_models([m], t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
-                           input_shapes=shape)[0] for m in models]
+    names = ["winner", *references]
+    measured = [timer.measure_model(name, model) for name, model in zip(names, models)]
+    write_measurements(timer, out / "measure" / "measurements.json")
     result = {"backend": t.backend, "threads": t.threads, "batch_size": t.batch_size, "rounds": cfg.measure.rounds,
-              "how": "each model alone: warm-up, then its timed rounds (median)",
-              "winner": {"median_ms": timings[0].median_ms, "iqr_ms": timings[0].iqr_ms}}
-    result["references"] = {name: {"median_ms": tm.median_ms, "iqr_ms": tm.iqr_ms}
-                            for name, tm in zip(references, timings[1:])}
+              "passes": cfg.measure.passes,
+              "how": f"each model alone: warm-up, then its timed rounds (median), in {cfg.measure.passes} passes "
+                     "beside the drift references, each pass divided by their slow-down (hwnas.search.measured)",
+              "winner": _timing(measured[0])}
+    result["references"] = {name: _timing(m) for name, m in zip(references, measured[1:])}
     return result
+
+
+def _timing(m) -> dict[str, Any]:
+    return {"median_ms": m.ms, "spread_ms": m.noise * m.ms, "raw_ms": m.raw_ms, "drift": m.drift,
+            "passes_ms": list(m.passes_ms)}
+
+
+def _earlier_baselines(out: Path, references) -> tuple[float, ...] | None:
+    """The drift references' baselines of the finalists' filling, else of the search's loop (same references),
+    so that the final measurement is corrected to the machine as it was when the network was chosen."""
+    for path in (out / "finalists" / "measurements.json", out / "search_drift" / "measurements.json"):
+        try:
+            timer = json.loads(path.read_text())["timer"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if timer.get("baselines_ms") and list(timer.get("references", [])) == list(references):
+            return tuple(timer["baselines_ms"])
+    return None
 
 
 def _built(spec, geometry):

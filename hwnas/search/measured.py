@@ -203,7 +203,12 @@ class DeployedTimer:
     def __call__(self, arch: str, onnx_path: str | Path) -> Measurement:
         """Time ``arch`` (exported to ``onnx_path`` where the backend times files) in every pass, each reference
         right after it, each alone; return the drift-corrected :class:`Measurement` and log it."""
-        network = self._model(arch, Path(onnx_path))
+        return self.measure_model(arch, self._model(arch, Path(onnx_path)))
+
+    def measure_model(self, label: str, network: Any) -> Measurement:
+        """Time ``network`` as it is (an ONNX file for the ONNX Runtime backends, an ``nn.Module`` for ``torch`` and
+        ``cuda``: e.g. the trained, exported network of a run) the way :meth:`__call__` times an arch text;
+        ``label`` names it in the log."""
         refs = [self._model(r, self.work_dir / f"drift_ref{i}.onnx") for i, r in enumerate(self.references)]
         net_ms: list[float] = []
         ref_ms: list[list[float]] = []
@@ -214,7 +219,7 @@ class DeployedTimer:
             self.baselines = tuple(statistics.median(column) for column in zip(*ref_ms))
         drift = [statistics.median(t / b for t, b in zip(row, self.baselines)) if refs else 1.0 for row in ref_ms]
         measurement = Measurement.from_passes(net_ms, drift)
-        self.log.append({"arch": arch, "onnx": str(network) if isinstance(network, Path) else None,
+        self.log.append({"arch": label, "onnx": str(network) if isinstance(network, (str, Path)) else None,
                          "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **measurement.to_json(),
                          "references_ms": ref_ms})
         return measurement

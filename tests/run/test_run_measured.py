@@ -106,7 +106,7 @@ def _loop(out: Path, summary: dict) -> tuple[list[dict], dict, float, bool]:
     assert len(log["log"]) == sum(len(a["measurements"]) for a in done) and len(log["timer"]["references"]) == 3
     listed = [m for m in summary["measurements"] if m["stage"] == "search"]  # the report lists every one
     assert [m["ms"] for m in listed] == [entry["ms"] for entry in log["log"]]
-    assert "Every measurement before training" in (out / "report.html").read_text()
+    assert "Every measurement on the target" in (out / "report.html").read_text()
     chosen = attempts[searched["chosen_attempt"]]
     assert summary["arch"] == chosen["arch"] == searched["arch"]
     held = chosen["measured_ms"] <= limit
