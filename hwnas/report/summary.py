@@ -162,7 +162,8 @@ MEASUREMENT_LOGS = (("search", "search_drift/measurements.json"), ("finalists", 
 
 def measurement_log(out: Path) -> list[dict[str, Any]]:
     """Every measurement the run took on the target (the search's loop, the finalists' filling, the scaling of
-    references, the final measurement of the trained networks), in order per stage: value decided on, raw median, drift, per-pass times."""
+    references, the final measurement of the trained networks), in order per stage: value decided on, raw
+    median, drift, per-pass times."""
     rows = []
     for stage, pattern in MEASUREMENT_LOGS:
         for path in sorted(out.glob(pattern)):
