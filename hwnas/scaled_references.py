@@ -48,12 +48,17 @@ def scaled_grid(spec: ArchSpec, input_size: int, num_classes: int, in_channels: 
 
 
 def scale_to_budget(spec: ArchSpec, budget_ms: float, measure: Callable[[str], float], *, input_size: int,
-                    num_classes: int, in_channels: int, widths=WIDTHS, depths=DEPTHS) -> dict[str, Any]:
-    """The most-MACs scaling of ``spec`` measured within ``budget_ms`` (module docstring), as ``{width, depth,
-    arch, macs, measured_ms, meets_budget, measured: [every probe]}``; when none meets it, the lightest, flagged.
-    ``measure(arch)``: ms on the target."""
+                    num_classes: int, in_channels: int, widths=WIDTHS, depths=DEPTHS,
+                    margin: float = 0.0) -> dict[str, Any]:
+    """The most-MACs scaling of ``spec`` measured within ``(1 - margin) x budget_ms`` (module docstring), as
+    ``{width, depth, arch, macs, measured_ms, meets_budget, measured: [every probe]}``; when none meets it, the
+    lightest, flagged. ``measure(arch)``: ms on the target. ``margin``: the room a searched network leaves for
+    the final measurement's noise (:data:`hwnas.search.filling.MARGIN`), so that both sides get the same."""
     if budget_ms <= 0:
         raise ValueError(f"budget_ms must be > 0, got {budget_ms}")
+    if not 0 <= margin < 1:
+        raise ValueError(f"margin must be in [0, 1), got {margin}")
+    limit = (1 - margin) * budget_ms
     grid = scaled_grid(spec, input_size, num_classes, in_channels, widths, depths)
     times: dict[int, float] = {}
 
@@ -63,12 +68,12 @@ def scale_to_budget(spec: ArchSpec, budget_ms: float, measure: Callable[[str], f
         return times[i]
 
     lo, hi = 0, len(grid) - 1  # bisection for the last index in MAC order that meets the budget
-    if time_of(lo) > budget_ms:
+    if time_of(lo) > limit:
         best = None
     else:
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if time_of(mid) <= budget_ms:
+            if time_of(mid) <= limit:
                 lo = mid
             else:
                 hi = mid - 1
@@ -76,7 +81,7 @@ def scale_to_budget(spec: ArchSpec, budget_ms: float, measure: Callable[[str], f
         for j in (best - 1, best + 1, best + 2):  # neighbours in MAC order may be faster or slower than MACs say
             if 0 <= j < len(grid):
                 time_of(j)
-    fits = [i for i, t in times.items() if t <= budget_ms]
+    fits = [i for i, t in times.items() if t <= limit]
     pick = max(fits, key=lambda i: grid[i]["macs"]) if fits else 0
     probes = [{**grid[i], "measured_ms": t} for i, t in sorted(times.items())]
     return {**grid[pick], "measured_ms": times[pick], "meets_budget": bool(fits), "budget_ms": budget_ms,

@@ -76,3 +76,14 @@ def test_a_reference_member_that_wins_the_finalists_is_named_as_such():
                                                              {"name": "ref:mobilenetv2_100", "source": "reference"}]}
     assert "closest to mobilenetv2_100" in winner_label(finals) and "beat every search candidate" in winner_label(finals)
     assert winner_label({**finals, "winner": "search1"}) == "the searched network (search1)"
+
+
+def test_the_reference_leaves_the_same_margin_as_the_filling():
+    spec = zoo.get("mobilenetv2_100").spec
+    grid = scaled_grid(spec, 28, 10, 1)
+    budget = grid[len(grid) // 2]["macs"] * 1e-6 * 1.001
+    plain = scale_to_budget(spec, budget, fake_target(), input_size=28, num_classes=10, in_channels=1)
+    kept = scale_to_budget(spec, budget, fake_target(), input_size=28, num_classes=10, in_channels=1, margin=0.03)
+    assert kept["measured_ms"] <= 0.97 * budget and kept["macs"] <= plain["macs"]
+    with pytest.raises(ValueError, match="margin"):
+        scale_to_budget(spec, budget, fake_target(), input_size=28, num_classes=10, in_channels=1, margin=1.0)

@@ -266,6 +266,7 @@ def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, 
                       budget_ms: float | None) -> dict[str, Any]:
     """``name`` scaled to the budget, measured (cached in ``OUT/references/NAME_scaled/scaled.json``)."""
     from hwnas.scaled_references import scale_to_budget
+    from hwnas.search.filling import MARGIN
 
     from hwnas import zoo
 
@@ -274,12 +275,13 @@ def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, 
     cache = out / "references" / f"{name}_scaled" / "scaled.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("budget_ms") == budget_ms:
+        if saved.get("budget_ms") == budget_ms and saved.get("margin") == MARGIN:
             return saved
     measure, timer = measuring(cfg, geometry, out / "references" / f"{name}_scaled" / "measured")
-    scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: _ms(measure(arch)),
+    scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: _ms(measure(arch)), margin=MARGIN,
                              input_size=geometry["input_size"], num_classes=geometry["num_classes"],
                              in_channels=geometry["in_channels"])
+    scaled["margin"] = MARGIN
     write_text_atomic(cache, json.dumps(scaled, indent=1) + "\n")
     write_measurements(timer, cache.with_name("measurements.json"))
     return scaled
