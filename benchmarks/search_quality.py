@@ -20,13 +20,13 @@ resumes and a rerun redoes nothing; ``all`` runs them in turn:
   Spearman rho between them. ``--final-recipe NAME`` is refused until NAME reached tau >= 0.8 on >= 12 networks.
 * ``references``: MobileNetV2, MobileNetV3-Large and MnasNet-A1 scaled in width and depth, per budget the one
   with the most MACs that meets it measured (:func:`hwnas.scaled_references.scale_to_budget`); and the space's
-  member closest to MobileNetV2, filled into ``[0.9 B, B]`` measured, the finalist stage's reference entry.
+  member closest to MobileNetV2, filled into ``[0.9 B, 0.97 B]`` measured, the finalist stage's reference entry.
 * ``search``: per seed x method x budget, ``hwnas.search.search`` with ``search_methods.SETTINGS`` on 6,000
   images (spos, random and hardcore search budgets 2 and 3 from the supernet of budget 1); random search scores
   as many candidates as spos's evolution on the same supernet.
 * ``finalists``: per search, ``hwnas run``'s finalist stage made of the same library calls: the result's
   ``finalist_pool`` (its top ``count`` candidates) plus the MobileNetV2 member
-  (:func:`hwnas.search.finalists.finalist_entries`), each moved into ``[0.9 B, B]`` measured
+  (:func:`hwnas.search.finalists.finalist_entries`), each moved into ``[0.9 B, 0.97 B]`` measured
   (:func:`hwnas.search.filling.fill_measured` with the result's preference), then
   :func:`hwnas.search.finalists.successive_halving` with the finalist recipe (rounds of 1 and 3 epochs on 24k
   images, scored on the held-out tenth, ``val_top1``, never the test split). Random search goes through the same
@@ -252,7 +252,7 @@ def phase_search(out: Path, args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------ finalists
 def fill_entries(out: Path, space: Any, predict: Any, timer: Any, entries: Sequence[Any], result: Any,
                  budget: float, index: int, cache: Path, fill_rounds: int) -> list[Any]:
-    """Each entry moved into ``[0.9 B, B]`` measured (search entries with the result's preference, cached in
+    """Each entry moved into ``[0.9 B, 0.97 B]`` measured (search entries with the result's preference, cached in
     ``cache``; the reference entry from the references phase); entries that end up equal are kept once."""
     from hwnas.search.filling import fill_measured
     from hwnas.search.finalists import Finalist

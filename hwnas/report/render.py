@@ -209,8 +209,8 @@ def render_html(s: dict[str, Any], figs: dict[str, str]) -> str:
         _html_table(BUDGET_HEAD, _budget_rows(s), "budgets"),
         *([f"<p>{_esc(_attempts_text(s))}</p>"] if _attempts_text(s) else []),
         *([f"<p id='budget-use'>{_esc(_use_text(s))}</p>"] if _use_text(s) else []),
-        *(["<h2>Finalists</h2>", "<p>Each finalist moved into [0.9 B, B] measured, then trained in successive-halving "
-           "rounds with the final recipe and scored on a held-out tenth of the training split; the best of the last "
+        *(["<h2>Finalists</h2>", "<p>Each finalist moved into [0.9 B, 0.97 B] measured, then trained in "
+           "successive-halving rounds with the final recipe and scored on a held-out tenth of the training split; the best of the last "
            "round was trained for the result.</p>", _html_table(_finalist_head(s), _finalist_rows(s), "finalists")]
           if s.get("finalists") else []),
         "<h2>Architecture</h2>", figs["fig-arch"], _html_table(LAYER_HEAD, _layer_rows(s), "layers"),

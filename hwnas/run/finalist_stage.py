@@ -2,7 +2,7 @@
 trained in successive-halving rounds; the best is what the ``train`` stage trains.
 
 The parts are :mod:`hwnas.search.finalists` (pool, reference members, successive halving) and
-:mod:`hwnas.search.filling` (into ``[0.9 B, B]`` measured). Here they meet the run's files:
+:mod:`hwnas.search.filling` (into ``[0.9 B, 0.97 B]`` measured). Here they meet the run's files:
 
 * ``OUT/finalists/fill.json``: every finalist's filling, measurements included (cached: a rerun does not time
   the networks again);
@@ -21,28 +21,9 @@ from typing import Any
 
 from hwnas.fileio import write_json_atomic
 from hwnas.run.stages import digest
-from hwnas.search.filling import Filled, fill_measured
+from hwnas.search.filling import Filled, fill_measured, other_budgets_fit
 from hwnas.search.finalists import Finalist, finalist_entries, reference_scores, successive_halving
 from hwnas.search.preference import result_preference
-
-
-def _predictor(lut_path: str, space) -> Callable[[Mapping[str, Any]], float]:
-    from hwnas.cost.latency.table import LatencyTable
-
-    table = LatencyTable.load(lut_path)
-    return lambda choice: float(table.predict(space.to_spec(choice)))
-
-
-def _other_budgets(budgets, space, lut_path: str) -> Callable[[Mapping[str, Any]], bool]:
-    """Whether a choice meets every budget but latency (which the filling measures)."""
-    import dataclasses
-
-    from hwnas.cost.latency.table import LatencyTable
-    from hwnas.search.budgets import feasible, make_budgets
-
-    rest = dataclasses.replace(budgets, max_latency_ms=None)
-    constraints = make_budgets(rest, space, LatencyTable.load(lut_path))
-    return lambda choice: feasible(constraints, choice)
 
 
 def fill_entries(entries: list[Finalist], space, predict, measure, budget_ms: float, scores, fits, rounds: int,
@@ -100,6 +81,7 @@ def stage_finalists(cfg, out: Path, space, lut_path: str, budgets, searched: Map
     """The stage of the module docstring; returns the winner's arch, where its result is, every finalist."""
     from hwnas import zoo
     from hwnas.arch import encode
+    from hwnas.cost.latency.table import LatencyTable
     from hwnas.search.result import SearchResult, describe_choice
 
     fc = cfg.finalists
@@ -108,19 +90,17 @@ def stage_finalists(cfg, out: Path, space, lut_path: str, budgets, searched: Map
     pool = result.get("finalist_pool") or [result.choice]
     refs = {name: zoo.get(name).spec for name in fc.references}
     entries = finalist_entries(space, pool, max(fc.count, 1), refs if fc.count else {})
-    predict = _predictor(lut_path, space)
+    table = LatencyTable.load(lut_path)
     limit = budgets.max_latency_ms
     if fc.fill and limit is not None:
-        entries = fill_entries(entries, space, predict, measure, limit, result_preference(result),
-                               _other_budgets(budgets, space, lut_path), fc.fill_rounds, where / "fill.json",
-                               announce)
+        entries = fill_entries(entries, space, lambda choice: float(table.predict(space.to_spec(choice))), measure,
+                               limit, result_preference(result), other_budgets_fit(budgets, space, table),
+                               fc.fill_rounds, where / "fill.json", announce)
     if len(entries) > 1:
         winner = successive_halving(entries, make_trainer(cfg, where, space, progress), fc.epochs, announce=announce)
     else:
         winner = entries[0]
-    from hwnas.cost.latency.table import LatencyTable
-
-    described = describe_choice(space, winner.choice, LatencyTable.load(lut_path))
+    described = describe_choice(space, winner.choice, table)
     data = {**result.to_json(), **described, "searched_arch": result.arch, "winner": winner.name,
             "finalists": [f.to_json() for f in entries]}
     write_json_atomic(where / "result.json", data)

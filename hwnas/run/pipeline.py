@@ -11,7 +11,7 @@ Stages (each cached and resumable, :mod:`hwnas.run.stages`):
    the measured excess (from the trained supernet for spos, random and hardcore), up to ``search.retries``
    times, so that training is spent on a network that meets the budget measured;
 3. ``finalists``: the method's top ``finalists.count`` candidates and the space's members closest to
-   ``finalists.references``, each moved into ``[0.9 B, B]`` of the latency budget measured on the target
+   ``finalists.references``, each moved into ``[0.9 B, 0.97 B]`` of the latency budget measured on the target
    (:mod:`hwnas.search.filling`), then trained in successive-halving rounds (``finalists.epochs``) and scored on
    a held-out split of the training data; the best goes on (:mod:`hwnas.run.finalist_stage`);
 4. ``train``: the winner from scratch with one fixed recipe (resumes from ``last.pt``);
@@ -267,6 +267,7 @@ def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, 
     """``name`` scaled to the budget, measured (cached in ``OUT/references/NAME_scaled/scaled.json``)."""
     from hwnas.scaled_references import scale_to_budget
     from hwnas.search.filling import MARGIN
+    from hwnas.search.measured import Measurement
 
     from hwnas import zoo
 
@@ -278,18 +279,14 @@ def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, 
         if saved.get("budget_ms") == budget_ms and saved.get("margin") == MARGIN:
             return saved
     measure, timer = measuring(cfg, geometry, out / "references" / f"{name}_scaled" / "measured")
-    scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: _ms(measure(arch)), margin=MARGIN,
+    scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: Measurement.of(measure(arch)).ms,
+                             margin=MARGIN,
                              input_size=geometry["input_size"], num_classes=geometry["num_classes"],
                              in_channels=geometry["in_channels"])
     scaled["margin"] = MARGIN
     write_text_atomic(cache, json.dumps(scaled, indent=1) + "\n")
     write_measurements(timer, cache.with_name("measurements.json"))
     return scaled
-
-
-def _ms(measurement: Any) -> float:
-    """A measurement's decision value: a float, or an object with ``ms``."""
-    return float(getattr(measurement, "ms", measurement))
 
 
 def _costs(spec, geometry) -> dict[str, Any]:

@@ -91,14 +91,14 @@ class SearchConfig:
 @dataclass
 class FinalistConfig:
     """The finalist stage (hwnas.search.finalists): the method's top candidates and the space's members closest
-    to the reference networks, each moved into [0.9 B, B] measured, trained in successive-halving rounds."""
+    to the reference networks, each moved into [0.9 B, 0.97 B] measured, trained in successive-halving rounds."""
 
     count: int = 4  # the method's top distinct candidates (0: train the search's choice, filled to the budget)
     references: list[str] = field(default_factory=lambda: ["mobilenetv2_100"])  # zoo networks whose closest
     # member of the space competes too (its depth scaled to the budget)
     epochs: list[int] = field(default_factory=lambda: [2, 4])  # successive-halving rounds: epochs per round
     limit: int | None = None  # training images per finalist training (None: all)
-    fill: bool = True  # move every finalist into [0.9 B, B] of the latency budget, measured on the target
+    fill: bool = True  # move every finalist into [0.9 B, 0.97 B] of the latency budget, measured on the target
     fill_rounds: int = 4  # measurements per finalist at most
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hwnas.search.measured import Measurement
 from hwnas.search.parts.projection import preference
 from hwnas.search.parts.width_scaling import reach_target
 from hwnas.space.base import Choice, SearchSpace
@@ -100,9 +101,14 @@ def move_to(space: SearchSpace, choice: Mapping[str, Any], latency: Callable[[Ma
     return grown if latency(grown) <= target else dict(choice)
 
 
-def _ms(measurement: Any) -> float:
-    """A measurement's decision value: a float, or an object with ``ms`` (hwnas.search.measured.Measurement)."""
-    return float(getattr(measurement, "ms", measurement))
+def other_budgets_fit(budgets: Any, space: SearchSpace, table: Any) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a choice meets every budget of ``budgets`` but latency (which the filling measures instead)."""
+    import dataclasses
+
+    from hwnas.search.budgets import feasible, make_budgets
+
+    constraints = make_budgets(dataclasses.replace(budgets, max_latency_ms=None), space, table)
+    return lambda choice: feasible(constraints, choice)
 
 
 def fill_measured(space: SearchSpace, choice: Mapping[str, Any], predict: Callable[[Mapping[str, Any]], float],
@@ -126,7 +132,7 @@ def fill_measured(space: SearchSpace, choice: Mapping[str, Any], predict: Callab
         measured = tried.get(key)
         if measured is None:
             raw = measure(current)
-            measured = tried[key] = _ms(raw)
+            measured = tried[key] = Measurement.of(raw).ms
             steps.append({"step": step, "choice": dict(current), "predicted_ms": predict(current),
                           "measured_ms": measured, "measurement": getattr(raw, "to_json", lambda: None)()})
         if low * budget_ms <= measured <= (1 - margin) * budget_ms or step == rounds:
