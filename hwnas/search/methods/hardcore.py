@@ -188,8 +188,9 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
                 logits = supernet.forward_per_sample(x, ops, depth, hard=cfg.grad_mode == "sampled")
                 (F.cross_entropy(logits, y, reduction="sum") / rows).backward()
                 for label, m in masks.items():
+                    # each row's grad already carries the 1/rows of the batch mean: summing the rows is the mean
                     g = m.grad.sum(0) if m.grad is not None else torch.zeros(m.shape[1], device=m.device)
-                    g = world.sum_(g.double()) / rows
+                    g = world.sum_(g.double())
                     total[label] = total.get(label, 0) + g.cpu().numpy() / cfg.grad_batches
         finally:
             supernet.requires_grad_(True)
