@@ -45,6 +45,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a width multiplier, a budget)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a count that may be zero, e.g. warm-up rounds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
 def common_flags(p: argparse.ArgumentParser) -> None:
     """Data location, device, seed and output flags of the commands that train (train, eval, search)."""
     p.add_argument("--data-dir", help="where the dataset lives (else $HWNAS_DATA, system dirs, the cache)")
@@ -57,9 +79,9 @@ def common_flags(p: argparse.ArgumentParser) -> None:
 
 def geometry_flags(p: argparse.ArgumentParser) -> None:
     """Input size, channels and classes of a network given as ARCH."""
-    p.add_argument("--input-size", type=int, help="input resolution (default: the network's own, else 224)")
-    p.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
-    p.add_argument("--num-classes", type=int, default=1000, help="classifier width (default 1000)")
+    p.add_argument("--input-size", type=positive_int, help="input resolution (default: the network's own, else 224)")
+    p.add_argument("--in-channels", type=positive_int, default=3, help="input channels (default 3)")
+    p.add_argument("--num-classes", type=positive_int, default=1000, help="classifier width (default 1000)")
 
 
 def final_map_flag(p: argparse.ArgumentParser) -> None:

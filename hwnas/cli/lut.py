@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hwnas.cli.common import positive_int, print_result
+from hwnas.cli.common import non_negative_int, positive_float, positive_int, print_result
 
 
 def _table(args: argparse.Namespace):
@@ -296,14 +296,14 @@ def _add_build(lut: argparse._SubParsersAction) -> None:
                    help="input resolution (default 224, or the first ARCH's own with --arch alone)")
     p.add_argument("--in-channels", type=positive_int, default=3)
     p.add_argument("--num-classes", type=positive_int, default=1000)
-    p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
+    p.add_argument("--width-mult", type=positive_float, default=1.0, help="the space's channel width multiplier")
     p.add_argument("--backend", choices=backend_names(), default="onnxruntime")
     p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1)")
     p.add_argument("--batch-size", type=positive_int, default=1)
     p.add_argument("--width-grid", type=positive_int, default=DEFAULT_WIDTH_GRID,
                    help="elastic widths timed per slot candidate; the rest are interpolated (default "
                         f"{DEFAULT_WIDTH_GRID})")
-    p.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed rounds first")
+    p.add_argument("--warmup", type=non_negative_int, default=DEFAULT_WARMUP, help="untimed rounds first")
     p.add_argument("--rounds", type=positive_int, default=DEFAULT_ROUNDS, help="timed interleaved rounds")
     p.add_argument("--passes", type=positive_int, default=1,
                    help="time every op in this many passes, minutes apart, and keep the median (default 1; 3 "

@@ -16,7 +16,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
     from hwnas.workflows.run_dir import adapt_spec
 
     ref = load_arch(args.arch)
-    size = args.input_size or ref.input_size or 224
+    size = args.input_size if args.input_size is not None else ref.input_size or 224
     spec = adapt_spec(ref.spec, size, args.adapt, args.min_final_map)
     d = {"arch": ref.name, "input_size": size, "adapted": spec != ref.spec,
          "params": count_params(spec, num_classes=args.num_classes, in_channels=args.in_channels),
@@ -81,7 +81,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=positive_int, help="timed rounds for --measure")
     p.add_argument("--micronet-track", choices=("imagenet", "cifar100", "spos"), default="imagenet",
                    help="MicroNet score reference: MobileNetV2-1.4 (imagenet), WRN-28-10 (cifar100), SPOS OneShot")
-    p.add_argument("--bits", type=int, default=32, help="bit width of weights and math for the MicroNet score")
+    p.add_argument("--bits", type=positive_int, default=32, help="bit width of weights and math for the MicroNet score")
     geometry_flags(p)
     p.add_argument("--adapt", action="store_true",
                    help="apply the small-input transform first, as `hwnas train` does on small images")

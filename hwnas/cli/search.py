@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hwnas.cli.common import announcer, common_flags, positive_int, print_result
+from hwnas.cli.common import announcer, common_flags, positive_float, positive_int, print_result
 from hwnas.settings import parse_settings
 
 
@@ -162,7 +162,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument(kind.flag, type=float, help=kind.help)
     p.add_argument("--epochs", type=positive_int, help="supernet / search epochs (the method's default if omitted)")
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--width-mult", type=float, default=1.0, help="the space's channel width multiplier")
+    p.add_argument("--width-mult", type=positive_float, default=1.0, help="the space's channel width multiplier")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any method setting, e.g. --set warmup_epochs=1 --set evolution.generations=5 "
                         "(see docs/SEARCH.md)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hwnas.cli.common import positive_int, print_result
+from hwnas.cli.common import positive_float, positive_int, print_result
 
 
 def _space(args: argparse.Namespace):
@@ -56,7 +56,7 @@ def _space_args(p: argparse.ArgumentParser) -> None:
                    help="input resolution; below 64 px the space uses its small-input strides (default 224)")
     p.add_argument("--in-channels", type=positive_int, default=3, help="input channels (default 3)")
     p.add_argument("--num-classes", type=positive_int, default=1000, help="classifier width (default 1000)")
-    p.add_argument("--width-mult", type=float, default=1.0, help="channel width multiplier (default 1.0)")
+    p.add_argument("--width-mult", type=positive_float, default=1.0, help="channel width multiplier (default 1.0)")
     p.add_argument("--json", action="store_true")
 
 

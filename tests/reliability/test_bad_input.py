@@ -112,6 +112,22 @@ CASES = {
     "--set of an unknown key": (["run", "--set", "search.mthod=spos", "--out", "{out}"], "unknown key 'search.mthod'"),
     "--set with a wrong type": (["run", "--set", "search.limit=many", "--out", "{out}"],
                                 "search.limit must be an integer or null"),
+    # Size and count flags: zero or negative is a one-line usage error, never a silent default (profile once
+    # took --input-size 0 as 224).
+    "profile at input size 0": (["profile", "mobilenetv2_100", "--input-size", "0"], "expected a positive integer"),
+    "profile with no input channels": (["profile", "mobilenetv2_100", "--in-channels", "-1"],
+                                       "expected a positive integer"),
+    "profile with no classes": (["profile", "mobilenetv2_100", "--num-classes", "0"], "expected a positive integer"),
+    "profile at 0 bits": (["profile", "mobilenetv2_100", "--bits", "0"], "expected a positive integer"),
+    "space at width 0": (["space", "show", "spos", "--width-mult", "0"], "expected a positive number"),
+    "search at a negative width": (search("--width-mult", "-0.5", "--max-params", "1e6", "--out", "{out}"),
+                                   "expected a positive number"),
+    "search with batch 0": (search("--batch-size", "0", "--max-params", "1e6", "--out", "{out}"),
+                            "expected a positive integer"),
+    "table at width 0": (["lut", "build", "--space", "spos", "--width-mult", "0", "--out", "{out}"],
+                         "expected a positive number"),
+    "table with negative warm-up": (["lut", "build", "--space", "spos", "--warmup", "-1", "--out", "{out}"],
+                                    "expected an integer >= 0"),
     "search --set that does not parse": (search("--set", "evolution.population", "--data-dir", "{data}",
                                                 "--max-params", "1e6", "--out", "{out}"), "KEY=VALUE"),
 }
