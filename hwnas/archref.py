@@ -27,7 +27,7 @@ def load_arch(ref: str) -> ArchRef:
     if "|" in ref:
         return ArchRef(decode(ref), "custom", None)
     path = Path(ref)
-    if path.is_file():
+    if _is_file(path):
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as e:
@@ -39,6 +39,19 @@ def load_arch(ref: str) -> ArchRef:
     if ref.endswith(".json"):
         raise FileNotFoundError(f"arch file {ref} does not exist")
     raise ValueError(
-        f"ARCH {ref!r} is not a zoo name, an arch text or an arch JSON file. Zoo names: {', '.join(zoo.names())}. "
+        f"ARCH {_shorten(ref)!r} is not a zoo name, an arch text or an arch JSON file. Zoo names: {', '.join(zoo.names())}. "
         f"Arch text looks like 'act=re se=in | stem_k3_s2_c16 | ir_r1_k3_s1_e1_c16 | head'."
     )
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file; a text no file system can hold (a name too long, a NUL byte) is not one,
+    so a long arch text gets the arch text's error instead of ``[Errno 36] File name too long``."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
