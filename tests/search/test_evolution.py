@@ -19,12 +19,12 @@ def objective(choice) -> float:
     return sum(order.index(v) for k, v in choice.items() if k.endswith("_op"))
 
 
-def drive(strategy) -> None:
+def drive(strategy, score=objective) -> None:
     while not strategy.done:
         batch = strategy.ask()
         if not batch:
             break
-        strategy.tell([objective(c) for c in batch])
+        strategy.tell([score(c) for c in batch])
 
 
 def test_evolution_beats_random_search_with_the_same_budget(space):
@@ -83,3 +83,22 @@ def test_impossible_constraints_are_reported(space):
         evo.ask()
     with pytest.raises(ValueError, match="top_k"):
         EvolutionConfig(population=5, top_k=10)
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "random"])
+def test_no_network_is_scored_twice_in_a_space_with_depth(strategy):
+    """Choices that differ only in the slots past a stage's depth are one network: scored once (the tiny space,
+    two stages of depth 1-2, has many such twins)."""
+    from hwnas.arch import encode
+    from tests.search.conftest import TINY_YAML
+
+    tiny = get_space(TINY_YAML, 28, 1, 10)
+    if strategy == "evolution":
+        search = EvolutionSearch(tiny, config=EvolutionConfig(generations=8, population=30, top_k=5, mutations=15,
+                                                              crossovers=15), seed=0)
+    else:
+        search = RandomSearch(tiny, total=300, batch=50, seed=0)
+    drive(search, lambda c: sum(len(str(v)) for v in c.values()))  # any deterministic score
+    networks = [encode(tiny.to_spec(c)) for c, _ in search.scored.values()]
+    assert len(networks) > 100
+    assert len(networks) == len(set(networks))

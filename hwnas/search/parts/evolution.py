@@ -8,7 +8,9 @@ every budget. Random search draws the same number of candidates uniformly from t
 
 Both strategies are ask/tell: :meth:`ask` returns the candidates to score (so a caller may score them on
 several processes at once), :meth:`tell` takes their scores (higher is better). ``state_dict`` /
-``load_state_dict`` make a search resumable between generations. A candidate is never scored twice.
+``load_state_dict`` make a search resumable between generations. A network is never scored twice: the memo key is
+the network (:func:`network_key`), not the choice, since choices that differ only in slots past a stage's depth
+build the same network.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ Sampler = Callable[[random.Random], Choice]
 
 
 def choice_key(choice: Mapping[str, Any]) -> str:
-    """A canonical text form of a choice (the memo key)."""
+    """A canonical text form of a choice (every decision, those that do not change the network included)."""
     return json.dumps(dict(sorted(choice.items())), separators=(",", ":"))
+
+
+def network_key(space: SearchSpace, choice: Mapping[str, Any]) -> str:
+    """The memo key: the arch text of the network ``choice`` builds. Two choices that differ only in decisions
+    the network does not use (the ops and widths of slots past a stage's depth) get the same key."""
+    from hwnas.arch import encode
+
+    return encode(space.to_spec(choice))
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,16 @@ class _Strategy:
         self.feasible = feasible or (lambda choice: True)
         self.rng = random.Random(seed)
         self.max_tries = max_tries
-        self.scored: dict[str, tuple[Choice, float]] = {}  # key -> (choice, score), in scoring order
+        self.scored: dict[str, tuple[Choice, float]] = {}  # network key -> (choice, score), in scoring order
         self.pending: list[Choice] = []
+        self._keys: dict[str, str] = {}  # choice_key -> network_key (building a spec costs ~0.1-0.5 ms)
+
+    def key(self, choice: Mapping[str, Any]) -> str:
+        """The memo key of ``choice`` (:func:`network_key`)."""
+        raw = choice_key(choice)
+        if raw not in self._keys:
+            self._keys[raw] = network_key(self.space, choice)
+        return self._keys[raw]
 
     def _collect(self, draw: Callable[[], Choice], count: int, taken: set[str], attempts: int) -> list[Choice]:
         """Up to ``count`` feasible candidates not scored or taken yet, in at most ``attempts`` draws."""
@@ -83,7 +101,7 @@ class _Strategy:
             if len(out) >= count:
                 break
             choice = draw()
-            key = choice_key(choice)
+            key = self.key(choice)
             if key not in self.scored and key not in taken and self.feasible(choice):
                 taken.add(key)
                 out.append(choice)
@@ -94,7 +112,7 @@ class _Strategy:
         if len(scores) != len(self.pending):
             raise ValueError(f"tell() got {len(scores)} scores for {len(self.pending)} asked candidates")
         for choice, score in zip(self.pending, scores):
-            self.scored[choice_key(choice)] = (choice, float(score))
+            self.scored[self.key(choice)] = (choice, float(score))
         self.pending = []
 
     def best(self, k: int = 1) -> list[tuple[Choice, float]]:
@@ -111,7 +129,7 @@ class _Strategy:
 
     def _load(self, state: Mapping[str, Any]) -> None:
         set_rng_state(self.rng, state["rng"])
-        self.scored = {choice_key(c): (dict(c), float(s)) for c, s in state["scored"]}
+        self.scored = {self.key(c): (dict(c), float(s)) for c, s in state["scored"]}
         self.pending = [dict(c) for c in state["pending"]]
 
 
