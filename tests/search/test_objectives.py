@@ -58,3 +58,30 @@ def test_tfnas_loss_pulls_to_the_target_from_both_sides():
     ce = torch.tensor(1.0)
     assert float(tfnas_loss(ce, torch.tensor(12.0), 10.0)) == pytest.approx(1.0 + 0.1 * 0.2)
     assert float(tfnas_loss(ce, torch.tensor(8.0), 10.0)) == pytest.approx(1.0 + 0.1 * 0.2)
+
+
+def test_fbnet_without_a_table_has_a_gradient_on_networks_under_a_million_macs(search_space):
+    """MACs stand in for latency: in thousands, so log(LAT) stays > 1 for the tiny space's networks (0.08-0.7 M
+    MACs; in millions they were clamped and the loss was about 0: nothing trained)."""
+    from types import SimpleNamespace
+
+    from hwnas.cost import count_macs
+    from hwnas.search.methods.fbnet import loss_cost
+
+    cost = LinearCost(loss_cost(SimpleNamespace(latency=None, space=search_space)))
+    heaviest = count_macs(search_space.to_spec(search_space.heaviest()), 28, num_classes=10, in_channels=1)
+    assert heaviest < 1e6
+    theta = {slot.op_label: torch.zeros(1, len(slot.candidates), requires_grad=True)
+             for slot in search_space.slots()}
+    ce = torch.tensor([2.3])
+    lat = cost({k: torch.softmax(v, dim=-1) for k, v in theta.items()})
+    loss = fbnet_loss(ce, lat)
+    assert float(loss.detach()) > 0.5 * 2.3  # the factor 0.2 log(kMACs)^0.6 is about 0.5-0.7 here, not 1e-4
+    loss.backward()
+    grads = torch.cat([v.grad.flatten() for v in theta.values()])
+    assert grads.abs().max() > 1e-3
+    # the cheapest candidate of a slot is pushed up, the dearest down (the latency term's direction)
+    slot = search_space.slots()[-1]
+    terms = loss_cost(SimpleNamespace(latency=None, space=search_space)).terms(slot)
+    g = theta[slot.op_label].grad[0]
+    assert g[terms.index(max(terms))] > g[terms.index(min(terms))]
