@@ -56,6 +56,58 @@ def test_several_budgets_are_all_met(tiny, tiny_table):
     assert np.all(sum(al @ xl for al, xl in zip(a, x)) <= b + 1e-9)
 
 
+def brute_force_lp(c, a, b):
+    """The LP optimum by enumerating every basis of its standard form (slacks added): the best basic feasible
+    solution. Independent of any LP solver; fine for a dozen variables."""
+    keep = [np.isfinite(cl) for cl in c]
+    cost = np.concatenate([cl[k] for cl, k in zip(c, keep)])
+    a_ub = np.concatenate([al[:, k] for al, k in zip(a, keep)], axis=1)
+    m, n, blocks = len(b), len(cost), len(c)
+    a_eq = np.zeros((blocks, n))
+    start = np.cumsum([0, *[int(k.sum()) for k in keep]])
+    for l in range(blocks):
+        a_eq[l, start[l]:start[l + 1]] = 1.0
+    matrix = np.block([[a_eq, np.zeros((blocks, m))], [a_ub, np.eye(m)]])  # [x, slack] >= 0
+    rhs = np.concatenate([np.ones(blocks), b])
+    best = np.inf
+    for basis in itertools.combinations(range(n + m), blocks + m):
+        sub = matrix[:, basis]
+        if abs(np.linalg.det(sub)) < 1e-10:
+            continue
+        z = np.linalg.solve(sub, rhs)
+        if z.min() < -1e-9:
+            continue
+        full = np.zeros(n + m)
+        full[list(basis)] = z
+        best = min(best, float(cost @ full[:n]))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_multi_budget_lp_equals_brute_force(seed):
+    rng = np.random.default_rng(100 + seed)
+    blocks, m = int(rng.integers(2, 5)), int(rng.integers(2, 4))
+    sizes = rng.integers(2, 5, size=blocks)
+    c = [rng.normal(size=k) for k in sizes]
+    a = [rng.uniform(0.1, 1.0, size=(m, k)) for k in sizes]
+    if seed % 3 == 0:  # a candidate a max-type budget excludes
+        c[0][int(rng.integers(sizes[0]))] = np.inf
+    fallback = []
+    for cl, al in zip(c, a):  # a feasible vertex: each block's allowed candidate of least total use
+        use = np.where(np.isfinite(cl), al.sum(0), np.inf)
+        fallback.append(np.eye(len(cl))[int(np.argmin(use))])
+    low = sum(al @ f for al, f in zip(a, fallback))
+    high = sum(al.max(1) for al in a)
+    b = low + (high - low) * rng.uniform(0.05, 0.8, size=m)
+    x = solve_lp(c, a, b, fallback)
+    for xl, cl in zip(x, c):
+        assert xl.min() >= -1e-12 and abs(xl.sum() - 1) < 1e-9
+        assert np.all(xl[~np.isfinite(cl)] == 0)
+    assert np.all(sum(al @ xl for al, xl in zip(a, x)) <= b + 1e-9)
+    value = sum(float(np.where(np.isfinite(cl), cl, 0.0) @ xl) for cl, xl in zip(c, x))
+    assert value == pytest.approx(brute_force_lp(c, a, b), abs=1e-7)
+
+
 def test_every_bcfw_iterate_is_feasible(tiny, tiny_table):
     separable = SeparableCost(tiny_table, tiny)
     low, high = separable.minimum(largest_widths=True), separable.cost(tiny.heaviest())

@@ -16,9 +16,9 @@ and ``s`` are feasible and the constraint is linear in the block, so **every ite
 The LP over a product of simplices with one linear constraint is the relaxation of a multiple-choice knapsack;
 :func:`solve_lp` solves it exactly by bisection on the Lagrange multiplier: the optimum mixes the two
 multiplier-optimal vertices on either side of the breakpoint, which makes the constraint tight. With several
-budgets each gets a multiplier (coordinate-wise bisection) and the answer is pulled back towards the current,
-feasible point just enough to satisfy all of them. Max-type budgets (peak memory) are exact exclusions:
-candidates whose own peak exceeds the limit get probability 0.
+budgets it solves the LP exactly with HiGHS (SciPy's ``linprog``; a dual-simplex vertex, so at most one
+fractional simplex per budget), which the tests check against enumerating every basis. Max-type budgets (peak
+memory) are exact exclusions: candidates whose own peak exceeds the limit get probability 0.
 
 At the end, LP steps with ``gamma = 1`` towards ``-x`` move to a vertex (HardCoRe's ``sparsify``), and the
 per-block argmax is the architecture, projected onto the budgets if rounding broke one.
@@ -40,7 +40,6 @@ Dist = dict[str, np.ndarray]
 """Decision label -> probability vector (``s{i}_b{j}_op`` over candidates, ``s{i}_depth`` over depths)."""
 
 BISECTION_STEPS = 60
-COORDINATE_ROUNDS = 8
 TOL = 1e-9
 
 
@@ -78,11 +77,27 @@ def solve_lp(c: Sequence[np.ndarray], a: Sequence[np.ndarray], b: np.ndarray,
         return x
     if m == 1:
         return _bisect_one(c, a, b, fallback)
-    for _ in range(COORDINATE_ROUNDS):
-        for k in range(m):
-            lam[k] = _bisect_multiplier(c, a, b, lam, k)
-    x = _pick(c, a, lam)
-    return _pull_back(a, b, x, fallback)
+    return _pull_back(a, b, _highs(c, a, b, fallback), fallback)  # exact; the pull-back only absorbs round-off
+
+
+def _highs(c, a, b, fallback) -> list[np.ndarray]:
+    """The LP with several budgets, exactly, by HiGHS: one equality row per simplex, one inequality per budget,
+    excluded candidates (``c = inf``) bounded to 0. ``fallback`` if HiGHS finds no solution (it is feasible)."""
+    from scipy.optimize import linprog
+
+    sizes = [len(cl) for cl in c]
+    cost = np.concatenate([np.where(np.isfinite(cl), cl, 0.0) for cl in c])
+    bounds = [(0.0, 1.0 if np.isfinite(v) else 0.0) for cl in c for v in cl]
+    a_eq = np.zeros((len(c), len(cost)))
+    start = np.cumsum([0, *sizes])
+    for l, (lo, hi) in enumerate(zip(start[:-1], start[1:])):
+        a_eq[l, lo:hi] = 1.0
+    out = linprog(cost, A_ub=np.concatenate(a, axis=1), b_ub=b, A_eq=a_eq, b_eq=np.ones(len(c)), bounds=bounds,
+                  method="highs")
+    if out.status != 0:
+        return [f.copy() for f in fallback]
+    x = np.clip(out.x, 0.0, None)
+    return [x[lo:hi] / x[lo:hi].sum() for lo, hi in zip(start[:-1], start[1:])]
 
 
 def _bisect_one(c, a, b, fallback) -> list[np.ndarray]:
@@ -101,25 +116,6 @@ def _bisect_one(c, a, b, fallback) -> list[np.ndarray]:
     g_in, g_out = float(_use(a, x_in)[0]), float(_use(a, x_out)[0])
     theta = 0.0 if g_out <= g_in else min(max((b[0] - g_in) / (g_out - g_in), 0.0), 1.0)
     return [theta * xo + (1 - theta) * xi for xo, xi in zip(x_out, x_in)]
-
-
-def _bisect_multiplier(c, a, b, lam: np.ndarray, k: int) -> float:
-    """The smallest ``lam[k]`` (others fixed) at which budget ``k`` holds, or a large value if none does."""
-    def holds(v: float) -> bool:
-        trial = lam.copy()
-        trial[k] = v
-        return bool(_use(a, _pick(c, a, trial))[k] <= b[k] + TOL)
-
-    if holds(0.0):
-        return 0.0
-    hi = 1.0
-    while not holds(hi) and hi < 1e15:
-        hi *= 4.0
-    lo = 0.0
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
-    return hi
 
 
 def _pull_back(a, b, x, fallback) -> list[np.ndarray]:
