@@ -27,6 +27,13 @@ def print_result(args: argparse.Namespace, data: Any, text: str) -> None:
         print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
 
 
+def warn_uncalibrated(table: Any) -> None:
+    """One line on stderr when ``table`` (a latency table) predicts without a calibration."""
+    line = table.uncalibrated_warning
+    if line is not None:
+        print(line, file=sys.stderr)
+
+
 def announcer(args: argparse.Namespace) -> Callable[[str], None]:
     """Progress lines for a long command: printed as they come, silent under ``--json``."""
     if getattr(args, "json", False):

@@ -98,15 +98,47 @@ def cmd_lut_build(args: argparse.Namespace) -> None:
     data = {"out": str(args.out), "ops": result.ops, "timed": result.timed, "reused": result.reused,
             "seconds": round(result.seconds, 2), "space": prov["space"], "archs": prov["archs"],
             "input_size": prov["input_size"], "backend": prov["backend"], "threads": prov["threads"],
-            "batch_size": prov["batch_size"]}
+            "batch_size": prov["batch_size"], "calibration": _calibrate_built(args, result.table, space)}
     print_result(args, data, f"wrote {args.out}: {result.ops} ops ({result.timed} timed, {result.reused} reused) "
                              f"in {result.seconds:.1f} s; {result.table.description}")
 
 
+def _calibrate_built(args: argparse.Namespace, table, space) -> dict[str, Any] | None:
+    """A table built for a space is calibrated here, on the machine that built it, with `lut calibrate`'s
+    defaults (a raw sum of ops timed alone is 20-45 % off a whole network); `--no-calibrate` leaves it raw, e.g.
+    a table for a device where it will be calibrated. A table of given networks (--arch) has no space to sample
+    networks from and stays raw."""
+    import sys
+
+    from hwnas.cost.latency.calibrate import calibrate_here
+
+    if args.no_calibrate or args.arch:
+        if args.arch and not args.no_calibrate:
+            print("note: a table of given networks (--arch) is not calibrated; calibrate it with `hwnas lut "
+                  "calibrate --space SPACE` if its ops cover a space", file=sys.stderr)
+        return None
+    if table.calibration is not None:  # a resumed table that was calibrated already
+        return {"kind": table.calibration["kind"], "samples": table.calibration["in_sample"]["n"]}
+    if not args.quiet:
+        print(f"calibrating on {args.calibration_samples} networks of {space.name} timed here "
+              "(--no-calibrate to skip)", file=sys.stderr)
+    cal = calibrate_here(table, space, args.calibration_samples, progress=not args.quiet)
+    table.save()
+    fit = cal["in_sample"]
+    return {"kind": cal["kind"], "samples": fit["n"], "in_sample_mape": fit["mape"],
+            "in_sample_max_abs_pct": fit["max_abs_pct"]}
+
+
 def cmd_lut_calibrate(args: argparse.Namespace) -> None:
-    from hwnas.cost.latency.calibrate import calibrate_table, default_kind
+    from hwnas.cost.latency.calibrate import calibrate_here, calibrate_table, default_kind
 
     table = _table(args)
+    if not args.imported_results:  # timed here: the networks, then the drift references beside them
+        space = _space(table, args.space)
+        cal = calibrate_here(table, space, args.samples, args.seed, args.sampler, args.kind, args.passes,
+                             args.rounds, args.order, progress=not args.json)
+        _print_calibration(args, table.save(args.out or args.lut), cal, "measured")
+        return
     measured, sampling = _measured(args, table, [])
     kind = default_kind(table, args.kind, len(measured.specs))
     # With the space, the fit is checked against the space's lightest network (plausible_calibration in
@@ -120,10 +152,13 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
                           contextual=kind == "contextual", sampler=sampling.get("sampler") or "given",
                           progress=not getattr(args, "json", False))
     cal["fit"]["space"] = sampling["space"]
-    out = table.save(args.out or args.lut)
+    _print_calibration(args, table.save(args.out or args.lut), cal, measured.source)
+
+
+def _print_calibration(args: argparse.Namespace, out: Path, cal: dict[str, Any], source: str) -> None:
     fit = cal["in_sample"]
     data = {"lut": str(out), "kind": cal["kind"], "scale": cal["scale"], "offset_ms": cal["offset_ms"],
-            "samples": fit["n"], "seed": sampling["seed"], "source": measured.source,
+            "samples": fit["n"], "seed": cal["fit"]["seed"], "source": source,
             "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
     terms = ""
     if cal["kind"] in ("graph", "contextual"):
@@ -137,32 +172,94 @@ def cmd_lut_calibrate(args: argparse.Namespace) -> None:
         terms += (f" + per-op residuals ({len(cal['op_residual_ms'])} ops, ridge {lam:g})" if lam is not None
                   else " (per-op residuals did not help in cross-validation: none kept)")
     what = "raw" if cal["kind"] == "affine" else "(raw - null overheads)"
-    print_result(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({measured.source}): measured = "
+    print_result(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({source}): measured = "
                              f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
                              f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
 
 
+STATISTIC = ("median of per-call times, each network alone and warm in its deployment ONNX export (as `hwnas export` "
+             "writes it), median over the passes")
+
+
 def cmd_lut_validate(args: argparse.Namespace) -> None:
     from hwnas.cost.latency.sampled_nets import fitted_networks
-    from hwnas.cost.latency.validate import scatter_plot, validate_table
 
     table = _table(args)
     used = fitted_networks(table)
+    samplers = [args.sampler] if args.sampler and args.sampler != "both" else ["uniform", "mixed"]
+    if args.imported_results:
+        samplers = [None]  # the bundle's own networks
+    results = {}
+    for sampler in samplers:
+        args.sampler = sampler or "uniform"
+        results[sampler or "given"] = _validate_sampled(args, table, used)
+    result = dict(next(iter(results.values())))  # the headline: uniform members, as `hwnas space sample` draws
+    result["samplers"] = {name: {k: r[k] for k in ("mape", "within_5pct", "within_10pct", "spearman", "n",
+                                                   "bias_pct", "max_abs_pct")} for name, r in results.items()}
+    result["drift"] = _validation_drift(args, table)
+    if result["drift"] is not None:
+        for r in results.values():
+            r["drift_corrected"] = _drift_corrected(r, result["drift"])
+        result["drift_corrected"] = next(iter(results.values()))["drift_corrected"]
+    result.pop("points", None)
+    print_result(args, result, _validation_text(result, results))
+
+
+def _validate_sampled(args: argparse.Namespace, table, used: list[str]) -> dict[str, Any]:
+    """Networks of one sampler measured and scored (:func:`~hwnas.cost.latency.validate.validate_table`)."""
+    from hwnas.cost.latency.validate import scatter_plot, validate_table
+
     measured, sampling = _measured(args, table, used)
     result = validate_table(table, measured)
-    points = result.pop("points")
-    result.update(seed=sampling["seed"], excluded=len(used), lut=str(args.lut),
-                  order=measured.timing.get("network_order", "interleaved"))
-    if args.plot:
-        title = f"{table.provenance.get('space') or 'networks'} at {table.provenance['input_size']} px, n={result['n']}"
+    result.update(seed=sampling["seed"], sampler=sampling["sampler"], excluded=len(used), lut=str(args.lut),
+                  order=measured.timing.get("network_order", "interleaved"),
+                  passes=measured.timing.get("network_passes", 1), statistic=STATISTIC)
+    if args.plot and sampling["sampler"] in ("uniform", None):
+        points = result["points"]
+        p = table.provenance
+        title = f"{p.get('space') or 'networks'} at {p['input_size']} px, n={result['n']}"
         raw = points["raw_ms"] if table.calibration is not None else None
         result["plot"] = str(scatter_plot(points["predicted_ms"], points["measured_ms"], args.plot, title, raw))
-    raw = result["uncalibrated"]
-    text = (f"{result['n']} networks ({measured.source}, not used for calibration): MAPE {result['mape']:.2f} %, "
-            f"{result['within_5pct']:.0f} % within 5 %, {result['within_10pct']:.0f} % within 10 %, Spearman "
-            f"{result['spearman']:.3f}" + (f"; uncalibrated MAPE {raw['mape']:.2f} %" if result["calibrated"] else
-                                           " (table not calibrated)"))
-    print_result(args, result, text)
+    return result
+
+
+def _validation_drift(args: argparse.Namespace, table) -> float | None:
+    """The machine's drift since calibration: the calibration's references timed again now (None without them
+    or for networks timed on another device)."""
+    from hwnas.cost.latency.drift import drift_factor, measure_references, table_references
+
+    kept = table_references(table)
+    if kept is None or args.imported_results:
+        return None
+    archs, then = kept
+    return drift_factor(measure_references(table, archs, args.passes, args.rounds), then)
+
+
+def _drift_corrected(result: dict[str, Any], drift: float) -> dict[str, Any]:
+    """The metrics with every measurement divided by ``drift``: in the calibration's units."""
+    from hwnas.cost.latency.validate import metrics
+
+    points = result["points"]
+    return metrics(points["predicted_ms"], [m / drift for m in points["measured_ms"]])
+
+
+def _validation_text(result: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, r in results.items():
+        raw = r["uncalibrated"]
+        lines.append(f"{r['n']} {name} networks ({r['source']}, not used for calibration, seed {r['seed']}): MAPE "
+                     f"{r['mape']:.2f} %, {r['within_5pct']:.0f} % within 5 %, {r['within_10pct']:.0f} % within "
+                     f"10 %, Spearman {r['spearman']:.3f}, bias {r['bias_pct']:+.1f} %"
+                     + (f"; uncalibrated MAPE {raw['mape']:.2f} %" if r["calibrated"] else " (table not calibrated)"))
+        if "drift_corrected" in r:
+            d = r["drift_corrected"]
+            lines.append(f"  in the calibration's units (drift x{result['drift']:.3f}): MAPE {d['mape']:.2f} %, "
+                         f"{d['within_5pct']:.0f} % within 5 %, bias {d['bias_pct']:+.1f} %")
+    drift = result["drift"]
+    lines.append(f"measured: {STATISTIC} ({result['passes']} pass(es)); "
+                 + (f"drift since calibration x{drift:.3f} (its references timed again)" if drift is not None
+                    else "no drift references in the calibration"))
+    return "\n".join(lines)
 
 
 def cmd_lut_export_ops(args: argparse.Namespace) -> None:
@@ -204,9 +301,10 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
                    help=f"networks sampled from the space {what} (default {default_samples})")
     p.add_argument("--seed", type=int, default=default_seed, help=f"sampling seed (default {default_seed})")
     p.add_argument("--space", help="the space to sample from (default: the table's; a YAML space needs its file)")
-    p.add_argument("--sampler", choices=("uniform", "spread", "mixed"), default="uniform",
-                   help="uniform (default): every decision uniformly; spread: a random share of skips (and "
-                        "smallest depths) per network, covering light networks too; mixed: half and half")
+    p.add_argument("--sampler", choices=("uniform", "spread", "mixed", "both"), default="uniform",
+                   help="uniform: every decision uniformly, as `hwnas space sample` draws; spread: a random share "
+                        "of skips (and smallest depths) per network, covering light networks too; mixed: half and "
+                        "half; both (validate only): uniform, then mixed (default: uniform; both for validate)")
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
@@ -249,6 +347,7 @@ def _add_calibration(lut: argparse._SubParsersAction) -> None:
     p = lut.add_parser("validate", help="predicted vs measured on networks not used for calibration")
     p.add_argument("--lut", required=True, help="latency table")
     _networks_args(p, 50, 1, "and timed (calibration networks are excluded)")
+    p.set_defaults(sampler="both")
     _measure_args(p)
     p.add_argument("--plot", metavar="PNG", help="write a predicted-vs-measured scatter plot (needs matplotlib)")
     p.set_defaults(func=cmd_lut_validate)
@@ -286,6 +385,7 @@ def _add_build(lut: argparse._SubParsersAction) -> None:
     """``lut build``: time every op of a space or of given networks."""
     from hwnas.cost.latency.backends import backend_names
     from hwnas.cost.latency.build import DEFAULT_CHUNK, DEFAULT_WIDTH_GRID
+    from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES
     from hwnas.cost.latency.measure import DEFAULT_ROUNDS, DEFAULT_WARMUP
 
     p = lut.add_parser("build", help="time every op of a space (or of given networks) and write a latency table")
@@ -314,6 +414,12 @@ def _add_build(lut: argparse._SubParsersAction) -> None:
                                                 "is resumed")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out holds a partial table")
     p.add_argument("--no-adapt", action="store_true", help="with --arch: keep ImageNet strides on small inputs")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="leave the table uncalibrated (raw sums of ops timed alone, 20-45 %% off whole networks), "
+                        "e.g. one that will be calibrated on its device; by default a --space table is calibrated "
+                        "here as `hwnas lut calibrate` does with its defaults")
+    p.add_argument("--calibration-samples", type=positive_int, default=DEFAULT_SAMPLES,
+                   help=f"networks timed for that calibration (default {DEFAULT_SAMPLES})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_lut_build)

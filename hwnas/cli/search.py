@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hwnas.cli.common import announcer, common_flags, positive_float, positive_int, print_result
+from hwnas.cli.common import announcer, common_flags, positive_float, positive_int, print_result, warn_uncalibrated
 from hwnas.settings import parse_settings
 
 
@@ -22,6 +22,10 @@ def cmd_search(args: argparse.Namespace) -> None:
     search_args = _search_args(args)
     budgets = _budgets(args)
     _check_measured_usable(args)
+    if args.lut:
+        from hwnas.cost.latency.table import LatencyTable
+
+        warn_uncalibrated(LatencyTable.load(args.lut))
     out = Path(args.out)
     dirs = AttemptDirs(first=out, root=out, prefix="retry")  # retries in OUT/retryN
     timer = _timer(args) if args.check_measured else None
@@ -107,15 +111,21 @@ def _search_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def _timer(args: argparse.Namespace):
     """The :class:`~hwnas.search.measured.DeployedTimer` of ``--check-measured``: the table's settings,
-    ``--measure-passes`` passes, the drift references of ``--space`` at the table's geometry, in ``OUT/drift``."""
+    ``--measure-passes`` passes, in ``OUT/drift``, against the drift references of the table's calibration (their
+    times then as baselines), else those of ``--space`` at the table's geometry."""
     from hwnas.cost.latency.table import LatencyTable
     from hwnas.search import measured  # looked up at call time: tests replace the timing
     from hwnas.space import get_space
 
-    p = LatencyTable.load(args.lut).provenance
+    from hwnas.cost.latency.drift import table_references
+
+    table = LatencyTable.load(args.lut)
+    p = table.provenance
     space = get_space(args.space, p["input_size"], p["in_channels"], p["num_classes"], args.width_mult)
+    # A calibration's references come with their times then: every measurement in the predictions' units.
+    references = None if table_references(table) else measured.drift_references(space)
     return measured.DeployedTimer.from_table(args.lut, Path(args.out) / "drift", passes=args.measure_passes,
-                                             references=measured.drift_references(space))
+                                             references=references)
 
 
 def _not_measured(arch: str, onnx_path: Path) -> float:

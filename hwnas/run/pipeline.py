@@ -56,12 +56,11 @@ def make_space(cfg: RunConfig, geometry: dict[str, int]):
 
 # ------------------------------------------------------------------------------------------------ stages
 def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any]:
-    from hwnas.cost.latency.calibrate import calibrate_table, default_kind
+    from hwnas.cost.latency.build import build_space_table
+    from hwnas.cost.latency.calibrate import calibrate_here
     from hwnas.cost.latency.measured_nets import calibration_order, measure_here
     from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks, sample_specs
     from hwnas.cost.latency.validate import validate_table
-    from hwnas.cost.latency.backends import backend_class
-    from hwnas.cost.latency.build import build_space_table
     from hwnas.cost.latency.table import LatencyTable
 
     t = cfg.target
@@ -75,14 +74,8 @@ def stage_lut(cfg: RunConfig, out: Path, space, progress: bool) -> dict[str, Any
                               rounds=cfg.lut.rounds, passes=cfg.lut.passes, progress=progress)
     table = built.table
     kind = None
-    if cfg.lut.calibrate:
-        nulls = backend_class(t.backend).has_null_models
-        specs = sample_specs(space, cfg.lut.calibrate, cfg.seed, sampler=cfg.lut.sampler)
-        measured = measure_here(table, specs, overheads=nulls, order=calibration_order(table))
-        wanted = default_kind(table, "auto", len(specs))
-        kind = calibrate_table(table, measured, space, seed=cfg.seed, graph=wanted == "graph",
-                               contextual=wanted == "contextual", sampler=cfg.lut.sampler,
-                               progress=progress)["kind"]
+    if cfg.lut.calibrate:  # as `hwnas lut build` does by default, with the drift references kept
+        kind = calibrate_here(table, space, cfg.lut.calibrate, cfg.seed, cfg.lut.sampler, progress=progress)["kind"]
         table.save()
     validation = None
     if cfg.lut.validate:
@@ -122,17 +115,14 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
     against the space's drift references, all attempts corrected to its first measurement's baselines); each
     attempt records its ``measurements`` and ``drift``, and ``OUT/search_drift/measurements.json`` the timer's log."""
     from hwnas.search.closed_loop import AttemptDirs, search_closed_loop
-    from hwnas.search.measured import DeployedTimer, drift_references
 
     dirs = AttemptDirs(first=out / "search", root=out, prefix="search_retry")  # retries in OUT/search_retryN
     search_args = dict(space=cfg.search.space, dataset=cfg.dataset, lut=lut_path, overrides=cfg.search.settings,
                        batch_size=cfg.search.batch_size, width_mult=cfg.search.width_mult, seed=cfg.seed,
                        device=cfg.device, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.search.limit,
                        progress=progress, tensorboard=False)
-    t, work = cfg.target, out / "search_drift"
-    timer = DeployedTimer(geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
-                          work_dir=work, passes=cfg.measure.passes,
-                          references=drift_references(make_space(cfg, geometry)))
+    work = out / "search_drift"
+    timer = run_timer(cfg, geometry, work, lut_path)
 
     def measure(arch: str, onnx_path: Path):
         return measure_untrained(cfg, arch, geometry, onnx_path, timer)
@@ -154,21 +144,27 @@ def stage_search(cfg: RunConfig, out: Path, lut_path: str, budgets, geometry: di
             "chosen_attempt": chosen["attempt"], "measurement_log": None if log is None else str(log)}
 
 
-def run_timer(cfg: RunConfig, geometry: dict[str, int], work: Path):
+def run_timer(cfg: RunConfig, geometry: dict[str, int], work: Path, lut_path: str | None = None):
     """One :class:`~hwnas.search.measured.DeployedTimer` for a stage's measurements (``measure.passes`` passes
-    beside the space's drift references), so that they share their references' baselines."""
+    beside drift references), so that they share their references' baselines: those of the table at
+    ``lut_path``'s calibration with their times then (every measurement in the units of its predictions) when it
+    kept them, else the space's, with the first measurement as baseline."""
+    from hwnas.cost.latency.drift import table_references
+    from hwnas.cost.latency.table import LatencyTable
     from hwnas.search.measured import DeployedTimer, drift_references
 
     t = cfg.target
+    kept = table_references(LatencyTable.load(lut_path)) if lut_path is not None else None
+    references, baselines = kept if kept is not None else (drift_references(make_space(cfg, geometry)), None)
     return DeployedTimer(geometry, t.backend, t.threads, t.batch_size, cfg.measure.warmup, cfg.measure.rounds,
-                         work_dir=work, passes=cfg.measure.passes,
-                         references=drift_references(make_space(cfg, geometry)))
+                         work_dir=work, passes=cfg.measure.passes, references=references, baselines=baselines)
 
 
-def measuring(cfg: RunConfig, geometry: dict[str, int], work: Path) -> tuple[Any, Any]:
+def measuring(cfg: RunConfig, geometry: dict[str, int], work: Path,
+              lut_path: str | None = None) -> tuple[Any, Any]:
     """``(measure, timer)``: ``measure(arch)`` times ``arch`` untrained with one :func:`run_timer` in ``work``,
     each network exported to its own file (``work/ARCHDIGEST.onnx``)."""
-    timer = run_timer(cfg, geometry, work)
+    timer = run_timer(cfg, geometry, work, lut_path)
 
     def measure(arch: str):
         return measure_untrained(cfg, arch, geometry, work / f"{digest(arch)}.onnx", timer)
@@ -365,7 +361,7 @@ def run_finalists(cfg: RunConfig, out: Path, space, geometry: dict[str, int], lu
     from hwnas.arch import encode
     from hwnas.run.finalist_stage import stage_finalists
 
-    measure_arch, timer = measuring(cfg, geometry, out / "finalists" / "measured")
+    measure_arch, timer = measuring(cfg, geometry, out / "finalists" / "measured", lut_path)
 
     def measure(choice):
         measured = measure_arch(encode(space.to_spec(choice)))

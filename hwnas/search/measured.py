@@ -12,18 +12,23 @@ network's median of that pass is divided by it. The median over passes of these 
 (:func:`hwnas.search.closed_loop.search_within_measured` takes such a measurement again before it acts on it).
 
 :class:`DeployedTimer` does the timing and keeps a log of every measurement for the reports;
-:func:`drift_references` picks the default references of a space.
+:func:`~hwnas.cost.latency.drift.drift_references` picks the default references of a space; a calibrated table
+keeps them with their times at calibration (:func:`~hwnas.cost.latency.drift.table_references`), and a timer
+made with :meth:`DeployedTimer.from_table` corrects every measurement to those: the units of the predictions.
 """
 
 from __future__ import annotations
 
-import random
 import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hwnas.cost.latency.drift import drift_references
+
+__all__ = ["MIN_PASSES", "NOISE_FLOOR", "DeployedTimer", "Measurement", "deployed_model", "drift_references"]
 
 MIN_PASSES = 3
 """Passes a decision needs: with fewer, one slow pass is the median (or half of it); with three, one slow pass is
@@ -98,33 +103,6 @@ class Measurement:
                 "drift": self.drift, "drift_passes": list(self.drift_passes), "noise": self.noise}
 
 
-def drift_references(space: Any, count: int = 3) -> list[str]:
-    """Arch texts of ``count`` drift references of ``space``: its lightest network, its middle one (the middle
-    value of every dimension), then fixed-seed uniform draws (``random.Random(0)``), without repeats.
-
-    Why these: the lightest is the cheapest to time; the middle one is shaped like the networks a budget picks
-    (weights and activations of the same size), so a slow spell that hits their caches or memory bandwidth hits it
-    alike; more than one, so that the median over references outvotes one that misbehaves. None is the heaviest
-    network: at 224 px that costs several times the network under test in every pass. A space with fewer distinct
-    networks than ``count`` gives fewer.
-    """
-    from hwnas.arch import encode
-
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"count must be an integer >= 0, got {count!r}")
-    middle = {d.label: d.values[len(d.values) // 2] for d in space.dims()}
-    rng = random.Random(0)
-    choices = [space.lightest(), middle, *(space.sample(rng) for _ in range(4 * count))]
-    texts: list[str] = []
-    for choice in choices:
-        if len(texts) == count:
-            break
-        text = encode(space.to_spec(choice))
-        if text not in texts:
-            texts.append(text)
-    return texts
-
-
 def deployed_model(arch: str, geometry: Mapping[str, int], backend: str, onnx_path: str | Path) -> Any:
     """What a backend times for ``arch`` as it runs deployed, freshly initialised (latency does not depend on the
     weights): the deployment export (:func:`hwnas.workflows.export.export_model`, BN folded) written to
@@ -184,17 +162,25 @@ class DeployedTimer:
 
     @classmethod
     def from_table(cls, lut: str | Path, work_dir: str | Path, *, passes: int = MIN_PASSES,
-                   references: Sequence[str] = (), baselines: Sequence[float] | None = None,
+                   references: Sequence[str] | None = None, baselines: Sequence[float] | None = None,
                    rounds: int | None = None) -> DeployedTimer:
         """A timer with the settings of the latency table ``lut`` (backend, threads, batch size, geometry,
-        warm-up, and rounds unless given), as its ops were timed. A table imported from another device is
+        warm-up, and rounds unless given), as its ops were timed. ``references`` left None: the calibration's
+        drift references with their times at calibration as baselines
+        (:func:`~hwnas.cost.latency.drift.table_references`), so that every measurement is put in the units of
+        the table's predictions; none for a table without them. A table imported from another device is
         refused: timing here would judge this CPU against that device's budget."""
+        from hwnas.cost.latency.drift import table_references
         from hwnas.cost.latency.table import LatencyTable
 
-        p = LatencyTable.load(lut).provenance
+        table = LatencyTable.load(lut)
+        p = table.provenance
         if p.get("source") == "imported":
             raise ValueError(f"{lut} was measured on another device ({p['device'].get('cpu_model')}): the measured "
                              "check has to run there")
+        if references is None:
+            kept = table_references(table)
+            references, baselines = kept if kept is not None else ((), None)
         timing = p["timing"]
         return cls(p, p["backend"], p["threads"], p["batch_size"], timing.get("warmup", 10),
                    rounds or timing.get("rounds", 100), work_dir=work_dir, passes=passes, references=references,

@@ -11,7 +11,6 @@ so it also checks the folding.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,10 +19,10 @@ from torch import nn
 
 from hwnas.arch import ArchSpec, dumps
 from hwnas.fileio import atomic_path, write_text_atomic
+from hwnas.nn.deploy import DEFAULT_OPSET, export_onnx
 from hwnas.workflows.run_dir import RunGeometry, build, load_trained
 
 FORMATS = ("onnx", "torchscript")
-DEFAULT_OPSET = 17
 PARITY_ATOL = 1e-4  # float32 ORT vs eager: kernels differ in summation order; 1e-4 on logits is well inside that
 
 
@@ -41,24 +40,6 @@ class ExportReport:
 def _save_weights(model: nn.Module, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-
-
-def export_onnx(model: nn.Module, path: Path, input_shape: tuple[int, ...], opset: int = DEFAULT_OPSET,
-                dynamic_batch: bool = True) -> None:
-    """Write ``model`` (in eval mode) as ONNX with input ``input`` and output ``logits``.
-
-    The TorchScript-based exporter is used: for these static conv nets it gives the same graph as the
-    torch.export-based one and is about 10x faster, which matters when a latency table exports hundreds of ops.
-    """
-    model = model.eval()
-    example = torch.randn(*input_shape)
-    with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (example,), str(tmp), dynamo=False, opset_version=opset,
-            input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
-        )
 
 
 def export_torchscript(model: nn.Module, path: Path, input_shape: tuple[int, ...]) -> None:
@@ -111,7 +92,7 @@ def export_model(model: nn.Module, spec: ArchSpec | None, out: Path, fmt: str, i
     shape = (batch, in_channels, input_size, input_size)
     model = model.cpu().eval()
     graph, folded = fold_batchnorm(model) if fold_bn else (model, 0)
-    if fmt == "onnx":
+    if fmt == "onnx":  # the one deployment export (hwnas.nn.deploy), which hwnas also times
         export_onnx(graph, out, shape, opset=opset)
         diff = onnx_max_abs_diff(model, out, shape)
     else:

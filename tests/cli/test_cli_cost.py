@@ -30,10 +30,14 @@ def test_lut_build_arch_then_latency_measured(cli, tmp_path):
     assert code == 0, err
     built = json.loads(out)
     assert (built["ops"], built["timed"], built["backend"], built["archs"]) == (4, 4, "onnxruntime", ["custom"])
-    code, out, err = cli("latency", TINY_ARCH, "--lut", lut, "--measure", "--rounds", 3, "--json")
+    assert built["calibration"] is None  # a table of given networks has no space to calibrate on
+    code, out, err = cli("latency", TINY_ARCH, "--lut", lut, "--measure", "--rounds", 3, "--passes", 2, "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["predicted_ms"] > 0 and result["measured_ms"] > 0 and result["measured_iqr_ms"] >= 0
+    assert result["predicted_ms"] > 0 and result["measured_ms"] > 0 and len(result["measured_passes_ms"]) == 2
+    assert result["drift"] is None  # no calibration, so no drift references to time beside it
+    # The one-line warning: predictions of an uncalibrated table are raw sums of ops timed alone.
+    assert err.count("\n") == 1 and "not calibrated" in err and "hwnas lut calibrate" in err
     code, out, _ = cli("latency", TINY_ARCH, "--lut", lut)
     assert code == 0 and "predicted" in out and "measured" not in out
 
@@ -42,17 +46,41 @@ def test_lut_build_yaml_space_resumes_and_predicts_samples(cli, tmp_path):
     space, lut = tmp_path / "two.yaml", tmp_path / "lut.json"
     space.write_text(YAML_SPACE)
     args = ("lut", "build", "--space", space, "--input-size", 16, "--num-classes", 10, "--out", lut, "--json",
-            *FAST)
+            "--calibration-samples", 4, *FAST)
     code, out, err = cli(*args)
     assert code == 0, err
     first = json.loads(out)
     assert first["timed"] == first["ops"] > 5 and first["space"] == "two_slots"
+    # Built for a space: calibrated by default, on the machine that built it, with its drift references kept.
+    assert first["calibration"]["samples"] == 4
+    calibration = json.loads(lut.read_text())["calibration"]
+    assert calibration["fit"]["timing"]["network_order"] == "alone"
+    refs = calibration["drift_references"]
+    assert len(refs["archs"]) == len(refs["ms"]) >= 2 and min(refs["ms"]) > 0
     code, out, _ = cli(*args)  # same settings: nothing left to time
     assert code == 0 and json.loads(out)["timed"] == 0
     code, out, _ = cli("space", "sample", space, "--input-size", 16, "--num-classes", 10, "--seed", 3, "--json")
-    code, out, err = cli("latency", json.loads(out)["arch"], "--lut", lut, "--json")
+    arch = json.loads(out)["arch"]
+    code, out, err = cli("latency", arch, "--lut", lut, "--json")
     assert code == 0, err
-    assert json.loads(out)["predicted_ms"] > 0
+    assert json.loads(out)["predicted_ms"] > 0 and "not calibrated" not in err
+    # --measure times the calibration's references beside the network and reports the drift since calibration.
+    code, out, err = cli("latency", arch, "--lut", lut, "--measure", "--rounds", 3, "--passes", 2, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["drift"] > 0 and result["measured_at_calibration_ms"] == pytest.approx(
+        result["measured_ms"] / result["drift"], rel=0.5)  # per-pass drift: near, not equal, to the ratio
+    assert result["error_pct"] == pytest.approx(
+        100 * (result["predicted_ms"] / result["measured_at_calibration_ms"] - 1))
+
+
+def test_lut_build_no_calibrate_leaves_it_raw(cli, tmp_path):
+    space, lut = tmp_path / "two.yaml", tmp_path / "lut.json"
+    space.write_text(YAML_SPACE)
+    code, out, err = cli("lut", "build", "--space", space, "--input-size", 16, "--num-classes", 10, "--out", lut,
+                         "--json", "--no-calibrate", *FAST)
+    assert code == 0, err
+    assert json.loads(out)["calibration"] is None and json.loads(lut.read_text())["calibration"] is None
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -156,3 +156,26 @@ def default_kind(table: LatencyTable, kind: str = "auto", networks: int | None =
         raise ValueError(f"unknown calibration kind {kind!r}; valid: auto, {', '.join(kind_names())}")
     return kind
 
+
+
+def calibrate_here(table: LatencyTable, space: SearchSpace, samples: int = DEFAULT_SAMPLES, seed: int = 0,
+                   sampler: str = "uniform", kind: str = "auto", passes: int = 1, rounds: int | None = None,
+                   order: str | None = None, progress: bool = False) -> dict[str, Any]:
+    """Calibrate ``table`` on this machine, as ``hwnas lut build`` (by default), ``hwnas lut calibrate`` and
+    ``hwnas run`` do: ``samples`` networks of ``space`` drawn with ``seed`` and ``sampler``, each timed alone in
+    its deployment export (``order``: default the table's, :func:`~hwnas.cost.latency.measured_nets.
+    calibration_order`), the ``kind`` fitted (``auto``: :func:`default_kind`), then the space's drift references
+    timed and kept in the calibration (:mod:`hwnas.cost.latency.drift`). The calibration is stored in the table
+    (not saved) and returned."""
+    from hwnas.cost.latency.drift import record_references
+    from hwnas.cost.latency.measured_nets import calibration_order, measure_here
+    from hwnas.cost.latency.sampled_nets import sample_specs
+
+    wanted = default_kind(table, kind, samples)
+    specs = sample_specs(space, samples, seed, sampler=sampler)
+    measured = measure_here(table, specs, rounds, wanted in ("overhead", "graph", "contextual"), passes,
+                            order or calibration_order(table))
+    calibrate_table(table, measured, space, seed=seed, graph=wanted == "graph", contextual=wanted == "contextual",
+                    sampler=sampler, progress=progress)
+    record_references(table, space, passes, rounds)
+    return table.calibration

@@ -149,12 +149,29 @@ def measure_specs(
     order: str = "interleaved",
 ) -> list[Timing]:
     """Time whole networks (``build_model`` of each spec), interleaved (or each ``alone``), with the same method
-    as the table ops."""
-    from hwnas.nn import build_model
+    as the table ops.
 
-    models = [build_model(spec, num_classes, in_channels).eval() for spec in specs]
-    return time_models(models, backend, threads, batch_size, warmup, rounds,
-                       input_shapes=(in_channels, input_size, input_size), order=order)
+    A backend that times exported files (ONNX Runtime) times each network's deployment export, the file
+    ``hwnas export`` writes (:func:`hwnas.nn.deploy.deployed_onnx`: BatchNorm folded, symbolic batch axis): the
+    measured latency is that of the file a user deploys, not of an in-memory graph with static shapes, which ran
+    about 5 % faster at 32 px (docs/BENCHMARKS.md, issue 20)."""
+    import tempfile
+    from pathlib import Path
+
+    from hwnas.cost.latency.backends import backend_class
+    from hwnas.nn import build_model
+    from hwnas.nn.deploy import deployed_onnx
+
+    models: list[Any] = [build_model(spec, num_classes, in_channels).eval() for spec in specs]
+    shape = (in_channels, input_size, input_size)
+    name = backend if isinstance(backend, str) else backend.name
+    with tempfile.TemporaryDirectory() as scratch:
+        if backend_class(name).times_exported_onnx:
+            files = [Path(scratch) / f"net{i}.onnx" for i in range(len(models))]
+            for model, path in zip(models, files):
+                deployed_onnx(model, path, (batch_size, *shape))
+            models = files
+        return time_models(models, backend, threads, batch_size, warmup, rounds, input_shapes=shape, order=order)
 
 
 def measure_as_tabled(provenance: dict[str, Any], specs: Sequence[ArchSpec], warmup: int | None = None,

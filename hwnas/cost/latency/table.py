@@ -211,6 +211,15 @@ class LatencyTable:
         return measure_as_tabled(self.provenance, specs, warmup, rounds, order, self.where)
 
     @property
+    def uncalibrated_warning(self) -> str | None:
+        """One line to warn a user who predicts with a table that has no calibration (None when it has one)."""
+        if self.calibration is not None:
+            return None
+        name = self.path or "the table"
+        return (f"warning: {self.where} is not calibrated: its predictions are raw sums of ops timed alone, 20-45 % "
+                f"off whole networks; calibrate it with `hwnas lut calibrate --lut {name}`")
+
+    @property
     def description(self) -> str:
         p = self.provenance
         what = p["space"] or "given networks"
