@@ -80,6 +80,12 @@ class Slot:
         return labels.width_label(self.label)
 
 
+def candidate_width(width: Any, index: int) -> Any:
+    """Candidate ``index``'s width: ``width`` itself, or its ``index``-th entry when ``width`` gives every candidate
+    of a slot its own (a tuple or list in candidate order: TF-NAS searches each operation at its own width)."""
+    return width[index] if isinstance(width, (tuple, list)) else width
+
+
 @dataclass(frozen=True)
 class SpaceGeometry:
     """What every space is parameterised by."""
@@ -191,12 +197,17 @@ class SearchSpace:
         return active
 
     def block_for(self, slot: Slot, choice: Mapping[str, Any]) -> BlockSpec:
-        """The block a slot becomes under ``choice`` (candidate, with the chosen width applied)."""
+        """The block a slot becomes under ``choice`` (candidate, with the chosen width applied).
+
+        A candidate is written at its largest width, and a width above it is that largest width: a candidate may
+        have a narrower range than the slot (TF-NAS: an e3 op's mid width reaches ``4 * in``, an e6 op's
+        ``8 * in``; Hu et al. 2020, Sec. 3.3)."""
         block = slot.candidates[choice[slot.op_label]]
         attr = block.kind.width_field  # the field a width sets (mid, or the SPOS scale); none: a skip or a cn
         if slot.widths is None or attr is None:
             return block
-        return replace(block, **{attr: choice[slot.width_label]})
+        width, largest = choice[slot.width_label], getattr(block, attr)
+        return replace(block, **{attr: width if largest is None else min(width, largest)})
 
     def to_spec(self, choice: Mapping[str, Any]) -> ArchSpec:
         """The network ``choice`` denotes, as an ArchSpec the builder, cost models and export all accept."""
@@ -263,8 +274,8 @@ def match_block(slot: Slot, block: BlockSpec) -> tuple[str, Any] | None:
             if cand == block:
                 return name, None
             continue
-        width = getattr(block, attr)
-        if width in slot.widths and replace(block, **{attr: getattr(cand, attr)}) == cand:
+        width, largest = getattr(block, attr), getattr(cand, attr)
+        if width in slot.widths and (largest is None or width <= largest) and replace(block, **{attr: largest}) == cand:
             return name, width
     return None
 

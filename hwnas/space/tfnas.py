@@ -8,13 +8,14 @@ then (40, 2, 3), (80, 2, 4), (112, 1, 4), (192, 2, 4), (320, 1, 1) with swish, a
 * **operation** (``s{i}_b{j}_op``): one of 8 MBConv primitives, kernel {3, 5} x nominal expansion {3, 6} x SE
   {no, yes}; a TF-NAS SE is ``in_ch`` wide for e3 and ``2 * in_ch`` for e6 (written as an explicit ``sec``),
   with the block's activation and a sigmoid gate;
-* **width** (``s{i}_b{j}_width``): the mid width, elasticity scaling (Sec. 3.3). *Rule*: the value is the
-  absolute mid width, any integer in ``[in_ch, 8 * in_ch]``, shared by the slot's 8 candidates. ``8 * in_ch`` is
-  TF-NAS's largest mask (4/3 of the nominal e6 width); every candidate is written at that width and the chosen
-  value replaces its ``m``, so no value exceeds a candidate. TF-NAS's smaller mask for e3 (``4 * in_ch``) is not
-  enforced: with an explicit mid, the nominal expansion only decides the SE width (and the ``e`` the text shows).
-  Hence ``k3_e3`` and ``k3_e6`` (no SE) denote the same network at a given width; ``size()`` counts both, an upper
-  bound as for dropped slots. TF-NAS-A's mids (83, 128, 138, 297, ..., 1370) all lie in these ranges;
+* **width** (``s{i}_b{j}_width``): the mid width of the chosen operation, elasticity scaling (Sec. 3.3). *Rule*:
+  the value is the absolute mid width, an integer in ``[in_ch, 8 * in_ch]``. Each operation has its own largest
+  width, TF-NAS's mask (``model_search.py``): ``4 * in_ch`` for e3 and ``8 * in_ch`` for e6 (4/3 of the nominal
+  ``3 * in_ch`` and ``6 * in_ch``); each candidate is written at it, and a value above it is that largest width
+  (:meth:`~hwnas.space.SearchSpace.block_for`), so an e3 and an e6 op differ in width as in TF-NAS and meet only
+  at ``4 * in_ch``. A TF-NAS search gives every operation of a slot its own width, starting at its nominal
+  ``e * in_ch`` (:func:`hwnas.search.parts.width_scaling.op_widths`). ``size()`` counts every (op, width) pair,
+  an upper bound as for dropped slots. TF-NAS-A's mids (83, 128, 138, 297, ..., 1370) all lie in the e6 ranges;
 * **depth** (``s{i}_depth``): sink-connecting search (Sec. 3.2): a stage may end after any block, keeping >= 1.
 
 Candidates are ordered e3 before e6, k3 before k5, no SE before SE: ``k5_e6_se`` at ``8 * in_ch`` with every
@@ -38,6 +39,11 @@ TFNAS_PRIMITIVES = tuple((k, e, se) for e in (3, 6) for k in (3, 5) for se in (F
 MAX_MID_RATIO = 8  # elastic widths reach 4/3 of the nominal e6 width: 8 * in_ch
 
 
+def largest_mid(exp: int, in_ch: int) -> int:
+    """An op's largest mid width, TF-NAS's channel mask: 4/3 of its nominal ``exp * in_ch`` (4 or 8 x in_ch)."""
+    return MAX_MID_RATIO * in_ch * exp // 6
+
+
 def tfnas_widths(in_ch: int) -> tuple[int, ...]:
     """Every mid width an elastic slot with ``in_ch`` input channels may take: ``in_ch .. 8 * in_ch``."""
     return tuple(range(in_ch, MAX_MID_RATIO * in_ch + 1))
@@ -46,9 +52,9 @@ def tfnas_widths(in_ch: int) -> tuple[int, ...]:
 def _candidates_for(act: str | None):
     def candidates(in_ch: int, out: int, stride: int) -> dict:
         nact = f"_n{act}" if act else ""
-        mid = MAX_MID_RATIO * in_ch
         return {f"k{k}_e{e}" + ("_se" if se else ""):
-                decode_block(f"ir_r1_k{k}_s{stride}_e{e}_c{out}_m{mid}{nact}" + (f"_sec{in_ch * e // 3}" if se else ""))
+                decode_block(f"ir_r1_k{k}_s{stride}_e{e}_c{out}_m{largest_mid(e, in_ch)}{nact}"
+                             + (f"_sec{in_ch * e // 3}" if se else ""))
                 for k, e, se in TFNAS_PRIMITIVES}
     return candidates
 

@@ -41,7 +41,7 @@ from hwnas.cost.counting import count_params
 from hwnas.cost.penalty import probs_for
 from hwnas.nn.builder import ClassifierHead, HwnasNet, build_model, init_weights, zero_init_last_bn
 from hwnas.nn.layers import ConvBnAct
-from hwnas.space.base import Choice, SearchSpace, Slot
+from hwnas.space.base import Choice, SearchSpace, Slot, candidate_width
 from hwnas.space.labels import depth_label
 from hwnas.supernet.choice_layer import ChoiceLayer, check_sharing
 
@@ -198,7 +198,7 @@ class Supernet(nn.Module):
 
     def _run_candidate(self, slot: Slot, index: int, x: torch.Tensor, width: Any = None) -> torch.Tensor:
         module = self.choice_layers[slot.label].module(index)
-        layer = self._narrow_layer(slot, index, width)
+        layer = self._narrow_layer(slot, index, candidate_width(width, index))
         elastic = self._elastic(slot, index, layer)
         return module(x) if elastic is None else elastic(module, x, layer)
 
@@ -399,7 +399,7 @@ class Supernet(nn.Module):
 
 
 def _get(widths: Mapping[str, Any] | None, slot: Slot) -> Any:
-    """The width ``widths`` fixes for ``slot`` (``None``: the largest)."""
+    """The width ``widths`` fixes for ``slot`` (``None``: the largest; a tuple: one per candidate)."""
     if widths is None or slot.widths is None:
         return None
     return widths.get(slot.width_label)

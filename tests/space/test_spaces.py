@@ -169,6 +169,8 @@ def test_slots_keep_the_contract(name):
                 assert slot.stride == 1 and slot.in_ch == slot.out_ch and j >= space.min_depth[s]
             if slot.widths is not None:
                 assert list(slot.widths) == sorted(set(slot.widths))
-                for b in slot.candidates.values():
-                    assert {"ir": b.mid, "shuffle": b.scale, "xception": b.scale}.get(b.type, slot.widths[-1]) \
-                        == slot.widths[-1]
+                # each candidate at its own largest width, one of the slot's; the widest at the slot's largest
+                # (TF-NAS: e3 ops reach 4 x in, e6 ops 8 x in)
+                written = [{"ir": b.mid, "shuffle": b.scale, "xception": b.scale}.get(b.type, slot.widths[-1])
+                           for b in slot.candidates.values()]
+                assert all(w in slot.widths for w in written) and max(written) == slot.widths[-1]

@@ -10,10 +10,12 @@ on an arch-split batch through the soft Gumbel-softmax mixture of every op (``ar
 Depth level, **sink-connecting** (Sec. 3.2): a stage's output is ``sum_d q(d) * x_d``, the outputs after each
 block weighted by the depth distribution, so skipping and the other ops are mutually exclusive.
 
-Width level, **elasticity scaling** (Sec. 3.3): after every epoch past the warm-up, the mid widths of the argmax
-architecture are rescaled until its predicted latency is just within ``T``
-(:mod:`hwnas.search.parts.width_scaling`); the next epoch trains at those widths. Spaces without elastic widths
-keep their widths (the result says so).
+Width level, **elasticity scaling** (Sec. 3.3): every operation of a block has its own mid width, starting at its
+nominal ``e * in`` (3 or 6 x in; :func:`~hwnas.search.parts.width_scaling.op_widths`), which the supernet and the
+latency term use for that operation. After every epoch past the warm-up, the widths of the argmax architecture's
+operations are rescaled until its predicted latency is just within ``T``
+(:mod:`hwnas.search.parts.width_scaling`); the other operations keep theirs, and the next epoch trains at those
+widths. Spaces without elastic widths keep their widths (the result says so).
 
 The final architecture (the argmax, projected onto every budget in hard mode) is scaled once more; where its widths
 saturate below the target, hwnas then grows it by the op or depth changes that cost the least preference per ms
@@ -43,10 +45,11 @@ from hwnas.search.parts.arch_params import ArchParams, gumbel_softmax
 from hwnas.search.parts.dnas import DnasParts, finish_dnas
 from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet, cycle_batches, run_epoch
 from hwnas.search.parts.objectives import TFNAS_LAMBDA, LinearCost, tfnas_loss
-from hwnas.search.parts.width_scaling import elasticity_scale, initial_widths, reach_target
+from hwnas.search.parts.width_scaling import (chosen_widths, elasticity_scale, op_widths, reach_target,
+                                              with_chosen_widths)
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
-from hwnas.space.labels import OP, is_width_label
+from hwnas.space.labels import OP
 from hwnas.train.layout import even_batch, to_layout
 
 log = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ class TFNASSearch:
         self.supernet = build_supernet(ctx.space, cfg).to(ctx.device)
         self.params = ArchParams(ctx.space).to(ctx.device)
         self.separable = SeparableCost(ctx.latency, ctx.space)
-        self.widths = initial_widths(ctx.space, ctx.space.heaviest())
+        self.widths = op_widths(ctx.space)  # width label -> one width per candidate
         self.cost = LinearCost(self.separable, self.widths).to(ctx.device)
         self.steps = min(cfg.steps_per_epoch or len(ctx.loaders.train), len(ctx.loaders.train))
         self.trainer = WeightTrainer(self.supernet, cfg.epochs * self.steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -143,8 +146,9 @@ class TFNASSearch:
                                                         "budgets": ctx.budgets.to_dict(), "seed": ctx.seed})
         saved = self.state.load(ctx.resume)
         self.start, self.tau, self.history = self.parts.restore(saved, cfg.tau0)
-        if saved is not None:
-            self.widths = dict(saved["widths"])
+        if saved is not None:  # a state saved with one width per slot gives it to every candidate
+            self.widths = {k: tuple(v) if isinstance(v, (tuple, list)) else (v,) * len(self.widths[k])
+                           for k, v in saved["widths"].items()}
             self.cost.set_widths(self.widths)
         self.arch_epoch, self.arch_batches = -1, iter(())  # the arch split's batches of the current epoch
 
@@ -206,7 +210,7 @@ class TFNASSearch:
                 self.cost.to(ctx.device)
         with torch.no_grad():
             expected = float(self.cost(params.op_probs(), params.depth_probs()))
-        argmax = params.argmax(self.widths)
+        argmax = self.argmax()
         self.history.append({"epoch": epoch, "tau": self.tau, "weight_loss": w_loss,
                              "arch_loss": counts.mean_arch_loss(), "expected_latency_ms": expected,
                              "argmax_latency_ms": self.separable.cost(argmax), "elastic": trace,
@@ -233,18 +237,23 @@ class TFNASSearch:
                             "target_error_pct": 100 * (self.separable.cost(chosen) / self.target - 1)}
 
         return finish_dnas(ctx, "tfnas", self.params, cfg.samples, cfg.hard, asdict(cfg), self.history,
-                           ctx.generator(2), base=self.params.argmax(self.widths), refine=refine)
+                           ctx.generator(2), base=self.argmax(), refine=refine)
+
+    def argmax(self) -> dict[str, Any]:
+        """The most probable architecture, each op at its own current width."""
+        choice = self.params.argmax()
+        choice.update(chosen_widths(self.ctx.space, self.widths, choice))
+        return choice
 
 
 def scale_widths(ctx: SearchContext, params: ArchParams, separable: SeparableCost, widths: dict[str, Any],
                  target: float) -> tuple[dict[str, Any], list]:
-    """Elasticity scaling of the current argmax architecture; returns every slot's width (all slots, so the
-    supernet and the latency term use them) and the scaling trace."""
-    choice = params.argmax(widths)
+    """Elasticity scaling of the current argmax architecture: the per-candidate ``widths`` with the argmax
+    operation of every slot rescaled (the others keep theirs), and the scaling trace."""
+    choice = params.argmax()
+    choice.update(chosen_widths(ctx.space, widths, choice))
     scaled, trace = elasticity_scale(ctx.space, choice, separable.cost, target)
-    out = dict(widths)
-    out.update({k: v for k, v in scaled.items() if is_width_label(k)})
-    return out, trace
+    return with_chosen_widths(ctx.space, widths, scaled), trace
 
 
 @register

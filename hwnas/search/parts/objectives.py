@@ -27,6 +27,7 @@ from torch import nn
 
 from hwnas.cost.penalty import expected_torch
 from hwnas.cost.separable import SeparableCost
+from hwnas.space.base import candidate_width
 
 FBNET_ALPHA = 0.2
 FBNET_BETA = 0.6
@@ -46,11 +47,13 @@ class LinearCost(nn.Module):
         self.set_widths(widths)
 
     def set_widths(self, widths: Mapping[str, Any] | None) -> None:
-        """Cost elastic slots at these widths (TF-NAS elasticity scaling changes them between epochs)."""
+        """Cost elastic slots at these widths (TF-NAS elasticity scaling changes them between epochs); a slot's
+        width may be a tuple, one per candidate (TF-NAS: every operation at its own width)."""
         for slot in self.space.slots():
             width = None if widths is None else widths.get(slot.width_label)
-            self.register_buffer(f"t_{slot.label}", torch.tensor(self.separable.terms(slot, width),
-                                                                  dtype=torch.float32), persistent=False)
+            terms = [self.separable.candidate_term(slot, i, candidate_width(width, i))
+                     for i in range(len(slot.candidates))]
+            self.register_buffer(f"t_{slot.label}", torch.tensor(terms, dtype=torch.float32), persistent=False)
 
     def forward(self, op_weights: Mapping[str, torch.Tensor],
                 depth_weights: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:

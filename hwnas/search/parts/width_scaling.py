@@ -48,9 +48,51 @@ def initial_widths(space: SearchSpace, choice: Mapping[str, Any]) -> Choice:
     for slot in space.slots():
         if slot.widths is None or not isinstance(slot.widths[-1], int):
             continue
-        lo, hi = width_bounds(space, slot, choice)
-        block = slot.candidates[choice[slot.op_label]]
-        out[slot.width_label] = _snap(slot, min(max(int(round(block.exp * slot.in_ch)), lo), hi))
+        out[slot.width_label] = _nominal(space, slot, choice[slot.op_label])
+    return out
+
+
+def _nominal(space: SearchSpace, slot: Slot, name: str) -> int:
+    """Candidate ``name``'s nominal width ``e * in`` in ``slot``, clipped to its bounds."""
+    lo, hi = width_bounds(space, slot, {slot.op_label: name})
+    return _snap(slot, min(max(int(round(slot.candidates[name].exp * slot.in_ch)), lo), hi))
+
+
+def op_widths(space: SearchSpace) -> dict[str, tuple]:
+    """Every elastic slot's widths, one per candidate in candidate order, each at its nominal ``e * in`` (TF-NAS
+    gives every operation of a block its own channel mask, initialised at that width; Hu et al. 2020, Sec. 3.3):
+    what a TF-NAS search trains and costs each candidate at (:func:`hwnas.space.base.candidate_width`)."""
+    out = {}
+    for slot in space.slots():
+        if slot.widths is None or not isinstance(slot.widths[-1], int):
+            continue
+        out[slot.width_label] = tuple(_nominal(space, slot, name) if slot.candidates[name].kind.width_field == "mid"
+                                      else slot.widths[-1] for name in slot.candidates)
+    return out
+
+
+def chosen_widths(space: SearchSpace, per_op: Mapping[str, Any], choice: Mapping[str, Any]) -> Choice:
+    """The width of each slot's chosen candidate under per-candidate widths ``per_op`` (see :func:`op_widths`)."""
+    out = {}
+    for slot in space.slots():
+        width = per_op.get(slot.width_label)
+        if isinstance(width, (tuple, list)):
+            out[slot.width_label] = width[list(slot.candidates).index(choice[slot.op_label])]
+        elif width is not None:
+            out[slot.width_label] = width
+    return out
+
+
+def with_chosen_widths(space: SearchSpace, per_op: Mapping[str, Any], choice: Mapping[str, Any]) -> dict[str, Any]:
+    """``per_op`` with each slot's chosen candidate set to ``choice``'s width (elasticity scaling rescales the
+    chosen operation only; the others keep theirs)."""
+    out = dict(per_op)
+    for slot in space.slots():
+        width = out.get(slot.width_label)
+        if isinstance(width, (tuple, list)) and slot.width_label in choice:
+            width = list(width)
+            width[list(slot.candidates).index(choice[slot.op_label])] = choice[slot.width_label]
+            out[slot.width_label] = tuple(width)
     return out
 
 
