@@ -171,3 +171,26 @@ def test_hardcore_finetune_distils_the_chosen_child(tmp_path, search_space, sear
     tuned = run("hardcore", tmp_path / "s2", search_lut, fashion_dir, Budgets(max_latency_ms=result["budgets"][
         "max_latency_ms"]), from_supernet=tmp_path / "s", overrides={"finetune_epochs": 1})
     assert tuned["finetune"]["epochs"] == 1 and (tmp_path / "s2" / "finetune" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("method", ["fbnet", "tfnas", "hardcore"])
+def test_distribution_methods_report_a_proxy_accuracy_and_the_unprojected_argmax(method, tmp_path, search_space,
+                                                                                   fake_lut, fashion_dir):
+    budgets = Budgets(max_latency_ms=target(search_space, fake_lut, 0.3))
+    result = run(method, tmp_path, fake_lut, fashion_dir, budgets, overrides=QUICK[method])
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert 0.0 <= saved["supernet_val_top1"] <= 100.0  # arch-split top-1 of the chosen network's supernet path
+    argmax = saved["argmax"]  # the distribution's own answer, before projection: arch text and predicted latency
+    spec = search_space.to_spec(saved["argmax_choice" if method != "hardcore" else "rounded_choice"])
+    from hwnas.arch import encode
+
+    assert argmax["arch"] == encode(spec)
+    assert argmax["predicted_latency_ms"] == pytest.approx(LatencyTable.load(fake_lut).predict(spec))
+    assert 0.0 <= argmax["supernet_val_top1"] <= 100.0
+    if result["arch"] == argmax["arch"]:
+        assert saved["supernet_val_top1"] == argmax["supernet_val_top1"]
+    if method == "fbnet":  # SMALL draws 2 samples: each says whether it is a raw draw or its projection
+        assert len(saved["samples"]) == 2
+        for sample in saved["samples"]:
+            assert sample["draw"] in ("raw", "projected")
+            assert ("raw_arch" in sample) == (sample["draw"] == "projected")

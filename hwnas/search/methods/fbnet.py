@@ -157,7 +157,7 @@ def run_fbnet(ctx: SearchContext) -> SearchResult:
             tau *= cfg.tau_decay
         state.save(parts.snapshot(epoch + 1, tau, history))
     return finish_dnas(ctx, "fbnet", params, cfg.samples, cfg.hard, asdict(cfg), history,
-                       ctx.generator(2))
+                       ctx.generator(2), supernet=supernet)
 
 
 @register

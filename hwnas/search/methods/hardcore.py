@@ -40,6 +40,7 @@ from hwnas.search.parts.bcfw import BCFWConfig, LinearBudgets, bcfw, feasible_st
 from hwnas.search.parts.engine import SearchState, WeightTrainer, build_supernet, cycle_batches, run_epoch
 from hwnas.search.parts.oneshot import save_supernet, trained_supernet
 from hwnas.search.parts.projection import project
+from hwnas.search.parts.proxy import described, proxy_top1
 from hwnas.search.registry import register
 from hwnas.search.preference import distinct, feasible_neighbours, scores_to_json
 from hwnas.search.result import SearchResult, build_result
@@ -245,7 +246,10 @@ def run_hardcore(ctx: SearchContext) -> SearchResult:
     chosen = project(ctx.space, dists_to_scores(ctx.space, alpha, beta), ctx.constraints, rounded,
                      largest_widths=True)
     preferred = dists_to_scores(ctx.space, alpha, beta)
-    extra = {"rounded_choice": rounded, "projected": chosen != rounded,
+    argmax = described(ctx, rounded, supernet)  # the BCFW vertex's argmax, before any repair
+    extra = {"rounded_choice": rounded, "projected": chosen != rounded, "argmax": argmax,
+             "supernet_val_top1": argmax["supernet_val_top1"] if chosen == rounded
+             else proxy_top1(ctx, supernet, chosen),
              # for the finalist stage and the budget filling (hwnas.search.preference): the BCFW result, then
              # its nearest feasible neighbours, most preferred first
              "preference": scores_to_json(preferred),

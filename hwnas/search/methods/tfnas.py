@@ -237,7 +237,7 @@ class TFNASSearch:
                             "target_error_pct": 100 * (self.separable.cost(chosen) / self.target - 1)}
 
         return finish_dnas(ctx, "tfnas", self.params, cfg.samples, cfg.hard, asdict(cfg), self.history,
-                           ctx.generator(2), base=self.argmax(), refine=refine)
+                           ctx.generator(2), base=self.argmax(), refine=refine, supernet=self.supernet)
 
     def argmax(self) -> dict[str, Any]:
         """The most probable architecture, each op at its own current width."""

@@ -19,6 +19,7 @@ from hwnas.search.context import SearchContext
 from hwnas.search.parts.arch_params import ArchParams
 from hwnas.search.parts.engine import MAX_NONFINITE, WeightTrainer
 from hwnas.search.parts.projection import project
+from hwnas.search.parts.proxy import described, proxy_top1
 from hwnas.search.preference import distinct, scores_to_json
 from hwnas.search.result import SearchResult, build_result
 from hwnas.supernet import Supernet
@@ -95,26 +96,39 @@ class DnasParts:
 def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: int, hard: bool,
                 config: dict[str, Any], history: list, generator: torch.Generator,
                 base: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                refine: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None
-                ) -> SearchResult:
+                refine: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None,
+                supernet: Supernet | None = None) -> SearchResult:
     """Argmax (and sampled) architectures, projected onto the budgets when ``hard``; the result.
 
     ``refine`` (TF-NAS: reach the target) maps the chosen architecture to its final form and extra result fields.
+    With ``supernet``, the chosen network and the unprojected argmax get their proxy top-1 on the arch split
+    (:mod:`hwnas.search.parts.proxy`).
     """
     scores = params.scores()
     argmax = params.argmax(base)
-    drawn = [params.sample(generator, base) for _ in range(samples)]
+    raw = [params.sample(generator, base) for _ in range(samples)]
+    drawn = raw
     if hard and ctx.constraints:
         fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
         chosen = project(ctx.space, scores, ctx.constraints, argmax, largest_widths=fixed)
-        drawn = [project(ctx.space, scores, ctx.constraints, d, largest_widths=fixed) for d in drawn]
+        drawn = [project(ctx.space, scores, ctx.constraints, d, largest_widths=fixed) for d in raw]
     else:
         chosen = argmax
     info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}
     if refine is not None:
         chosen, more = refine(chosen)
         info.update(more)
+    # the distribution's own answer before any projection or growth: arch text, predicted latency, costs
+    info["argmax"] = described(ctx, argmax, supernet)
+    if supernet is not None:
+        info["supernet_val_top1"] = (info["argmax"]["supernet_val_top1"] if chosen == argmax
+                                     else proxy_top1(ctx, supernet, chosen))
     # What the finalist stage draws from and the budget filling trades against (hwnas.search.preference).
     info["preference"] = scores_to_json(scores)
     info["finalist_pool"] = distinct([chosen, *drawn, argmax])
-    return build_result(ctx, method, chosen, config=config, history=history, samples=drawn, extra=info)
+    result = build_result(ctx, method, chosen, config=config, history=history, samples=drawn, extra=info)
+    for sample, draw, kept in zip(result.samples, raw, drawn):  # a draw from P_theta, or its projection
+        sample["draw"] = "raw" if kept == draw else "projected"
+        if kept != draw:
+            sample["raw_arch"] = described(ctx, draw)["arch"]
+    return result
