@@ -1,4 +1,5 @@
-"""Turn what a user typed for ARCH into a spec: a zoo name, a one-line arch text, or a path to an arch JSON."""
+"""Turn what a user typed for ARCH into a spec: a zoo name, a one-line arch text, a HardCoRe-NAS / timm list form
+(:mod:`hwnas.arch.listform`), or a path to an arch JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from hwnas import zoo
 from hwnas.arch import ArchSpec, decode, loads
+from hwnas.arch.listform import decode_list_form, is_list_form
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class ArchRef:
 
 
 def load_arch(ref: str) -> ArchRef:
-    """Resolve ARCH: zoo names first, then existing files, then the one-line text form."""
+    """Resolve ARCH: zoo names first, then the one-line text form and the list form, then existing files."""
     if not isinstance(ref, str) or not ref.strip():
         raise ValueError("ARCH is empty; give a zoo name (see `hwnas zoo list`), an arch text or an arch JSON file")
     ref = ref.strip()
@@ -26,6 +28,8 @@ def load_arch(ref: str) -> ArchRef:
         return ArchRef(entry.spec, entry.name, entry.input_size)
     if "|" in ref:
         return ArchRef(decode(ref), "custom", None)
+    if is_list_form(ref):  # HardCoRe-NAS / timm block lists, HardCoRe-NAS's stem, head and conventions
+        return ArchRef(decode_list_form(ref), "custom", None)
     path = Path(ref)
     if _is_file(path):
         try:
@@ -40,7 +44,8 @@ def load_arch(ref: str) -> ArchRef:
         raise FileNotFoundError(f"arch file {ref} does not exist")
     raise ValueError(
         f"ARCH {_shorten(ref)!r} is not a zoo name, an arch text or an arch JSON file. Zoo names: {', '.join(zoo.names())}. "
-        f"Arch text looks like 'act=re se=in | stem_k3_s2_c16 | ir_r1_k3_s1_e1_c16 | head'."
+        f"Arch text looks like 'act=re se=in | stem_k3_s2_c16 | ir_r1_k3_s1_e1_c16 | head', a list form like "
+        f"\"[['ds_r1_k3_s1_e1_c16_nre'], ['ir_r1_k5_s2_e3_c24_nre']]\"."
     )
 
 

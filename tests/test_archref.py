@@ -25,3 +25,16 @@ def test_long_arch_text_on_the_command_line_is_one_line(capsys):
     code = main(["profile", "y" * 5000])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "not a zoo name" in err and "Errno" not in err
+
+
+def test_hardcore_list_form_is_an_arch_everywhere(capsys):
+    """The list form HardCoRe-NAS writes (longer than a file name may be) works as ARCH on the command line."""
+    import json
+
+    from hwnas.cli import main
+    from tests.arch.test_listform import SEED, TIMM_SEED_PARAMS
+
+    assert len(SEED) > 255
+    code = main(["profile", SEED, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["params"] == TIMM_SEED_PARAMS[1000] and out["input_size"] == 224
