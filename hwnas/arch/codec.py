@@ -6,7 +6,9 @@ One line holds a whole network::
 
 Segments are separated by `` | ``: first the options (default activation and SE convention), then the stem, then
 one segment per stage with its blocks separated by spaces, then the head. Blocks use timm's grammar
-(``ir_r1_k5_s2_e3_c24_nre_se0.25``) with the hwnas extensions documented in :mod:`hwnas.arch.spec`:
+(``ir_r1_k5_s2_e3_c24_nre_se0.25``) with the hwnas extensions documented in :mod:`hwnas.arch.spec`, and literal
+widths: ``c`` as written and an expanded width ``round(in * e)``, where timm rounds both to multiples of 8 (the
+list form, :mod:`hwnas.arch.listform`, writes timm's widths explicitly):
 
 ============  =============================================  ==========================================
 token         meaning                                        example

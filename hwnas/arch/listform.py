@@ -13,8 +13,8 @@ classifier): :data:`HARDCORE`. Options written before the list override them, e.
 The blocks become the network timm builds from them, which rounds channel counts where the hwnas text form takes
 them literally (docs/ARCHITECTURES.md): every output width ``c`` to ``make_divisible(c, 8)``, an ``ir`` block's
 expanded width to ``make_divisible(in * e, 8)`` (written as an explicit ``m`` where it differs from
-``round(in * e)``), and a ``dsa`` block never has a residual. Repeats are written out one block each, as an
-explicit mid width can differ between the first repeat and the others. Pure Python, no torch.
+``round(in * e)``). Repeats are written out one block each, as an explicit mid width can differ between the first
+repeat and the others. Pure Python, no torch.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def decode_list_form(text: str, defaults: ListFormDefaults = HARDCORE) -> ArchSp
 
 def timm_widths(spec: ArchSpec) -> ArchSpec:
     """``spec`` with timm's width rules made explicit: ``c`` to a multiple of 8, an ``ir`` block's mid width
-    ``make_divisible(in * e, 8)``, no residual in a ``dsa`` block; repeats written out."""
+    ``make_divisible(in * e, 8)``; repeats written out."""
     in_ch = spec.stem.out
     stages = []
     for stage in spec.stages:
@@ -79,8 +79,6 @@ def timm_widths(spec: ArchSpec) -> ArchSpec:
                     mid = make_divisible(in_ch * block.exp, TIMM_DIVISOR)
                     if mid != max(1, int(round(in_ch * block.exp))):
                         one = replace(one, mid=mid)
-                if block.type == "dsa":
-                    one = replace(one, noskip=True)
                 blocks.append(one)
                 in_ch = out
         stages.append(tuple(blocks))

@@ -49,7 +49,14 @@ def test_widths_are_rounded_as_timm_rounds_them():
     assert outs == [24, 32, 32, 32, 32, 48, 48, 104]
     ir = spec.stages[2][0]
     assert ir.mid == 104  # make_divisible(32 x 3.3, 8), where round() gives 106
-    assert all(b.noskip for b in spec.stages[1] if b.type == "dsa")
+    from hwnas.arch import resolve_layers
+
+    assert not any(layer.residual for layer in resolve_layers(spec) if layer.type == "dsa")  # 30 -> 30, stride 1
+    # the one-line text form takes widths literally: the same blocks there keep c20, c30 and round(30 x 3.3) = 99
+    literal = load_arch("act=hs se=exp | stem_k3_s2_c32 | ds_r1_k3_s1_e1_c20_nre | ir_r1_k5_s2_e3_c30_nre | "
+                        "ir_r1_k3_s2_e3.3_c44 | head").spec
+    assert [layer.out_ch for layer in resolve_layers(literal)] == [20, 30, 44]
+    assert resolve_layers(literal)[2].mid == 99
 
 
 def test_options_override_the_hardcore_conventions():

@@ -51,9 +51,13 @@ class DepthwiseSeparableType(BlockType):
 
 
 class DepthwiseSeparableActType(DepthwiseSeparableType):
-    """``dsa``: :class:`DepthwiseSeparableType` with an activation after the pointwise BN."""
+    """``dsa``: :class:`DepthwiseSeparableType` with an activation after the pointwise BN, and never a residual
+    (timm's ``dsa`` is ``ds`` with ``pw_act`` and ``noskip``)."""
 
     name = "dsa"
+
+    def residual(self, block: BlockSpec, in_ch: int, stride: int) -> bool:
+        return False
 
     def module_class(self) -> type:
         from hwnas.blocks.depthwise_separable.module import DepthwiseSeparableAct

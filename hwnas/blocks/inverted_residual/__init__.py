@@ -5,7 +5,7 @@ is in :mod:`.module`.
 In an entangled supernet, candidates that differ in kernel, expansion or SE share one module (:meth:`share_key`).
 
 Grammar: ``ir_r1_k5_s2_e3_c24`` plus optional ``m`` (mid width), ``g`` (groups), ``se``/``sec``, ``n<act>``,
-``noskip``. Mid width: ``m`` if given, else ``round(in * e)`` (timm's rule).
+``noskip``. Mid width: ``m`` if given, else ``round(in * e)`` (literal; timm rounds to a multiple of 8).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class InvertedResidualType(BlockType):
     width_field = "mid"
 
     def mid_width(self, block: BlockSpec, in_ch: int) -> int:
-        # An explicit mid width wins (TF-NAS elastic widths); otherwise the timm rule round(in * e).
+        # An explicit mid width wins (TF-NAS elastic widths); otherwise round(in * e), taken literally. timm
+        # rounds to make_divisible(in * e, 8) instead: the list form (hwnas.arch.listform) writes that as an m.
         return block.mid if block.mid is not None else max(1, int(round(in_ch * block.exp)))
 
     def residual(self, block: BlockSpec, in_ch: int, stride: int) -> bool:
