@@ -133,3 +133,15 @@ def test_every_bcfw_iterate_is_feasible(tiny, tiny_table):
     assert np.all(lin.expected(vertex_a, vertex_b) <= lin.limits * (1 + 1e-9))
     fractional = sum(int(np.sum((v > 1e-6) & (v < 1 - 1e-6)) > 0) for v in vertex_a.values())
     assert fractional <= len(lin.limits)
+
+
+def test_step_rules():
+    """``fw``: 2/(t+2) over 300 steps; ``fixed``: HardCoRe-NAS's code, 0.002 every step over 1000 steps."""
+    fw, fixed = BCFWConfig(), BCFWConfig(step="fixed")
+    assert (fw.total_steps, fw.step_size(0), fw.step_size(8)) == (300, 1.0, 0.2)
+    assert (fixed.total_steps, fixed.step_size(0), fixed.step_size(999)) == (1000, 0.002, 0.002)
+    assert BCFWConfig(gamma=0.01).step_size(3) == 0.01 and BCFWConfig(steps=5, step="fixed").total_steps == 5
+    with pytest.raises(ValueError, match="bcfw step must be one of"):
+        BCFWConfig(step="adam")
+    with pytest.raises(ValueError, match="gamma"):
+        BCFWConfig(gamma=0.0)

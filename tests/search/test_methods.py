@@ -162,6 +162,16 @@ def test_hardcore_finetune_distils_the_chosen_child(tmp_path, search_space, sear
     result = run("hardcore", tmp_path / "s", search_lut, fashion_dir,
                  Budgets(max_latency_ms=target(search_space, search_lut)),
                  overrides={"lr": 0.2, "heaviest_epochs": 3})
+    # the fine-tuning's teacher is the heaviest path as pretrained (HardCoRe's IKD model), not the final one
+    import torch
+
+    from hwnas.search.parts.oneshot import trained_supernet
+    from hwnas.train.checkpoint import load_checkpoint
+
+    pretrained = load_checkpoint(tmp_path / "s" / "teacher.pt")
+    final = trained_supernet(tmp_path / "s", search_space, torch.device("cpu")).extract(search_space.heaviest())
+    assert pretrained.keys() == final.state_dict().keys()
+    assert any(not torch.equal(v, final.state_dict()[k]) for k, v in pretrained.items())
     loaders = search_loaders("fashion-mnist", 32, data_dir=str(fashion_dir), progress=False)
     ctx = SearchContext(search_space, loaders, [], None, tmp_path / "s", progress=False)
     metrics = finetune(ctx, tmp_path / "s", result["choice"], epochs=1, out_dir=tmp_path / "ft")

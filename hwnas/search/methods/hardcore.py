@@ -15,7 +15,7 @@
 4. **Projection** to a vertex (``sparsify``), the per-block argmax, and the greedy repair of
    :mod:`hwnas.search.parts.projection` if rounding broke a budget.
 5. **Fine-tuning** (optional, :func:`finetune`): the chosen child with the supernet's weights, trained with KD
-   from the heaviest path.
+   from the pretrained heaviest path of phase 1.
 
 The trained supernet is saved so that other budgets can be searched in seconds (``--from-supernet``).
 """
@@ -48,10 +48,12 @@ from hwnas.space.base import Choice, SearchSpace
 from hwnas.space.labels import is_depth_label, is_op_label, is_width_label
 from hwnas.supernet import Supernet
 from hwnas.train.distill import kd_loss
+from hwnas.train.checkpoint import load_checkpoint, save_checkpoint
 from hwnas.train.layout import even_batch, model_to_layout, to_layout
 
 log = logging.getLogger(__name__)
 GRAD_MODES = ("all", "sampled")
+TEACHER_WEIGHTS = "teacher.pt"  # the heaviest path after its pretraining (phase 1), beside supernet.pt
 
 
 @dataclass
@@ -148,6 +150,8 @@ def train_oneshot(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, s
         state.save({"phase": "train", "epoch": epoch + 1, "supernet": supernet.state_dict(),
                     "trainer": trainer.state_dict(), "generator": generator.get_state(), "history": history,
                     "teacher": None if teacher is None else teacher.state_dict()})
+    if teacher is not None:  # the pretrained heaviest path: the fine-tuning's teacher (HardCoRe's IKD model)
+        save_checkpoint(ctx.out_dir / TEACHER_WEIGHTS, teacher.state_dict())
     return history
 
 
@@ -271,13 +275,13 @@ def search_bcfw(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, lin
     trace: list[dict[str, Any]] = []
     snapshots: list[dict[str, Any]] = []
     names = [b.key for b in ctx.constraints if b.separable.reduce == "sum"]
-    every = max(1, cfg.bcfw.steps // 20)
+    every = max(1, cfg.bcfw.total_steps // 20)
 
     def on_step(t: int, a: dict, b: dict, expected: np.ndarray) -> None:
         row = {"step": t, **{f"expected_{k}": float(v) for k, v in zip(names, expected)},
                "feasible": bool(np.all(expected <= lin.limits * (1 + 1e-9)))}
         trace.append(row)
-        if t % every == 0 or t == cfg.bcfw.steps - 1:
+        if t % every == 0 or t == cfg.bcfw.total_steps - 1:
             snapshots.append({"step": t, "probs": {k: np.round(v, 4).tolist() for k, v in {**a, **b}.items()}})
         if t % 10 == 0:
             ctx.log(t, {"kind": "bcfw", **row})
@@ -293,13 +297,21 @@ def search_bcfw(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, lin
 
 def finetune(ctx: SearchContext, supernet_dir: Path, choice: Choice, epochs: int, out_dir: Path,
              lr: float = 0.005, kd_alpha: float = 2 / 3) -> dict[str, Any]:
-    """HardCoRe's last step: train the chosen child from the supernet's weights with KD from the heaviest path
-    (its fine-tune loss ``CE + 2 KL``, i.e. ``kd_alpha = 2/3`` of the mix, temperature 1)."""
+    """HardCoRe's last step: train the chosen child from the supernet's weights with KD (its fine-tune loss
+    ``CE + 2 KL``, i.e. ``kd_alpha = 2/3`` of the mix, temperature 1) from the heaviest path as pretrained in
+    phase 1 (HardCoRe's ``--initial-checkpoint_IKD``, ``teacher.pt``); a supernet saved without it teaches with
+    its final heaviest path."""
     from hwnas.train import TrainConfig, train
 
     supernet = trained_supernet(supernet_dir, ctx.space, ctx.device)
     child = supernet.extract(choice)
-    teacher = freeze(supernet.extract(ctx.space.heaviest()))
+    teacher = supernet.extract(ctx.space.heaviest())
+    pretrained = Path(supernet_dir) / TEACHER_WEIGHTS
+    if pretrained.is_file():
+        teacher.load_state_dict(load_checkpoint(pretrained))
+    else:
+        log.warning("%s not found: the fine-tuning's teacher is the final supernet's heaviest path", pretrained)
+    teacher = freeze(teacher)
     cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=1e-5, kd_alpha=kd_alpha, kd_temperature=1.0,
                       label_smoothing=0.0, progress=ctx.progress, seed=ctx.seed)
     return train(child, ctx.loaders.train, ctx.loaders.val, cfg, out_dir, device=ctx.device, teacher=teacher,

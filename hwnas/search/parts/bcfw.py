@@ -187,12 +187,47 @@ class LinearBudgets:
 
 
 # -------------------------------------------------------------------------------------------- the search
+STEP_RULES = ("fw", "fixed")
+FW_STEPS = 300  # the classic Frank-Wolfe step 2/(t+2) converges in a few hundred steps
+FIXED_STEPS, FIXED_GAMMA = 1000, 0.002  # HardCoRe-NAS's search.py defaults (its README runs 10 000 steps)
+
+
 @dataclass
 class BCFWConfig:
-    steps: int = 300  # HardCoRe-NAS: 1000 by default, 10000 in its README
+    """The Frank-Wolfe schedule: ``step="fw"``, the classic ``2 / (t + 2)`` over ``steps`` (default 300), or
+    ``step="fixed"``, HardCoRe-NAS's code: ``gamma`` (default 0.002) every step over ``steps`` (default 1000).
+    Giving ``gamma`` alone means the fixed step."""
+
+    steps: int | None = None  # None: 300 with the fw step, 1000 with the fixed one
     momentum: float = 0.9  # gradient averaging: buf = m * buf + (1 - m) * g
-    gamma: float | None = None  # fixed step size (HardCoRe: 0.002 over 10000 steps); None: 2 / (t + 2)
+    step: str = "fw"
+    gamma: float | None = None  # the fixed step size (None: HardCoRe-NAS's 0.002)
     sparsify_steps: int = 10  # final gamma = 1 LP rounds towards a vertex
+
+    def __post_init__(self) -> None:
+        if self.step not in STEP_RULES:
+            raise ValueError(f"bcfw step must be one of {STEP_RULES}, got {self.step!r}")
+        if self.gamma is not None and not 0 < self.gamma <= 1:
+            raise ValueError(f"bcfw gamma must be in (0, 1], got {self.gamma}")
+        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int)
+                                       or self.steps < 1):
+            raise ValueError(f"bcfw steps must be a positive integer, got {self.steps!r}")
+
+    @property
+    def fixed(self) -> bool:
+        return self.step == "fixed" or self.gamma is not None
+
+    @property
+    def total_steps(self) -> int:
+        if self.steps is not None:
+            return self.steps
+        return FIXED_STEPS if self.fixed else FW_STEPS
+
+    def step_size(self, t: int) -> float:
+        """The step size of step ``t`` (from 0)."""
+        if self.fixed:
+            return FIXED_GAMMA if self.gamma is None else self.gamma
+        return 2.0 / (t + 2.0)
 
 
 def feasible_start(lin: LinearBudgets, vertex_alpha: Dist, vertex_beta: Dist) -> tuple[Dist, Dist]:
@@ -237,7 +272,7 @@ MAX_NONFINITE_STEPS = 10
 def bcfw(lin: LinearBudgets, alpha: Dist, beta: Dist, grad_fn: Callable[[Dist, Dist], Dist], cfg: BCFWConfig,
          rng: np.random.Generator, on_step: Callable[[int, Dist, Dist, np.ndarray], None] | None = None
          ) -> tuple[Dist, Dist]:
-    """Run ``cfg.steps`` BCFW steps from a feasible ``(alpha, beta)``; returns the final distributions.
+    """Run ``cfg.total_steps`` BCFW steps from a feasible ``(alpha, beta)``; returns the final distributions.
 
     A step whose gradient has a NaN/inf is skipped (neither the momentum buffers nor the iterate move), ten in a
     row raise :class:`~hwnas.train.NonFiniteLossError`: an LP over a NaN objective would pick an arbitrary vertex.
@@ -245,7 +280,7 @@ def bcfw(lin: LinearBudgets, alpha: Dist, beta: Dist, grad_fn: Callable[[Dist, D
     buffers: Dist = {}
     blocks = ["alpha", "beta"] if beta else ["alpha"]
     bad = 0  # consecutive steps with a non-finite gradient: skipped, so the iterate stays where it was
-    for t in range(cfg.steps):
+    for t in range(cfg.total_steps):
         grads = grad_fn(alpha, beta)
         if not all(np.all(np.isfinite(g)) for g in grads.values()):
             bad += 1
@@ -262,7 +297,7 @@ def bcfw(lin: LinearBudgets, alpha: Dist, beta: Dist, grad_fn: Callable[[Dist, D
             buffers[k] = cfg.momentum * buffers.get(k, np.zeros_like(g)) + (1 - cfg.momentum) * g
         block = blocks[int(rng.integers(len(blocks)))]
         s = lp_step(lin, block, buffers, alpha, beta)
-        gamma = cfg.gamma if cfg.gamma is not None else 2.0 / (t + 2.0)
+        gamma = cfg.step_size(t)
         target = alpha if block == "alpha" else beta
         for k in s:
             target[k] = target[k] + gamma * (s[k] - target[k])
