@@ -52,7 +52,7 @@ def test_lut_build_yaml_space_resumes_and_predicts_samples(cli, tmp_path):
     first = json.loads(out)
     assert first["timed"] == first["ops"] > 5 and first["space"] == "two_slots"
     # Built for a space: calibrated by default, on the machine that built it, with its drift references kept.
-    assert first["calibration"]["samples"] == 4
+    assert first["calibration"]["samples"] >= 4  # and the drift references, fitted with them
     calibration = json.loads(lut.read_text())["calibration"]
     assert calibration["fit"]["timing"]["network_order"] == "alone"
     refs = calibration["drift_references"]

@@ -164,18 +164,26 @@ def calibrate_here(table: LatencyTable, space: SearchSpace, samples: int = DEFAU
     """Calibrate ``table`` on this machine, as ``hwnas lut build`` (by default), ``hwnas lut calibrate`` and
     ``hwnas run`` do: ``samples`` networks of ``space`` drawn with ``seed`` and ``sampler``, each timed alone in
     its deployment export (``order``: default the table's, :func:`~hwnas.cost.latency.measured_nets.
-    calibration_order`), the ``kind`` fitted (``auto``: :func:`default_kind`), then the space's drift references
-    timed and kept in the calibration (:mod:`hwnas.cost.latency.drift`). The calibration is stored in the table
-    (not saved) and returned."""
-    from hwnas.cost.latency.drift import record_references
+    calibration_order`), the ``kind`` fitted (``auto``: :func:`default_kind`). The space's drift references
+    (:mod:`hwnas.cost.latency.drift`) are timed with them, fitted with them and kept with their times.
+
+    Why fit the references too: they include the space's lightest network. Uniform draws at 32 px never come
+    near it (1 skip in 9 per FBNet layer), and a fit on them alone extrapolated it to 0.04 ms or below 0, which
+    the plausibility check then replaced by a bare ratio (issue 20); with the lightest network among the fitted
+    ones the fit has to hold there too. The calibration is stored in the table (not saved) and returned."""
+    from hwnas.arch import decode
+    from hwnas.cost.latency.drift import drift_references
     from hwnas.cost.latency.measured_nets import calibration_order, measure_here
     from hwnas.cost.latency.sampled_nets import sample_specs
 
     wanted = default_kind(table, kind, samples)
-    specs = sample_specs(space, samples, seed, sampler=sampler)
-    measured = measure_here(table, specs, rounds, wanted in ("overhead", "graph", "contextual"), passes,
+    refs = drift_references(space)
+    ref_specs = [decode(r) for r in refs]
+    specs = sample_specs(space, samples, seed, exclude=[arch_digest(s) for s in ref_specs], sampler=sampler)
+    measured = measure_here(table, specs + ref_specs, rounds, wanted in ("overhead", "graph", "contextual"), passes,
                             order or calibration_order(table))
     calibrate_table(table, measured, space, seed=seed, graph=wanted == "graph", contextual=wanted == "contextual",
                     sampler=sampler, progress=progress)
-    record_references(table, space, passes, rounds)
+    times = measured.median_ms[len(specs):]
+    table.calibration = dict(table.calibration, drift_references={"archs": refs, "ms": times, "passes": passes})
     return table.calibration

@@ -74,11 +74,3 @@ def measure_references(table: LatencyTable, archs: Sequence[str], passes: int = 
     from hwnas.cost.latency.measured_nets import measure_here
 
     return measure_here(table, [decode(a) for a in archs], rounds=rounds, passes=passes, order="alone").median_ms
-
-
-def record_references(table: LatencyTable, space: Any, passes: int = 1, rounds: int | None = None) -> dict[str, Any]:
-    """Time the space's drift references now and keep them, with their times, in the table's calibration."""
-    archs = drift_references(space)
-    refs = {"archs": archs, "ms": measure_references(table, archs, passes, rounds), "passes": passes}
-    table.calibration = dict(table.calibration or {}, drift_references=refs)
-    return refs

@@ -95,9 +95,10 @@ def time_models(
     engine = get_backend(backend, threads)
     shapes = _shapes(input_shapes, len(models))
     with engine.activate():
+        if order == "alone":  # one session alive at a time, as in a deployed process and a user's own loop
+            return [_time_alone(engine, engine.prepare(m, (batch_size, *shape)), warmup, rounds, number)
+                    for m, shape in zip(models, shapes)]
         runs = [engine.prepare(m, (batch_size, *shape)) for m, shape in zip(models, shapes)]
-        if order == "alone":
-            return [_time_alone(engine, run, warmup, rounds, number) for run in runs]
         for _ in range(warmup):
             for run in runs:
                 run()
