@@ -107,7 +107,10 @@ def check_sampler(table: LatencyTable, space, sampler: str, n: int, seed: int, f
 def check_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     path = folder / f"fbnet{size}.json"
-    table = build_as_cli(size, path, progress=args.progress, fit=args.fit) if not args.reuse else LatencyTable.load(path)
+    if args.reuse:
+        table = LatencyTable.load(path)
+    else:
+        table = build_as_cli(size, path, progress=args.progress, fit=args.fit)
     built_s = time.perf_counter() - started
     space = get_space("fbnet", size)
     calls = args.plain_calls or (100 if size <= 64 else 30)

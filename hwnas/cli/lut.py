@@ -309,11 +309,13 @@ def _networks_args(p: argparse.ArgumentParser, default_samples: int, default_see
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
     from hwnas.cost.latency.measure import ORDERS
+    from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_PASSES
 
     p.add_argument("--rounds", type=positive_int, help="timed rounds per network (default: the table's)")
-    p.add_argument("--passes", type=positive_int, default=1,
-                   help="time the networks in this many interleaved passes, one after the other, and keep each "
-                        "network's median over them (default 1; 3 on a shared, noisy machine)")
+    p.add_argument("--passes", type=positive_int, default=DEFAULT_NETWORK_PASSES,
+                   help="time the networks in this many passes, one after the other, each with new sessions, and "
+                        f"keep each network's median over them (default {DEFAULT_NETWORK_PASSES}: sessions of one "
+                        "file differ by several per cent)")
     p.add_argument("--order", choices=ORDERS,
                    help="interleaved: the networks in rounds A B C A B C (cold caches, as the ops were timed); "
                         "alone: each on its own, warm, as it runs deployed (default: the order of the table's current "

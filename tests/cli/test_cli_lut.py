@@ -45,9 +45,11 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
                              "--kind", kind, "--passes", 2, "--order", order, "--rounds", 10, "--json")
         assert code == 0, err
         fit = json.loads(out)
-        assert fit["kind"] == kind and fit["samples"] == 6 and fit["source"] == "measured"
+        # the 6 networks and the space's drift references, timed and fitted with them
+        assert fit["kind"] == kind and fit["samples"] >= 6 and fit["source"] == "measured"
     stored = json.loads(path.read_text())["calibration"]
-    assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == 6 and stored["scale"] == fit["scale"]
+    assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == fit["samples"]
+    assert stored["scale"] == fit["scale"] and len(stored["drift_references"]["ms"]) == fit["samples"] - 6
     assert stored["fit"]["timing"]["network_passes"] == 2  # each network's median over two whole passes
     assert stored["fit"]["timing"]["network_order"] == "alone"  # each network timed on its own, as deployed
     assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
@@ -57,7 +59,7 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     assert code == 0, err
     result = json.loads(out)
     assert {"mape", "within_5pct", "within_10pct", "spearman", "n"} <= set(result) and result["n"] == 5
-    assert result["excluded"] == 6 and result["calibrated"] and "mape" in result["uncalibrated"]
+    assert result["excluded"] == fit["samples"] and result["calibrated"] and "mape" in result["uncalibrated"]
     assert result["order"] == "alone"  # validated the way it was calibrated
     # The calibration is applied: the two errors differ. Which is smaller is not asserted here: on this space the
     # table's sum was sometimes within 6 % uncalibrated on a busy machine; tests/cost/test_calibrate.py checks that

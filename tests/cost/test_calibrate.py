@@ -365,13 +365,14 @@ def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch)
     passes = iter([[10.0, 20.0], [11.0, 90.0], [50.0, 21.0]])  # network 0: 10, 11, 50; network 1: 20, 90, 21
     calls = []
 
-    def fake_measure(chosen, rounds=None, order="interleaved"):
-        calls.append((len(chosen), order))
-        return [Timing.from_samples([ms, ms]) for ms in next(passes)]
+    def fake_measure(chosen, rounds=None, order="interleaved", passes=None):
+        calls.append((len(chosen), order, passes))
+        return [[Timing.from_samples([ms, ms]) for ms in row] for row in rows][:passes]
 
+    rows = list(passes)
     monkeypatch.setattr(table, "measure", fake_measure)
     measured = measure_here(table, specs, passes=3, order="alone")
-    assert calls == [(2, "alone")] * 3
+    assert calls == [(2, "alone", 3)]  # one call: the networks exported once, timed in three passes
     assert measured.median_ms == [11.0, 21.0]
     assert measured.timing["network_passes"] == 3 and measured.timing["network_order"] == "alone"
     with pytest.raises(ValueError, match="passes"):

@@ -159,11 +159,12 @@ def default_kind(table: LatencyTable, kind: str = "auto", networks: int | None =
 
 
 def calibrate_here(table: LatencyTable, space: SearchSpace, samples: int = DEFAULT_SAMPLES, seed: int = 0,
-                   sampler: str = "uniform", kind: str = "auto", passes: int = 1, rounds: int | None = None,
+                   sampler: str = "uniform", kind: str = "auto", passes: int | None = None, rounds: int | None = None,
                    order: str | None = None, progress: bool = False) -> dict[str, Any]:
     """Calibrate ``table`` on this machine, as ``hwnas lut build`` (by default), ``hwnas lut calibrate`` and
     ``hwnas run`` do: ``samples`` networks of ``space`` drawn with ``seed`` and ``sampler``, each timed alone in
-    its deployment export (``order``: default the table's, :func:`~hwnas.cost.latency.measured_nets.
+    its deployment export in ``passes`` passes (default :data:`~hwnas.cost.latency.measured_nets.
+    DEFAULT_NETWORK_PASSES`; ``order``: default the table's, :func:`~hwnas.cost.latency.measured_nets.
     calibration_order`), the ``kind`` fitted (``auto``: :func:`default_kind`). The space's drift references
     (:mod:`hwnas.cost.latency.drift`) are timed with them, fitted with them and kept with their times.
 
@@ -173,9 +174,10 @@ def calibrate_here(table: LatencyTable, space: SearchSpace, samples: int = DEFAU
     ones the fit has to hold there too. The calibration is stored in the table (not saved) and returned."""
     from hwnas.arch import decode
     from hwnas.cost.latency.drift import drift_references
-    from hwnas.cost.latency.measured_nets import calibration_order, measure_here
+    from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_PASSES, calibration_order, measure_here
     from hwnas.cost.latency.sampled_nets import sample_specs
 
+    passes = passes or DEFAULT_NETWORK_PASSES
     wanted = default_kind(table, kind, samples)
     refs = drift_references(space)
     ref_specs = [decode(r) for r in refs]

@@ -148,9 +148,11 @@ def measure_specs(
     warmup: int = DEFAULT_WARMUP,
     rounds: int = DEFAULT_ROUNDS,
     order: str = "interleaved",
-) -> list[Timing]:
+    passes: int | None = None,
+) -> Any:
     """Time whole networks (``build_model`` of each spec), interleaved (or each ``alone``), with the same method
-    as the table ops.
+    as the table ops: a :class:`Timing` per network; with ``passes``, that many whole timings one after the other
+    (each a new session per network), a list of them per pass, the networks exported once.
 
     A backend that times exported files (ONNX Runtime) times each network's deployment export, the file
     ``hwnas export`` writes (:func:`hwnas.nn.deploy.deployed_onnx`: BatchNorm folded, symbolic batch axis): the
@@ -172,15 +174,18 @@ def measure_specs(
             for model, path in zip(models, files):
                 deployed_onnx(model, path, (batch_size, *shape))
             models = files
-        return time_models(models, backend, threads, batch_size, warmup, rounds, input_shapes=shape, order=order)
+        runs = [time_models(models, backend, threads, batch_size, warmup, rounds, input_shapes=shape, order=order)
+                for _ in range(passes or 1)]
+    return runs if passes is not None else runs[0]
 
 
 def measure_as_tabled(provenance: dict[str, Any], specs: Sequence[ArchSpec], warmup: int | None = None,
                       rounds: int | None = None, order: str = "interleaved",
-                      where: str = "latency table") -> list[Timing]:
+                      where: str = "latency table", passes: int | None = None) -> Any:
     """Time whole networks exactly as the ops of the table with ``provenance`` were timed (its backend, threads,
     batch, geometry, warm-up and rounds unless given); ``order="alone"`` times each on its own, as it runs
-    deployed. A table imported from another device cannot be timed against here (``where`` names it)."""
+    deployed; ``passes``: per pass, as :func:`measure_specs`. A table imported from another device cannot be timed
+    against here (``where`` names it)."""
     p, timing = provenance, provenance["timing"]
     if p.get("source") == "imported":  # timing here would compare this CPU with the device's table
         raise ValueError(f"{where} was measured on another device ({p['device'].get('cpu_model')}); time "
@@ -188,4 +193,4 @@ def measure_as_tabled(provenance: dict[str, Any], specs: Sequence[ArchSpec], war
     warmup = timing.get("warmup", DEFAULT_WARMUP) if warmup is None else warmup
     rounds = timing.get("rounds", DEFAULT_ROUNDS) if rounds is None else rounds
     return measure_specs(specs, p["input_size"], p["in_channels"], p["num_classes"], p["backend"], p["threads"],
-                         p["batch_size"], warmup, rounds, order=order)
+                         p["batch_size"], warmup, rounds, order=order, passes=passes)

@@ -49,7 +49,7 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     from hwnas.cost.latency.overhead import measure_overheads, table_io_keys
 
     check_count("passes", passes, 1)
-    runs = [table.measure(list(specs), rounds=rounds, order=order) for _ in range(passes)]
+    runs = table.measure(list(specs), rounds=rounds, order=order, passes=passes)  # exported once, timed P times
     timing = dict(table.provenance["timing"], rounds=len(runs[0][0].samples_ms), network_passes=passes,
                   network_order=order)
     nulls = measure_overheads(table_io_keys(table.entries), table.provenance, rounds) if overheads else None
@@ -57,6 +57,12 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     iqrs = [median(run[i].iqr_ms for run in runs) for i in range(len(specs))]
     return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls)
 
+
+DEFAULT_NETWORK_PASSES = 3
+"""Passes over the networks of a calibration or validation by default: every pass opens a new ONNX Runtime session
+per network, and sessions of the same file differ: 40 sessions of one 32 px network, each timed warm for 100
+calls, gave per-call medians from 0.664 to 0.779 ms on an idle machine (docs/BENCHMARKS.md, issue 20). The median
+of three sessions halves that spread; a plain loop over the exported file meets the same spread."""
 
 DEFAULT_NETWORK_ORDER = "alone"
 """How whole networks are timed for a new calibration: each on its own, warm, as a deployed network runs and as

@@ -202,13 +202,13 @@ class LatencyTable:
 
     # ------------------------------------------------------------------------------------------------ measure
     def measure(self, specs: Sequence[ArchSpec], warmup: int | None = None, rounds: int | None = None,
-                order: str = "interleaved") -> list:
+                order: str = "interleaved", passes: int | None = None) -> list:
         """Time whole networks exactly as the table's ops were timed (its backend, threads, batch, geometry);
         ``order="alone"`` times each on its own, as it runs deployed
         (:func:`hwnas.cost.latency.measure.measure_as_tabled`)."""
         from hwnas.cost.latency.measure import measure_as_tabled
 
-        return measure_as_tabled(self.provenance, specs, warmup, rounds, order, self.where)
+        return measure_as_tabled(self.provenance, specs, warmup, rounds, order, self.where, passes)
 
     @property
     def uncalibrated_warning(self) -> str | None:
