@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cost.latency.build import build_space_table
-from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES, calibrate_here
+from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES, fit_measured, measure_calibration_networks
 from hwnas.cost.latency.drift import drift_factor, measure_references, table_references
 from hwnas.cost.latency.measured_nets import measure_here
 from hwnas.cost.latency.sampled_nets import fitted_networks, sample_specs
@@ -49,11 +49,19 @@ SAMPLERS = ("uniform", "mixed")
 
 def build_as_cli(size: int, path: Path, backend: str = "onnxruntime", progress: bool = False,
                  fit: int = DEFAULT_SAMPLES) -> LatencyTable:
-    """The table ``hwnas lut build --space fbnet --input-size SIZE --backend BACKEND`` writes (its defaults)."""
+    """The table ``hwnas lut build --space fbnet --input-size SIZE --backend BACKEND`` writes (its defaults:
+    :func:`~hwnas.cost.latency.calibrate.calibrate_here` in its two halves), and the calibration's measured
+    networks beside it (``NAME_calibration.json``), so that other fits can be tried on them without timing."""
+    from hwnas.arch import encode
+
     space = get_space("fbnet", size)
     table = build_space_table(space, path, backend=backend, progress=progress, overwrite=True).table
-    calibrate_here(table, space, fit, progress=progress)
+    measured = measure_calibration_networks(table, space, fit)
+    fit_measured(table, space, measured, progress=progress)
     table.save()
+    path.with_name(path.stem + "_calibration.json").write_text(json.dumps(
+        {"archs": [encode(s) for s in measured.specs], "median_ms": measured.median_ms, "iqr_ms": measured.iqr_ms,
+         "overheads": measured.overheads, "timing": measured.timing}))
     return table
 
 

@@ -172,20 +172,42 @@ def calibrate_here(table: LatencyTable, space: SearchSpace, samples: int = DEFAU
     near it (1 skip in 9 per FBNet layer), and a fit on them alone extrapolated it to 0.04 ms or below 0, which
     the plausibility check then replaced by a bare ratio (issue 20); with the lightest network among the fitted
     ones the fit has to hold there too. The calibration is stored in the table (not saved) and returned."""
+    measured = measure_calibration_networks(table, space, samples, seed, sampler, kind, passes, rounds, order)
+    return fit_measured(table, space, measured, seed, sampler, kind, progress)
+
+
+def measure_calibration_networks(table: LatencyTable, space: SearchSpace, samples: int = DEFAULT_SAMPLES,
+                                 seed: int = 0, sampler: str = "uniform", kind: str = "auto",
+                                 passes: int | None = None, rounds: int | None = None,
+                                 order: str | None = None) -> Measured:
+    """The first half of :func:`calibrate_here`: the sampled networks, then the space's drift references, timed
+    here (with the null models when the kind needs them)."""
     from hwnas.arch import decode
     from hwnas.cost.latency.drift import drift_references
     from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_PASSES, calibration_order, measure_here
     from hwnas.cost.latency.sampled_nets import sample_specs
 
-    passes = passes or DEFAULT_NETWORK_PASSES
-    wanted = default_kind(table, kind, samples)
-    refs = drift_references(space)
-    ref_specs = [decode(r) for r in refs]
+    ref_specs = [decode(r) for r in drift_references(space)]
     specs = sample_specs(space, samples, seed, exclude=[arch_digest(s) for s in ref_specs], sampler=sampler)
-    measured = measure_here(table, specs + ref_specs, rounds, wanted in ("overhead", "graph", "contextual"), passes,
-                            order or calibration_order(table))
+    overheads = default_kind(table, kind, samples) in ("overhead", "graph", "contextual")
+    return measure_here(table, specs + ref_specs, rounds, overheads, passes or DEFAULT_NETWORK_PASSES,
+                        order or calibration_order(table))
+
+
+def fit_measured(table: LatencyTable, space: SearchSpace, measured: Measured, seed: int = 0,
+                 sampler: str = "uniform", kind: str = "auto", progress: bool = False) -> dict[str, Any]:
+    """The second half of :func:`calibrate_here`: the ``kind`` fitted to networks measured by
+    :func:`measure_calibration_networks`, the drift references (its last networks) kept with their times."""
+    from hwnas.arch import encode
+    from hwnas.cost.latency.drift import drift_references
+
+    refs = drift_references(space)
+    wanted = default_kind(table, kind, len(measured.specs) - len(refs))
     calibrate_table(table, measured, space, seed=seed, graph=wanted == "graph", contextual=wanted == "contextual",
                     sampler=sampler, progress=progress)
-    times = measured.median_ms[len(specs):]
+    if [encode(s) for s in measured.specs[-len(refs):]] != refs:
+        raise ValueError("the measured networks do not end with the space's drift references")
+    times = measured.median_ms[-len(refs):]
+    passes = measured.timing.get("network_passes", 1)
     table.calibration = dict(table.calibration, drift_references={"archs": refs, "ms": times, "passes": passes})
     return table.calibration
