@@ -177,8 +177,14 @@ def _print_calibration(args: argparse.Namespace, out: Path, cal: dict[str, Any],
                              f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
 
 
-STATISTIC = ("median of per-call times, each network alone and warm in its deployment ONNX export (as `hwnas export` "
-             "writes it), median over the passes")
+def _statistic(table, order: str) -> str:
+    """What a validation's "measured" is, in words (said beside every figure)."""
+    from hwnas.cost.latency.backends import backend_class
+
+    what = ("its deployment ONNX export (the file `hwnas export` writes)"
+            if backend_class(table.provenance["backend"]).times_exported_onnx else "the module")
+    how = "each network alone and warm" if order == "alone" else "the networks interleaved in rounds (cold)"
+    return f"median of per-call times, {how}, in {what}; median over the passes, each with new sessions"
 
 
 def cmd_lut_validate(args: argparse.Namespace) -> None:
@@ -213,7 +219,8 @@ def _validate_sampled(args: argparse.Namespace, table, used: list[str]) -> dict[
     result = validate_table(table, measured)
     result.update(seed=sampling["seed"], sampler=sampling["sampler"], excluded=len(used), lut=str(args.lut),
                   order=measured.timing.get("network_order", "interleaved"),
-                  passes=measured.timing.get("network_passes", 1), statistic=STATISTIC)
+                  passes=measured.timing.get("network_passes", 1))
+    result["statistic"] = _statistic(table, result["order"])
     if args.plot and sampling["sampler"] in ("uniform", None):
         points = result["points"]
         p = table.provenance
@@ -256,7 +263,7 @@ def _validation_text(result: dict[str, Any], results: dict[str, dict[str, Any]])
             lines.append(f"  in the calibration's units (drift x{result['drift']:.3f}): MAPE {d['mape']:.2f} %, "
                          f"{d['within_5pct']:.0f} % within 5 %, bias {d['bias_pct']:+.1f} %")
     drift = result["drift"]
-    lines.append(f"measured: {STATISTIC} ({result['passes']} pass(es)); "
+    lines.append(f"measured: {result['statistic']} ({result['passes']} pass(es)); "
                  + (f"drift since calibration x{drift:.3f} (its references timed again)" if drift is not None
                     else "no drift references in the calibration"))
     return "\n".join(lines)

@@ -61,6 +61,10 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
     assert {"mape", "within_5pct", "within_10pct", "spearman", "n"} <= set(result) and result["n"] == 5
     assert result["excluded"] == fit["samples"] and result["calibrated"] and "mape" in result["uncalibrated"]
     assert result["order"] == "alone"  # validated the way it was calibrated
+    # Both samplers, the statistic said in words, the machine's drift since calibration (its references again).
+    assert set(result["samplers"]) == {"uniform", "mixed"} and result["sampler"] == "uniform"
+    assert "per-call" in result["statistic"] and "export" in result["statistic"]
+    assert result["drift"] > 0 and "mape" in result["drift_corrected"]
     # The calibration is applied: the two errors differ. Which is smaller is not asserted here: on this space the
     # table's sum was sometimes within 6 % uncalibrated on a busy machine; tests/cost/test_calibrate.py checks that
     # calibration helps, on a space where the table's error is large and systematic.
