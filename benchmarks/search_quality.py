@@ -252,34 +252,22 @@ def phase_search(out: Path, args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------ finalists
 def fill_entries(out: Path, space: Any, predict: Any, timer: Any, entries: Sequence[Any], result: Any,
                  budget: float, index: int, cache: Path, fill_rounds: int) -> list[Any]:
-    """Each entry moved into ``[0.9 B, 0.97 B]`` measured (search entries with the result's preference, cached in
-    ``cache``; the reference entry from the references phase); entries that end up equal are kept once."""
+    """Each entry moved into ``[0.9 B, 0.97 B]`` measured (:func:`hwnas.search.finalists.filled_finalists`): search
+    entries with the result's preference, the reference entry as the references phase filled it."""
     from hwnas.search.filling import fill_measured
-    from hwnas.search.finalists import Finalist
+    from hwnas.search.finalists import filled_finalists
     from hwnas.search.preference import result_preference
 
-    fills, kept, seen = read_json(cache) or {}, [], set()
-    for entry in entries:
+    def fill(entry: Any) -> dict[str, Any]:
         if entry.source == "reference":
             record = read_json(out / "references" / f"member_b{index}.json")
             if record is None or not same(record["start"], entry.choice):
                 raise SystemExit(f"no filling of {entry.name} at budget {index} yet: run the references phase")
-        else:
-            record = fills.get(entry.name)
-            if record is None or not same(record["start"], entry.choice):
-                filled = fill_measured(space, entry.choice, predict,
-                                       lambda c: timed(timer, out, encode_choice(space, c)), budget,
-                                       result_preference(result), rounds=fill_rounds)
-                record = fills[entry.name] = {"start": dict(entry.choice), **filled.to_json()}
-                write_json(cache, fills)
-        print(f"[finalists] {entry.name}: {record['measured_ms']:.3f} ms measured, {record['fraction']:.0%} of the "
-              "budget" + ("" if record["in_band"] else f" ({record['reason']})"), flush=True)
-        key = json.dumps(record["choice"], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            kept.append(Finalist(entry.name, entry.source, dict(record["choice"]),
-                                 extra={"fill": {k: v for k, v in record.items() if k != "choice"}}))
-    return kept
+            return {k: v for k, v in record.items() if k != "start"}
+        return fill_measured(space, entry.choice, predict, lambda c: timed(timer, out, encode_choice(space, c)),
+                             budget, result_preference(result), rounds=fill_rounds).to_json()
+
+    return filled_finalists(entries, fill, cache, budget, announce=lambda line: print(line, flush=True))
 
 
 def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

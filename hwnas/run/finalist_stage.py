@@ -21,33 +21,10 @@ from typing import Any
 
 from hwnas.fileio import write_json_atomic
 from hwnas.run.stages import digest
-from hwnas.search.filling import Filled, fill_measured, other_budgets_fit
-from hwnas.search.finalists import Finalist, finalist_entries, reference_scores, successive_halving
+from hwnas.search.filling import fill_measured, other_budgets_fit
+from hwnas.search.finalists import (Finalist, filled_finalists, finalist_entries, reference_scores,
+                                   successive_halving)
 from hwnas.search.preference import result_preference
-
-
-def fill_entries(entries: list[Finalist], space, predict, measure, budget_ms: float, scores, fits, rounds: int,
-                 cache: Path, announce: Callable[[str], None]) -> list[Finalist]:
-    """Each entry moved into its band (cached in ``cache``); entries that end up equal are kept once."""
-    done = json.loads(cache.read_text()) if cache.is_file() else {}
-    out, seen = [], set()
-    for entry in entries:
-        record = done.get(entry.name)
-        if record is None or record.get("start") != entry.choice or record.get("budget_ms") != budget_ms:
-            prefer = scores if entry.source == "search" else reference_scores(space, entry.choice)
-            filled: Filled = fill_measured(space, entry.choice, predict, measure, budget_ms, prefer, fits, rounds)
-            record = {"start": dict(entry.choice), **filled.to_json()}
-            done[entry.name] = record
-            write_json_atomic(cache, done)
-        announce(f"[finalists] {entry.name}: {record['measured_ms']:.3f} ms measured, "
-                 f"{record['fraction']:.0%} of the budget" + ("" if record["in_band"] else f" ({record['reason']})"))
-        key = json.dumps(record["choice"], sort_keys=True)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(Finalist(entry.name, entry.source, dict(record["choice"]),
-                            extra={"fill": {k: v for k, v in record.items() if k != "choice"}}))
-    return out
 
 
 def make_trainer(cfg, out: Path, space, progress: bool) -> Callable[[Finalist, int, float], float]:
@@ -93,9 +70,14 @@ def stage_finalists(cfg, out: Path, space, lut_path: str, budgets, searched: Map
     table = LatencyTable.load(lut_path)
     limit = budgets.max_latency_ms
     if fc.fill and limit is not None:
-        entries = fill_entries(entries, space, lambda choice: float(table.predict(space.to_spec(choice))), measure,
-                               limit, result_preference(result), other_budgets_fit(budgets, space, table),
-                               fc.fill_rounds, where / "fill.json", announce)
+        predict, scores = (lambda choice: float(table.predict(space.to_spec(choice)))), result_preference(result)
+        fits = other_budgets_fit(budgets, space, table)
+
+        def fill(entry: Finalist) -> dict[str, Any]:  # a reference member is grown with its own preference
+            prefer = scores if entry.source == "search" else reference_scores(space, entry.choice)
+            return fill_measured(space, entry.choice, predict, measure, limit, prefer, fits, fc.fill_rounds).to_json()
+
+        entries = filled_finalists(entries, fill, where / "fill.json", limit, announce)
     if len(entries) > 1:
         winner = successive_halving(entries, make_trainer(cfg, where, space, progress), fc.epochs, announce=announce)
     else:

@@ -21,10 +21,12 @@ Every training is cached by the caller's ``train`` function, so a killed stage r
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hwnas.space.base import Choice, SearchSpace
@@ -104,6 +106,32 @@ def finalist_entries(space: SearchSpace, pool: Sequence[Mapping[str, Any]], coun
             seen.add(_key(member))
             entries.append(Finalist(f"ref:{name}", "reference", member))
     return entries
+
+
+def filled_finalists(entries: Sequence[Finalist], fill: Callable[[Finalist], Mapping[str, Any]], cache: Path,
+                     budget_ms: float, announce: Callable[[str], None] = print) -> list[Finalist]:
+    """Every entry moved into its budget band by ``fill(entry)`` (a :meth:`hwnas.search.filling.Filled.to_json`
+    record), the records cached by entry name in the JSON file ``cache`` so that a killed stage measures nothing
+    twice; a cached record is redone when its entry's starting choice or the budget changed. Entries that end up
+    as the same network are kept once (the first), each with its record as ``extra["fill"]``."""
+    from hwnas.fileio import write_json_atomic
+
+    done = json.loads(cache.read_text()) if cache.is_file() else {}
+    kept, seen = [], set()
+    for entry in entries:
+        record = done.get(entry.name)
+        if record is None or record.get("start") != dict(entry.choice) or record.get("budget_ms") != budget_ms:
+            record = done[entry.name] = {"start": dict(entry.choice), **fill(entry)}
+            write_json_atomic(cache, done)
+        announce(f"[finalists] {entry.name}: {record['measured_ms']:.3f} ms measured, "
+                 f"{record['fraction']:.0%} of the budget" + ("" if record["in_band"] else f" ({record['reason']})"))
+        key = json.dumps(record["choice"], sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(Finalist(entry.name, entry.source, dict(record["choice"]),
+                             extra={"fill": {k: v for k, v in record.items() if k != "choice"}}))
+    return kept
 
 
 def _key(choice: Mapping[str, Any]) -> tuple:

@@ -11,7 +11,8 @@ from hwnas import zoo
 from hwnas.run import load_config
 from hwnas.run.finalist_stage import stage_finalists
 from hwnas.search import Budgets
-from hwnas.search.finalists import Finalist, finalist_entries, reference_member, successive_halving
+from hwnas.search.finalists import (Finalist, filled_finalists, finalist_entries, reference_member,
+                                   successive_halving)
 from hwnas.search.preference import marginal_scores, result_preference, scores_from_json, scores_to_json
 from hwnas.space import get_space
 
@@ -100,3 +101,29 @@ def test_the_finalist_stage_of_every_method(method, tmp_path, search_space, sear
                             {"result": str(tmp_path / "search" / "result.json")}, measure, progress=False,
                             announce=lambda line: None)
     assert again == out and len(measured) == before
+
+
+def test_filled_finalists_cache_their_fills_and_keep_each_network_once(tmp_path):
+    """A killed stage measures nothing twice; a changed start or budget is filled anew; two entries filled into the
+    same network are one finalist."""
+    calls = []
+
+    def fill(entry):
+        calls.append(entry.name)
+        end = {"x": 3} if entry.name in ("a", "b") else {"x": 9}  # a and b end on the same network
+        return {"choice": end, "measured_ms": 0.95, "budget_ms": 1.0, "fraction": 0.95, "in_band": True,
+                "reason": "", "steps": []}
+
+    entries = [Finalist("a", "search", {"x": 1}), Finalist("b", "search", {"x": 2}), Finalist("c", "reference", {})]
+    cache = tmp_path / "fill.json"
+    kept = filled_finalists(entries, fill, cache, 1.0, announce=lambda line: None)
+    assert [f.name for f in kept] == ["a", "c"] and kept[0].choice == {"x": 3}
+    assert kept[0].extra["fill"]["start"] == {"x": 1} and "choice" not in kept[0].extra["fill"]
+    assert calls == ["a", "b", "c"]
+    filled_finalists(entries, fill, cache, 1.0, announce=lambda line: None)
+    assert calls == ["a", "b", "c"]  # all cached
+    entries[0] = Finalist("a", "search", {"x": 4})
+    filled_finalists(entries, fill, cache, 1.0, announce=lambda line: None)
+    assert calls == ["a", "b", "c", "a"]  # a new start
+    filled_finalists(entries, fill, cache, 0.5, announce=lambda line: None)
+    assert calls == ["a", "b", "c", "a", "a", "b", "c"]  # a new budget
