@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hwnas.nn import global_bn
-from hwnas.nn.layers import ConvBnAct, SqueezeExcite
+from hwnas.nn.layers import ConvBnAct, SqueezeExcite, conv2d
 
 
 KernelTransforms = Mapping[int, torch.Tensor]
@@ -134,7 +134,7 @@ def conv_bn_act(block: ConvBnAct, x: torch.Tensor, out_ch: int | None = None, ke
     padding = conv.padding
     if kernel != full_kernel:
         weight, padding = centre_kernel(weight, kernel, transforms), kernel // 2  # 'same' padding of the child
-    y = F.conv2d(x, weight, None, conv.stride, padding, conv.dilation, groups)
+    y = conv2d(x, weight, None, conv.stride, padding, conv.dilation, groups)  # hwnas.nn.layers: a torch crash
     return block.act(batch_norm(block.bn, y))
 
 

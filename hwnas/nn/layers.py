@@ -7,7 +7,10 @@ Activations are named as in the arch grammar (:data:`hwnas.arch.ACTIVATIONS`): `
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hwnas.nn.global_bn import BatchNorm2d
@@ -87,6 +90,37 @@ class ChannelShuffle(nn.Module):
         return f"groups={self.groups}"
 
 
+def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Any, padding: Any,
+           dilation: Any, groups: int) -> torch.Tensor:
+    """``F.conv2d``, except that a strided 1x1 convolution with autograd on the CPU runs as a subsample of the
+    input followed by a stride-1 1x1 convolution: the same numbers (a 1x1 kernel with no padding reads exactly the
+    pixels the stride keeps), through another kernel.
+
+    Why: torch 2.13's parallel CPU backward of a strided 1x1 convolution with few channels (4-8 in, as the FBNet
+    space's skip projections have at width 0.5) in channels_last aborts the whole process (a segmentation fault,
+    ``free(): invalid next size`` or ``double free or corruption``) on an odd number of rows: measured for 3, 81
+    and 127 rows with 2 threads, never with one. Odd row counts are common: a split's last batch, and the random
+    per-candidate pieces of a per-sample supernet forward (HardCoRe-NAS's multipath step). Inference, tracing and
+    export keep the plain strided convolution, so the deployed graph is unchanged.
+    """
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    # tracing and export first: a traced shape compared with a tuple would be recorded as a constant
+    if (torch.is_grad_enabled() and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export()
+            and stride != (1, 1) and x.device.type == "cpu" and x.dim() == 4 and tuple(weight.shape[-2:]) == (1, 1)
+            and padding in (0, (0, 0), "valid")):
+        return F.conv2d(x[:, :, :: stride[0], :: stride[1]], weight, bias, 1, 0, 1, groups)
+    return F.conv2d(x, weight, bias, stride, padding, dilation, groups)
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose forward goes through :func:`conv2d` (the same parameters, state dict and hooks)."""
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.padding_mode != "zeros":
+            return super()._conv_forward(x, weight, bias)
+        return conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
 class ConvBnAct(nn.Module):
     """k x k conv (no bias, 'same' padding k // 2) -> BatchNorm -> activation (``act=None``: none).
 
@@ -103,7 +137,7 @@ class ConvBnAct(nn.Module):
         act: str | None = "re",
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, groups=groups, bias=False)
+        self.conv = Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, groups=groups, bias=False)
         self.bn = BatchNorm2d(out_ch)  # nn.BatchNorm2d that can use global-batch statistics (data-parallel)
         self.act = create_act(act)
 

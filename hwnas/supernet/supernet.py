@@ -44,7 +44,6 @@ from hwnas.nn.layers import ConvBnAct
 from hwnas.space.base import Choice, SearchSpace, Slot, candidate_width
 from hwnas.space.labels import depth_label
 from hwnas.supernet.choice_layer import ChoiceLayer, check_sharing
-from hwnas.train.layout import even_rows
 
 Weights = Mapping[str, torch.Tensor]
 """Architecture weights: dimension label (``s1_b0_op``, ``s1_depth``) -> 1-D tensor, one value per option."""
@@ -329,8 +328,7 @@ class Supernet(nn.Module):
             for i in present_candidates(picked, len(slot.candidates), self.sync_world):
                 rows = torch.nonzero(picked == i).flatten()
                 gate = w[rows, i].reshape(-1, 1, 1, 1)
-                run = even_rows(rows, h)  # an odd piece crashes torch's CPU channels_last backward (train.layout)
-                pieces.append(gate * self._run_candidate(slot, i, h[run], width)[: rows.numel()])
+                pieces.append(gate * self._run_candidate(slot, i, h[rows], width))
                 order.append(rows)
             return torch.cat(pieces)[torch.argsort(torch.cat(order))]
 

@@ -35,44 +35,6 @@ def to_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return x
 
 
-def even_batch(x: torch.Tensor, y: torch.Tensor, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(x, y)`` without their last row when a channels_last CPU training step would get an odd batch of 3 or more.
-
-    Why: torch 2.13's CPU backward of a strided 1x1 convolution with few channels (4-8 in, as FBNet-space skip
-    projections and stems have at width 0.5) crashes the whole process in channels_last (a segmentation fault, or
-    ``free(): invalid next size``) when the batch has an odd number of rows: measured for 3, 81 and 127 rows,
-    never for 1, 2, 4-12, 50, 72, 80, 96, 100, 126 or 128, whether the input is NHWC or NCHW once the weights are,
-    and only with 2 or more intra-op threads (its parallel kernel; one thread never showed it).
-    A training split of 18,000 images at batch 128 ends on a batch of 80, but other sizes end on odd ones (the
-    quick preset's winner crashed there). Dropping one image of such a batch costs nothing measurable; the
-    contiguous layout, and every other device, keep every row. Callers trim the *global* batch, before a torchrun
-    shard is cut from it, so that one process and N ranks train on the same rows (a rank's shard of an even batch
-    can still be odd: CPU data parallelism with channels_last is not covered)."""
-    if x.device.type != "cpu":
-        return x, y
-    rows = int(x.shape[0])
-    if channels_last and x.dim() == 4 and rows >= 3 and rows % 2:
-        return x[:-1], y[:-1]
-    return x, y
-
-
-def even_rows(rows: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Row indices of ``x`` to run a piece of a batch on: ``rows``, plus a copy of its last index when the piece
-    would be an odd number (3 or more) of rows of a channels_last CPU image batch; the caller keeps the first
-    ``len(rows)`` outputs.
-
-    Why: the torch crash of :func:`even_batch` also strikes the pieces a batch is split into, such as the
-    per-candidate pieces of a per-sample supernet forward (HardCoRe-NAS's multipath training), whose sizes are
-    drawn at random. Dropping a row there would drop an image's output, so the piece is evened by repeating one
-    row instead; its duplicate output is discarded (it shifts batch-norm statistics of the piece by one row).
-    """
-    if x.device.type != "cpu" or x.dim() != 4 or rows.numel() < 3 or rows.numel() % 2 == 0:
-        return rows
-    if not x.is_contiguous(memory_format=torch.channels_last) or x.is_contiguous():
-        return rows
-    return torch.cat([rows, rows[-1:]])
-
-
 def model_to_layout(model: nn.Module, channels_last: bool) -> nn.Module:
     """``model`` with its 4-d weights and buffers in channels_last (in place: the same Parameter objects, so an
     optimizer built before keeps working), or unchanged when not asked.

@@ -39,7 +39,7 @@ from hwnas.train.config import TrainConfig
 from hwnas.train.distill import kd_loss, teacher_logits
 from hwnas.train.ema import ModelEma
 from hwnas.train.evaluate import evaluate
-from hwnas.train.layout import even_batch, model_to_layout, to_layout, use_channels_last
+from hwnas.train.layout import model_to_layout, to_layout, use_channels_last
 from hwnas.train.metrics import MetricsLogger, write_json
 from hwnas.train.optim import build_optimizer
 from hwnas.train.schedule import lr_at_step, schedule_steps
@@ -200,9 +200,6 @@ def _train_step(run: RunState, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     poison for good) are put back.
     """
     world = distributed.current()
-    # A torch 2.13 CPU crash on odd batches (hwnas.train.layout.even_batch): trimmed on the global batch, so that
-    # one process and N ranks train on the same rows.
-    x, y = even_batch(x, y, run.channels_last and torch.device(run.device).type == "cpu")
     rows = int(y.shape[0])
     x, y = world.shard((x, y), uneven=True)  # this rank's rows of the global batch (a last batch may be uneven)
     x, y = x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)

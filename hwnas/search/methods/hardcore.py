@@ -49,7 +49,7 @@ from hwnas.space.labels import is_depth_label, is_op_label, is_width_label
 from hwnas.supernet import Supernet
 from hwnas.train.distill import kd_loss
 from hwnas.train.checkpoint import load_checkpoint, save_checkpoint
-from hwnas.train.layout import even_batch, model_to_layout, to_layout
+from hwnas.train.layout import model_to_layout, to_layout
 
 log = logging.getLogger(__name__)
 GRAD_MODES = ("all", "sampled")
@@ -178,7 +178,6 @@ def make_grad_fn(ctx: SearchContext, supernet: Supernet, cfg: HardCoReConfig, ge
         try:
             for _ in range(cfg.grad_batches):
                 x, y = (t[:cfg.grad_batch].to(ctx.device) for t in next(arch_batches))
-                x, y = even_batch(x, y, ctx.use_channels_last)  # a torch CPU crash on odd batches (train.layout)
                 x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
                 rows = x.shape[0]
                 masks = {}

@@ -50,7 +50,7 @@ from hwnas.search.parts.width_scaling import (chosen_widths, elasticity_scale, o
 from hwnas.search.registry import register
 from hwnas.search.result import SearchResult
 from hwnas.space.labels import OP
-from hwnas.train.layout import even_batch, to_layout
+from hwnas.train.layout import to_layout
 
 log = logging.getLogger(__name__)
 ARCH_MODES = ("mixture", "sampled")
@@ -157,8 +157,8 @@ class TFNASSearch:
         ctx, cfg, params = self.ctx, self.cfg, self.params
         if self.arch_epoch != epoch:  # each epoch walks the arch split in that epoch's order (resumable)
             self.arch_epoch, self.arch_batches = epoch, cycle_batches(ctx.loaders.val, first_epoch=epoch)
-        x, y = even_batch(*next(self.arch_batches), ctx.use_channels_last)  # a torch CPU crash (train.layout);
-        x, y = ctx.world.shard((x.to(ctx.device), y.to(ctx.device)))  # trimmed before sharding: N ranks = one
+        x, y = next(self.arch_batches)
+        x, y = ctx.world.shard((x.to(ctx.device), y.to(ctx.device)))
         x = to_layout(x, ctx.use_channels_last)  # the weights' layout (hwnas.train.layout)
 
         def loss_fn() -> torch.Tensor:

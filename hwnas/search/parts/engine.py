@@ -23,7 +23,7 @@ from hwnas.nn.global_bn import synchronised
 from hwnas.supernet import Supernet, recalibrate_bn
 from hwnas.train import NonFiniteLossError, TrainConfig, build_optimizer, evaluate, load_checkpoint, lr_at_step
 from hwnas.train import save_checkpoint
-from hwnas.train.layout import even_batch, model_to_layout, to_layout, use_channels_last
+from hwnas.train.layout import model_to_layout, to_layout, use_channels_last
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def run_epoch(source: Any, epoch: int, step: Callable[[torch.Tensor, torch.Tenso
         for i, (x, y) in enumerate(source.epoch_batches(epoch)):
             if i >= total:
                 break
-            x, y = even_batch(x.to(device), y.to(device), channels_last)  # a torch CPU crash (hwnas.train.layout)
+            x, y = x.to(device), y.to(device)
             loss = step(to_layout(x, channels_last), y)
             if math.isfinite(loss):
                 losses.append(loss)
