@@ -39,7 +39,12 @@ SETTINGS = {
              "evolution.mutations=3", "evolution.crossovers=3", "evolution.generations=2", "lr=0.01"],
     "random": ["epochs=2", "recal_batches=1", "score_batches=2", "random_candidates=6", "evolution.population=4",
                "evolution.top_k=2", "lr=0.01"],
-    "fbnet": ["epochs=2", "warmup_epochs=1", "samples=1", "mode=sampled"],
+    # fbnet at lr 0.01, not its 0.1: at 0.1 its 12 weight steps amplify float summation order (6e-8 after the
+    # first step) to 5e-4 in the weights and 1e-3 in the running variances, as much between one process in NCHW
+    # and the same process in channels_last as between 1 process and 2 ranks (the Gumbel masks are bit-identical
+    # in both); at 0.01 the runs agree to ~1e-7 (2e-6 in the running variances), and masks drawn per rank instead
+    # of over the global batch still miss by 0.4 in the weights.
+    "fbnet": ["epochs=2", "warmup_epochs=1", "samples=1", "mode=sampled", "lr=0.01"],
     "tfnas": ["epochs=2", "warmup_epochs=1"],
     # At HardCoRe's lr of 0.05 the two phases on learnable data amplify float summation order to ~1e-3 between
     # any two ways of summing (one process, 2 or 4 ranks alike); at 0.01 the runs agree to ~1e-7.
