@@ -221,9 +221,10 @@ def stage_export(cfg: RunConfig, train_dir: Path, directory: Path) -> dict[str, 
 
 
 def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progress: bool,
-                     budget_ms: float | None = None) -> dict[str, Any]:
+                     budget_ms: float | None = None, lut_path: str | None = None) -> dict[str, Any]:
     """The reference networks, trained with the winner's recipe: ``references.names`` as they are (adapted to
-    the input), ``references.scaled`` scaled to ``budget_ms`` measured (:mod:`hwnas.scaled_references`)."""
+    the input), ``references.scaled`` scaled to ``budget_ms`` measured (:mod:`hwnas.scaled_references`), in the
+    units of the table at ``lut_path`` (its drift references' baselines, as the search and the finalists)."""
     from hwnas.arch import decode
     from hwnas.archref import load_arch
     from hwnas.workflows.export import export_arch
@@ -234,7 +235,7 @@ def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progre
     wanted = [(name, name if name in zoo.ZOO else f"custom{i}", load_arch(name).spec, True, None)
               for i, name in enumerate(cfg.references.names)]
     for name in cfg.references.scaled:
-        scaled = _scaled_reference(cfg, out, name, geometry, budget_ms)
+        scaled = _scaled_reference(cfg, out, name, geometry, budget_ms, lut_path)
         label = f"{name} x{scaled['width']:g} width, x{scaled['depth']:g} depth"
         wanted.append((label, f"{name}_scaled", decode(scaled["arch"]), False, scaled))
     outputs = {}
@@ -259,7 +260,7 @@ def stage_references(cfg: RunConfig, out: Path, geometry: dict[str, int], progre
 
 
 def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, int],
-                      budget_ms: float | None) -> dict[str, Any]:
+                      budget_ms: float | None, lut_path: str | None = None) -> dict[str, Any]:
     """``name`` scaled to the budget, measured (cached in ``OUT/references/NAME_scaled/scaled.json``)."""
     from hwnas.scaled_references import scale_to_budget
     from hwnas.search.filling import MARGIN
@@ -272,14 +273,16 @@ def _scaled_reference(cfg: RunConfig, out: Path, name: str, geometry: dict[str, 
     cache = out / "references" / f"{name}_scaled" / "scaled.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("budget_ms") == budget_ms and saved.get("margin") == MARGIN:
+        if saved.get("budget_ms") == budget_ms and saved.get("margin") == MARGIN and saved.get("lut") == lut_path:
             return saved
-    measure, timer = measuring(cfg, geometry, out / "references" / f"{name}_scaled" / "measured")
+    # the table's baselines, as the winner's measurements: a reference chosen in the machine's units of the moment
+    # and judged at the end in the table's was dropped as over budget when the two differed (a busy calibration)
+    measure, timer = measuring(cfg, geometry, out / "references" / f"{name}_scaled" / "measured", lut_path)
     scaled = scale_to_budget(zoo.get(name).spec, budget_ms, lambda arch: Measurement.of(measure(arch)).ms,
                              margin=MARGIN,
                              input_size=geometry["input_size"], num_classes=geometry["num_classes"],
                              in_channels=geometry["in_channels"])
-    scaled["margin"] = MARGIN
+    scaled["margin"], scaled["lut"] = MARGIN, lut_path
     write_text_atomic(cache, json.dumps(scaled, indent=1) + "\n")
     write_measurements(timer, cache.with_name("measurements.json"))
     return scaled
@@ -430,8 +433,9 @@ def run(cfg: RunConfig, out: str | Path, progress: bool = True, announce=print) 
     refs_key, references = stages.run(
         "references", {"references": settings["references"], "train": settings["train"], "dataset": cfg.dataset,
                        "seed": cfg.seed, "geometry": geometry,
-                       "budget_ms": budgets.max_latency_ms if cfg.references.scaled else None},
-        lambda: stage_references(cfg, out, geometry, progress, budgets.max_latency_ms),
+                       "budget_ms": budgets.max_latency_ms if cfg.references.scaled else None,
+                       "lut": lut_key if cfg.references.scaled else None},
+        lambda: stage_references(cfg, out, geometry, progress, budgets.max_latency_ms, lut["path"]),
         ", ".join([*cfg.references.names, *(f"{n} scaled to the budget" for n in cfg.references.scaled)])
         or "none")
     onnx = exported.get("onnx", {}).get("path") or _onnx_for_measure(cfg, out)
