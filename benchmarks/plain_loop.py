@@ -5,7 +5,8 @@ file (CPU provider, ``--threads`` intra-op threads, one inter-op thread, sequent
 optimisation), a fixed random input, some warm-up calls, then per-call wall-clock times and their median, each
 network warm and on its own, in a fresh process that has imported only onnxruntime and numpy. It imports no
 hwnas module on purpose: what it checks (:mod:`hwnas.cost.latency.measure`) must not be able to hide an error
-in both. ``benchmarks/lut_accuracy.py`` scores the table against it, and a test keeps hwnas's measurement of
+in both (the same session options as hwnas.cost.latency.runner, written again here for that reason).
+``benchmarks/lut_user_check.py`` scores the table against it, and a test keeps hwnas's measurement of
 an exported file in agreement with it.
 
     python benchmarks/plain_loop.py A.onnx B.onnx ... [--threads 1] [--warmup 10] [--calls 100] [--passes 3]

@@ -1,0 +1,186 @@
+"""benchmarks/search_quality.py's table: per budget and network, means and stds over seeds, paired differences
+to random search and to the best in-budget reference with their signs, and one rule for every row: a network
+measured over its budget cannot win. Pure functions of the collected rows (no training, no timing)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+METHODS = ("fbnet", "tfnas", "spos", "hardcore", "random")
+BASELINE = "random"  # the search every hwnas method must beat with the same compute
+REFERENCES = {"MobileNetV2": "mobilenetv2_100", "MobileNetV3-L": "mobilenetv3_large_100", "MnasNet-A1": "mnasnet_a1"}
+BAND_LOW = 0.9  # a result measured below BAND_LOW x B leaves latency unused (hwnas.search.filling.LOW)
+MIN_SEEDS = 3  # fewer paired seeds give no verdict
+
+
+def within(ms: float | None, budget: float) -> bool:
+    return ms is not None and BAND_LOW * budget <= ms <= budget
+
+
+def aggregate(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line per (budget, network): per-seed top-1 and ms, means and stds, the budget used, and whether every
+    seed is done (``complete``), any seed measured over the budget (``over_budget``), all in the band."""
+    lines = []
+    for key in sorted({(e["index"], e["network"]) for e in entries}, key=lambda k: (k[0], _order(k[1]))):
+        group = sorted((e for e in entries if (e["index"], e["network"]) == key), key=lambda e: e["seed"])
+        budget = group[0]["budget_ms"]
+        top1 = {e["seed"]: e["test_top1"] for e in group if e["test_top1"] is not None}
+        ms = {e["seed"]: e["measured_ms"] for e in group if e["measured_ms"] is not None}
+        labels = {e.get("label") for e in group}
+        lines.append({"index": key[0], "budget_ms": budget, "network": key[1], "kind": group[0]["kind"],
+                      "label": labels.pop() if len(labels) == 1 else "varies", "seeds": len(group),
+                      "top1": top1, "ms": ms, "top1_mean": _mean(top1.values()), "top1_std": _std(top1.values()),
+                      "ms_mean": _mean(ms.values()), "ms_std": _std(ms.values()),
+                      "used": [v / budget for v in ms.values()],
+                      "complete": len(top1) == len(ms) == len(group),
+                      "over_budget": any(v > budget for v in ms.values()),
+                      "in_band": len(ms) == len(group) and all(within(v, budget) for v in ms.values()),
+                      "winners": [e["winner"] for e in group if e.get("winner")],
+                      "search_s": _mean(e["search_s"] for e in group if e.get("search_s") is not None),
+                      "finalist_cpu_s": _mean(e["finalist_cpu_s"] for e in group
+                                              if e.get("finalist_cpu_s") is not None)})
+    return compare(lines)
+
+
+def paired(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``a``'s top-1 minus ``b``'s, seed by seed, over the seeds both have: mean, per-seed differences, signs."""
+    seeds = sorted(set(a["top1"]) & set(b["top1"]))
+    if not seeds:
+        return None
+    diffs = [a["top1"][s] - b["top1"][s] for s in seeds]
+    return {"mean": statistics.fmean(diffs), "diffs": diffs, "seeds": seeds, "n": len(seeds),
+            "signs": " ".join("+" if d > 0 else "-" if d < 0 else "0" for d in diffs)}
+
+
+def can_win(line: Mapping[str, Any]) -> bool:
+    """The one rule: an hwnas method's line, every seed trained and measured, none measured over its budget."""
+    return (line["kind"] == "search" and line["network"] != BASELINE and line["complete"]
+            and not line["over_budget"])
+
+
+def best_reference(lines: Sequence[Mapping[str, Any]], index: int) -> Mapping[str, Any] | None:
+    """The reference with the best mean top-1 among those measured within budget ``index`` on every seed."""
+    fits = [a for a in lines if a["index"] == index and a["kind"] == "reference" and a["complete"]
+            and not a["over_budget"]]
+    return max(fits, key=lambda a: a["top1_mean"]) if fits else None
+
+
+def compare(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each search line's paired differences to random search and to the best in-budget reference of its budget,
+    and whether it wins: it can win, and beats both in mean paired difference."""
+    for line in lines:
+        here = [a for a in lines if a["index"] == line["index"]]
+        rand = next((a for a in here if a["network"] == BASELINE), None)
+        ref = best_reference(lines, line["index"])
+        search = line["kind"] == "search"
+        line["vs_random"] = paired(line, rand) if search and rand is not None and rand is not line else None
+        line["best_reference"] = None if ref is None else f"{ref['network']} {ref['label']}"
+        line["vs_reference"] = paired(line, ref) if search and ref is not None else None
+        line["wins"] = bool(can_win(line) and line["vs_random"] and line["vs_random"]["mean"] > 0
+                            and (ref is None or (line["vs_reference"] and line["vs_reference"]["mean"] > 0)))
+    return lines
+
+
+def verdicts(lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per budget: is it won, by the best hwnas method that can win, against random and the reference."""
+    texts = []
+    for index in sorted({a["index"] for a in lines}):
+        here = [a for a in lines if a["index"] == index]
+        ours = [a for a in here if a["kind"] == "search" and a["network"] != BASELINE]
+        eligible = [a for a in ours if can_win(a)]
+        rand = next((a for a in here if a["network"] == BASELINE), None)
+        ref = best_reference(lines, index)
+        if not eligible:
+            text = "NOT won: no hwnas method's network is trained and measured within the budget on every seed"
+        else:
+            best = max(eligible, key=lambda a: a["top1_mean"])
+            n = min([p["n"] for p in (best["vs_random"], best["vs_reference"]) if p] or [0])
+            text = (f"{'WON' if best['wins'] else 'NOT won'}: best hwnas method {best['network']} "
+                    f"{best['top1_mean']:.2f} % at {best['ms_mean']:.3f} ms; vs random {_diff(best['vs_random'])}"
+                    f"; vs {best['best_reference'] or 'no reference (none meets the budget)'} "
+                    f"{_diff(best['vs_reference']) if ref else ''}".rstrip())
+            winners = [a["network"] for a in eligible if a["wins"]]
+            if winners:
+                text += f"; winners: {', '.join(winners)}"
+            if n < MIN_SEEDS:
+                text = f"preliminary, {n} paired seed(s) < {MIN_SEEDS}: {text}"
+        over = [a for a in ours if a["over_budget"]]
+        if over:
+            text += "; over budget measured alone, cannot win: " + ", ".join(
+                f"{a['network']} ({100 * (max(a['used']) - 1):+.1f} %)" for a in over)
+        if rand is None:
+            text += "; no random-search row"
+        elif rand["over_budget"]:
+            text += f"; random search itself over budget ({100 * (max(rand['used']) - 1):+.1f} %)"
+        texts.append(f"budget {here[0]['budget_ms']:.3f} ms: {text}")
+    return texts
+
+
+def flags(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every search result measured outside ``[0.9 B, B]`` (with the filling's reason) and every reference
+    measured over its budget."""
+    out = []
+    for e in sorted(entries, key=lambda e: (e["index"], _order(e["network"]), e["seed"])):
+        ms, budget = e["measured_ms"], e["budget_ms"]
+        if ms is None or within(ms, budget) or (e["kind"] == "reference" and ms <= budget):
+            continue
+        text = (f"seed {e['seed']}, {e['network']} at {budget:.3f} ms: measured {ms:.3f} ms "
+                f"({100 * ms / budget:.0f} % of the budget)")
+        fill = e.get("fill")
+        if fill is not None:
+            text += (f"; the filling had it in the band ({100 * fill['fraction']:.0f} %)" if fill["in_band"]
+                     else f"; the filling: {fill['reason']}")
+        if e["kind"] == "reference" and not e.get("meets", True):
+            text += "; no scaling of it meets the budget"
+        out.append(text)
+    return out
+
+
+def format_table(lines: Sequence[Mapping[str, Any]]) -> str:
+    rows = ["| budget ms | network | seeds | test top-1 | measured ms | used of budget | in [0.9 B, B] | vs random "
+            "(per seed) | vs best in-budget reference (per seed) | search time | finalist CPU | finalist winners |",
+            "|--:|---|--:|--:|--:|--:|:-:|--:|--:|--:|--:|---|"]
+    for a in lines:
+        name = a["network"] if a["kind"] == "search" else f"{a['network']} {a['label']}"
+        if a["wins"]:
+            name = f"**{name}** (wins)"
+        elif a["over_budget"]:
+            name += " (over budget: cannot win)"
+        used = "-" if not a["used"] else f"{100 * min(a['used']):.0f}" + (
+            f"-{100 * max(a['used']):.0f}" if len(a["used"]) > 1 else "") + " %"
+        rows.append(f"| {a['budget_ms']:.3f} | {name} | {len(a['top1'])}/{a['seeds']} | "
+                    f"{_pm(a['top1_mean'], a['top1_std'], 2, ' %')} | {_pm(a['ms_mean'], a['ms_std'], 3)} | {used} | "
+                    f"{'yes' if a['in_band'] else 'no'} | {_diff(a['vs_random'])} | {_diff(a['vs_reference'])} | "
+                    f"{_secs(a['search_s'])} | {_secs(a['finalist_cpu_s'])} | {' '.join(a['winners']) or '-'} |")
+    return "\n".join(rows)
+
+
+def _order(network: str) -> int:
+    names = [*METHODS, *REFERENCES]
+    return names.index(network) if network in names else len(names)
+
+
+def _mean(values: Any) -> float | None:
+    values = list(values)
+    return statistics.fmean(values) if values else None
+
+
+def _std(values: Any) -> float | None:
+    values = list(values)
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+def _pm(mean: float | None, std: float | None, digits: int, unit: str = "") -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "") + unit
+
+
+def _diff(p: Mapping[str, Any] | None) -> str:
+    return "-" if not p else f"{p['mean']:+.2f} ({p['signs']})"
+
+
+def _secs(s: float | None) -> str:
+    return "-" if s is None else f"{s / 60:.1f} min"
