@@ -54,7 +54,7 @@ def _measure(args: argparse.Namespace, name: str, spec: Any, table: Any, predict
     timing = timer.describe()
     data.update(measured_ms=m.raw_ms, measured_passes_ms=list(m.passes_ms), drift=m.drift if refs else None,
                 measured_at_calibration_ms=m.ms if refs else None, measured_statistic=timing["how"],
-                measured_noise=m.noise, measured_iqr_ms=None)
+                measured_noise=m.noise, measured_iqr_ms=passes_iqr(m.passes_ms))
     error = 100 * (predicted - m.ms) / m.ms
     data["error_pct"] = error
     text = f", measured {m.raw_ms:.3f} ms (median of {m.passes} passes, each alone in its deployment export)"
@@ -64,6 +64,18 @@ def _measure(args: argparse.Namespace, name: str, spec: Any, table: Any, predict
     else:
         text += f", error {error:+.1f}% (no drift references in the table: the machine's drift is not known)"
     return text
+
+
+def passes_iqr(passes_ms: Any) -> float | None:
+    """The interquartile range of the passes' medians (ms): the spread a user sees from run to run of the same
+    file. ``None`` with one pass, where there is no spread to report."""
+    import statistics
+
+    passes = list(passes_ms)
+    if len(passes) < 2:
+        return None
+    low, _, high = statistics.quantiles(passes, n=4, method="inclusive")
+    return high - low
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

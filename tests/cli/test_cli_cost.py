@@ -35,6 +35,8 @@ def test_lut_build_arch_then_latency_measured(cli, tmp_path):
     assert code == 0, err
     result = json.loads(out)
     assert result["predicted_ms"] > 0 and result["measured_ms"] > 0 and len(result["measured_passes_ms"]) == 2
+    first, second = result["measured_passes_ms"]
+    assert result["measured_iqr_ms"] == pytest.approx(abs(first - second) / 2)  # inclusive quartiles of 2 passes
     assert result["drift"] is None  # no calibration, so no drift references to time beside it
     # The one-line warning: predictions of an uncalibrated table are raw sums of ops timed alone.
     assert err.count("\n") == 1 and "not calibrated" in err and "hwnas lut calibrate" in err
