@@ -159,7 +159,8 @@ def _print_calibration(args: argparse.Namespace, out: Path, cal: dict[str, Any],
     fit = cal["in_sample"]
     data = {"lut": str(out), "kind": cal["kind"], "scale": cal["scale"], "offset_ms": cal["offset_ms"],
             "samples": fit["n"], "seed": cal["fit"]["seed"], "source": source,
-            "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"]}
+            "in_sample_mape": fit["mape"], "in_sample_max_abs_pct": fit["max_abs_pct"],
+            "fallback_from": cal.get("fallback_from")}
     terms = ""
     if cal["kind"] in ("graph", "contextual"):
         converted = cal.get("ms_per_mconverted", 0.0)
@@ -174,7 +175,9 @@ def _print_calibration(args: argparse.Namespace, out: Path, cal: dict[str, Any],
     what = "raw" if cal["kind"] == "affine" else "(raw - null overheads)"
     print_result(args, data, f"calibrated {out} ({cal['kind']}) on {fit['n']} networks ({source}): measured = "
                              f"{cal['scale']:.4f} x {what}{terms} {cal['offset_ms']:+.4f} ms; in-sample MAPE "
-                             f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %")
+                             f"{fit['mape']:.2f} %, max {fit['max_abs_pct']:.2f} %"
+                             + (f" (the {cal['fallback_from']} fit was implausible: a simpler kind was fitted; "
+                                "more networks or a quieter machine may allow it)" if cal.get("fallback_from") else ""))
 
 
 def _statistic(table, order: str) -> str:

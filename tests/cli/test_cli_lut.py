@@ -45,14 +45,18 @@ def test_calibrate_then_validate_with_plot(cli, lut, tmp_path):
                              "--kind", kind, "--passes", 2, "--order", order, "--rounds", 10, "--json")
         assert code == 0, err
         fit = json.loads(out)
-        # the 6 networks and the space's drift references, timed and fitted with them
-        assert fit["kind"] == kind and fit["samples"] >= 6 and fit["source"] == "measured"
+        # the 6 networks and the space's drift references, timed and fitted with them. On a loaded machine a fit
+        # of 6 networks can slope the wrong way and step down to a simpler kind, which it records: that is the
+        # designed answer to noise (tests/cost/test_calibrate.py tests it on fixed data), not a failure here.
+        assert fit["kind"] == kind or fit["fallback_from"] == kind, fit
+        assert fit["samples"] >= 6 and fit["source"] == "measured"
     stored = json.loads(path.read_text())["calibration"]
     assert stored["fit"]["seed"] == 0 and len(stored["fit"]["networks"]) == fit["samples"]
     assert stored["scale"] == fit["scale"] and len(stored["drift_references"]["ms"]) == fit["samples"] - 6
     assert stored["fit"]["timing"]["network_passes"] == 2  # each network's median over two whole passes
     assert stored["fit"]["timing"]["network_order"] == "alone"  # each network timed on its own, as deployed
-    assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
+    if stored["kind"] == "overhead":
+        assert len(stored["overhead_ms"]) == 4  # one null model per op shape: stem, the 2 stages, head
     plot = tmp_path / "scatter.png"
     code, out, err = cli("lut", "validate", "--lut", path, "--space", space, "--samples", 5, "--seed", 1, *FAST,
                          "--json", "--plot", plot)
