@@ -184,8 +184,10 @@ def _statistic(table, order: str) -> str:
     """What a validation's "measured" is, in words (said beside every figure)."""
     from hwnas.cost.latency.backends import backend_class
 
-    what = ("its deployment ONNX export (the file `hwnas export` writes)"
-            if backend_class(table.provenance["backend"]).times_exported_onnx else "the module")
+    cls = backend_class(table.provenance["backend"])
+    what = ("its deployment ONNX export (the file `hwnas export` writes)" if cls.times_exported_onnx else
+            "its deployment ONNX export quantized as one graph (as `hwnas export --int8` writes it)"
+            if cls.quantized else "the module")
     how = "each network alone and warm" if order == "alone" else "the networks interleaved in rounds (cold)"
     return f"median of per-call times, {how}, in {what}; median over the passes, each with new sessions"
 

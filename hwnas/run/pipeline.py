@@ -300,28 +300,33 @@ def _costs(spec, geometry) -> dict[str, Any]:
 def stage_measure(cfg: RunConfig, out: Path, onnx: str, references: dict[str, Any],
                   geometry: dict[str, int]) -> dict[str, Any]:
     """The exported winner and the references, each timed on its own on the target (their ONNX files in ONNX
-    Runtime, or the trained networks themselves on the ``torch`` and ``cuda`` backends), in ``measure.passes``
+    Runtime, those files quantized on ``onnxruntime-int8``, the trained networks themselves on the ``torch`` and
+    ``cuda`` backends), in ``measure.passes``
     passes beside the space's drift references, corrected to the references' times during the finalists'
     filling (or the search's loop) when those were taken: the verdict is in the units the filling decided in."""
     from hwnas.cost.latency.backends import backend_class
     from hwnas.workflows.run_dir import load_trained, read_run
 
     t = cfg.target
+    names = ["winner", *references]
     if backend_class(t.backend).times_exported_onnx:
         models = [onnx, *[r["onnx"] for r in references.values()]]
     else:
         dirs = [out / "train", *[Path(r["dir"]) / "train" for r in references.values()]]
         models = []
-        for d in dirs:
+        for i, d in enumerate(dirs):
             spec, g = read_run(d)
             checkpoint = d / "best.pt"
-            models.append(load_trained(spec, g, checkpoint) if checkpoint.is_file() else _built(spec, g))
+            trained = load_trained(spec, g, checkpoint) if checkpoint.is_file() else _built(spec, g)
+            # as the backend deploys it: the module for torch and cuda, its quantized export for int8 (the
+            # calibration's networks were timed that way too)
+            models.append(backend_class(t.backend).deployed(trained, out / "measure" / f"model{i}.onnx",
+                                                             (1, g.in_channels, g.input_size, g.input_size)))
     timer = run_timer(cfg, geometry, out / "measure" / "drift")
     timer.baselines = _earlier_baselines(out, timer.references)
     # Each model is timed on its own (warm-up, then its rounds), as it runs deployed. Interleaved with a network
     # several times its size, a 0.1 ms network measured 1.3-3x slower here: the big one evicts its weights from
     # the caches between calls (docs/BENCHMARKS.md), which says more about the neighbour than about the network.
-    names = ["winner", *references]
     measured = [timer.measure_model(name, model) for name, model in zip(names, models)]
     write_measurements(timer, out / "measure" / "measurements.json")
     result = {"backend": t.backend, "threads": t.threads, "batch_size": t.batch_size, "rounds": cfg.measure.rounds,

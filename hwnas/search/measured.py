@@ -106,8 +106,9 @@ class Measurement:
 def deployed_model(arch: str, geometry: Mapping[str, int], backend: str, onnx_path: str | Path) -> Any:
     """What a backend times for ``arch`` as it runs deployed, freshly initialised (latency does not depend on the
     weights): the deployment export (:func:`hwnas.workflows.export.export_model`, BN folded) written to
-    ``onnx_path`` for a backend that times exported ONNX files, else the module itself (the int8 backend
-    quantizes it)."""
+    ``onnx_path`` for a backend that times exported ONNX files, else what the backend deploys
+    (:meth:`~hwnas.cost.latency.backends.Backend.deployed`: the int8 backend's quantized deployment export, also
+    written to ``onnx_path``; the module itself for ``torch`` and ``cuda``)."""
     from hwnas.arch import decode
     from hwnas.cost.latency.backends import backend_class
     from hwnas.nn import build_model
@@ -117,7 +118,7 @@ def deployed_model(arch: str, geometry: Mapping[str, int], backend: str, onnx_pa
     size, channels = geometry["input_size"], geometry["in_channels"]
     model: Any = build_model(spec, geometry["num_classes"], channels).eval()
     if not backend_class(backend).times_exported_onnx:
-        return model
+        return backend_class(backend).deployed(model, Path(onnx_path), (1, channels, size, size))
     Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
     export_model(model, spec, Path(onnx_path), "onnx", size, channels)
     return Path(onnx_path)

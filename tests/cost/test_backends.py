@@ -18,22 +18,22 @@ def test_the_registry_lists_every_built_in_backend_in_order():
                                                            CudaBackend]
 
 
-@pytest.mark.parametrize("name, exported, nulls, graphs, runner", [
-    ("onnxruntime", True, True, True, True),
-    ("onnxruntime-int8", False, False, False, False),
-    ("torch", False, False, False, False),
-    ("cuda", False, False, False, False),
+@pytest.mark.parametrize("name, exported, nulls, graphs, runner, quantized", [
+    ("onnxruntime", True, True, True, True, False),
+    ("onnxruntime-int8", False, True, True, False, True),
+    ("torch", False, False, False, False, False),
+    ("cuda", False, False, False, False, False),
 ])
-def test_each_backend_declares_its_capabilities(name, exported, nulls, graphs, runner):
+def test_each_backend_declares_its_capabilities(name, exported, nulls, graphs, runner, quantized):
     cls = backend_class(name)
-    assert (cls.times_exported_onnx, cls.has_null_models, cls.has_graph_features, cls.device_runner) == (
-        exported, nulls, graphs, runner)
+    assert (cls.times_exported_onnx, cls.has_null_models, cls.has_graph_features, cls.device_runner,
+            cls.quantized) == (exported, nulls, graphs, runner, quantized)
 
 
 def test_an_unknown_name_claims_no_capability_but_cannot_be_made():
     cls = backend_class("fake")  # e.g. a table timed with a backend defined outside hwnas
     assert cls is Backend and not (cls.times_exported_onnx or cls.has_null_models or cls.has_graph_features
-                                   or cls.device_runner)
+                                   or cls.device_runner or cls.quantized)
     with pytest.raises(ValueError, match="unknown latency backend 'fake'; valid: onnxruntime, onnxruntime-int8"):
         get_backend("fake")
 

@@ -7,10 +7,10 @@ everything that times anything goes through it.
 
 Each backend is one class that declares what it can do (:class:`Backend`'s capability attributes: whether a
 deployed network is its exported ONNX file, whether null models and graph features exist for the calibration,
-whether the device runner reproduces it), registered under its name with :func:`register_backend`. Callers ask
-those attributes (:func:`backend_class` of a table's recorded name) instead of comparing names;
-:func:`backend_names` is the one list of names (the CLI's choices, the run config). A new backend is one class
-and its registration.
+whether the device runner reproduces it, whether its models are quantized) and what a network is timed as when
+deployed (:meth:`Backend.deployed`), registered under its name with :func:`register_backend`. Callers ask those
+attributes (:func:`backend_class` of a table's recorded name) instead of comparing names; :func:`backend_names`
+is the one list of names (the CLI's choices, the run config). A new backend is one class and its registration.
 
 Settings are pinned, because they change latency more than most architecture choices do:
 
@@ -22,8 +22,10 @@ Settings are pinned, because they change latency more than most architecture cho
   ``torch.no_grad()``.
 * ``onnxruntime-int8``: the same ONNX Runtime session settings, on the model quantized to static int8 first
   (:mod:`hwnas.nn.quantize`: QDQ, per-channel int8 weights, uint8 activations), so that a table and a search see the
-  latency of the network that ships as int8. Each op is calibrated on random inputs of its shape (ranges do not
-  change latency); an ONNX file given by path is timed as it is (an ``hwnas export --int8`` file).
+  latency of the network that ships as int8. Each model is calibrated on random inputs of its shape (ranges do not
+  change latency); an ONNX file given by path is timed as it is (an ``hwnas export --int8`` file). A whole network
+  is timed as it ships (:meth:`Backend.deployed`): its deployment export quantized as one graph, which is what
+  ``hwnas export --int8`` writes, less the training images of its calibration.
 * ``cuda``: PyTorch on the current GPU, timed with CUDA events around the calls, then a synchronize. Models are
   not compiled. Without a GPU it raises :class:`BackendUnavailable`.
 """
@@ -68,6 +70,10 @@ class Backend:
     device_runner = False
     """The standalone runner (:mod:`~hwnas.cost.latency.runner`) times exactly as this backend does, so a table's
     ops and sampled networks can be exported and timed on a device without torch."""
+    quantized = False
+    """Its models run statically quantized (QDQ int8): an op timed alone quantizes its input and dequantizes its
+    output, which a whole network does once, and graph features count those steps
+    (:mod:`~hwnas.cost.latency.quantized_features`)."""
 
     def __init__(self, threads: int = 1) -> None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -77,6 +83,12 @@ class Backend:
     def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
         """A callable that runs one inference of ``model`` on a fixed random input of ``input_shape``."""
         raise NotImplementedError
+
+    @classmethod
+    def deployed(cls, model: Any, path: Path, input_shape: tuple[int, ...]) -> Any:
+        """What this backend times for the network ``model`` as it runs deployed: here the module itself;
+        backends that time files write the file that ships to ``path`` and return its path."""
+        return model
 
     def time_call(self, run: Callable[[], Any], number: int = 1) -> float:
         """Mean milliseconds of one call over ``number`` back-to-back calls."""
@@ -190,6 +202,14 @@ class OnnxRuntimeBackend(Backend):
         feed = {session.get_inputs()[0].name: _random_input(input_shape)}
         return lambda: session.run(None, feed)
 
+    @classmethod
+    def deployed(cls, model: Any, path: Path, input_shape: tuple[int, ...]) -> Path:
+        """The deployment ONNX export (:func:`hwnas.nn.deploy.deployed_onnx`, the file ``hwnas export`` writes)."""
+        from hwnas.nn.deploy import deployed_onnx
+
+        deployed_onnx(model, Path(path), input_shape)
+        return Path(path)
+
     def version(self) -> str:
         import onnxruntime as ort
 
@@ -205,29 +225,52 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
     """ONNX Runtime on the statically int8-quantized model (see the module docstring)."""
 
     name = "onnxruntime-int8"
-    # It quantizes the module itself (the fp32 export is not what ships), and its quantized ops have neither the
-    # null models nor the graph features of the fp32 calibration kinds, nor a runner that quantizes.
-    times_exported_onnx = has_null_models = has_graph_features = device_runner = False
+    # The fp32 file `hwnas export` writes is not what ships as int8 (the measured checks of `hwnas run` time the
+    # trained module through `deployed`), and the device runner does not quantize.
+    times_exported_onnx = device_runner = False
+    # An int8 op timed alone takes a float input and returns a float output, as an fp32 op does: the per-call cost
+    # (the call into the session, binding the input, copying the output back) is the fp32 null model's. The
+    # quantize/dequantize steps at its boundary grow with the tensors and are counted by the graph features.
+    has_null_models = has_graph_features = quantized = True
     CALIBRATION_BATCHES = 2
 
-    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
-        import tempfile
-
+    @classmethod
+    def quantize_file(cls, fp32: Path, out: Path, input_shape: tuple[int, ...]) -> Path:
+        """``fp32`` quantized to ``out`` as this backend times every model: calibrated on
+        :attr:`CALIBRATION_BATCHES` random batches of ``input_shape`` (the ranges change the scales, not the
+        kernels ONNX Runtime runs)."""
         import numpy as np
 
         from hwnas.nn.quantize import quantize_onnx
 
+        rng = np.random.default_rng(0)
+        batches = [rng.standard_normal(input_shape, dtype=np.float32) for _ in range(cls.CALIBRATION_BATCHES)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return quantize_onnx(fp32, out, batches)
+
+    def prepare(self, model: Any, input_shape: tuple[int, ...]) -> Callable[[], Any]:
+        import tempfile
+
         if isinstance(model, (str, os.PathLike)):
             return super().prepare(model, input_shape)
-        rng = np.random.default_rng(0)
-        batches = [rng.standard_normal(input_shape, dtype=np.float32) for _ in range(self.CALIBRATION_BATCHES)]
         with tempfile.TemporaryDirectory() as scratch:
             fp32, int8 = Path(scratch) / "fp32.onnx", Path(scratch) / "int8.onnx"
             fp32.write_bytes(onnx_bytes(model, input_shape))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                quantize_onnx(fp32, int8, batches)
+            self.quantize_file(fp32, int8, input_shape)
             return super().prepare(int8, input_shape)  # the session holds the model: the file may go
+
+    @classmethod
+    def deployed(cls, model: Any, path: Path, input_shape: tuple[int, ...]) -> Path:
+        """The deployment ONNX export quantized as one graph (:meth:`quantize_file`), as ``hwnas export --int8``
+        ships it: inside it the int8 ops hand int8 tensors to each other, and the only quantize and dequantize
+        steps left are at the network's input and output (and where ONNX Runtime has no int8 kernel)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            fp32 = super().deployed(model, Path(scratch) / "fp32.onnx", input_shape)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return cls.quantize_file(fp32, Path(path), input_shape)
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "quantization": "static int8 QDQ, per-channel int8 weights, uint8 activations, "

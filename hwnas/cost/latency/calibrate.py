@@ -94,7 +94,7 @@ def calibrate_table(table: LatencyTable, measured: Measured, space: SearchSpace 
             from hwnas.cost.latency.graph_features import table_features
 
             p = table.provenance
-            op_features = table_features(table.entries, p["batch_size"], p["threads"], progress)
+            op_features = table_features(table.entries, p["batch_size"], p["threads"], progress, p["backend"])
         net_features = [_net_features(table, spec, op_features) for spec in measured.specs]
     # Five coefficients on few or noisy networks can trade the scale for the node term, and a few noisy networks
     # can slope the wrong way: a simpler kind is the safer answer then (the fit records the fallback).

@@ -16,7 +16,8 @@ An op timed alone and the same op inside a network differ in two ways that the p
 :func:`op_features` gets all three from the op's own ONNX graph as ONNX Runtime optimises it (with the
 table's session settings): ``(executed nodes, parameters, converted elements)``. They are fixed properties of
 each op key, so a correction linear in them keeps a table's prediction a sum over ops, and the expected
-latency differentiable.
+latency differentiable. An int8 table's ops (``onnxruntime-int8``) convert at their boundary by quantizing and
+dequantizing instead: :mod:`hwnas.cost.latency.quantized_features` counts those.
 """
 
 from __future__ import annotations
@@ -76,29 +77,39 @@ def converted_elements(graph, input_elements: int, output_elements: int) -> int:
     return total
 
 
-def op_features(op: OpSpec, batch_size: int = 1, threads: int = 1) -> tuple[int, int, int]:
-    """``(executed nodes, parameters, converted elements)`` of one op."""
+def op_features(op: OpSpec, batch_size: int = 1, threads: int = 1,
+                backend: str = "onnxruntime") -> tuple[int, int, int]:
+    """``(executed nodes, parameters, converted elements)`` of one op, as ``backend`` runs it: for a quantized
+    backend, counted on the op's int8 graph as deployed (:mod:`hwnas.cost.latency.quantized_features`)."""
     import math
 
-    from hwnas.cost.latency.backends import onnx_bytes
+    from hwnas.cost.latency.backends import backend_class, onnx_bytes
     from hwnas.cost.latency.measure import op_module
     from hwnas.cost.latency.overhead import out_shape
 
     module = op_module(op)
     params = sum(p.numel() for p in module.parameters())
-    graph = optimised_graph(onnx_bytes(module, (batch_size, *op.in_shape)), threads)
-    converted = converted_elements(graph, batch_size * math.prod(op.in_shape), batch_size * math.prod(out_shape(op)))
-    return executed_nodes(graph), params, converted
+    shape = (batch_size, *op.in_shape)
+    if backend_class(backend).quantized:
+        from hwnas.cost.latency import quantized_features as counts
+
+        graph = optimised_graph(counts.deployed_op(module, shape), threads)
+        nodes_of, converted_of = counts.executed_nodes, counts.converted_elements
+    else:
+        graph = optimised_graph(onnx_bytes(module, shape), threads)
+        nodes_of, converted_of = executed_nodes, converted_elements
+    converted = converted_of(graph, batch_size * math.prod(op.in_shape), batch_size * math.prod(out_shape(op)))
+    return nodes_of(graph), params, converted
 
 
 def table_features(keys: Iterable[str], batch_size: int = 1, threads: int = 1,
-                   progress: bool = False) -> dict[str, list[int]]:
+                   progress: bool = False, backend: str = "onnxruntime") -> dict[str, list[int]]:
     """``{op key: [executed nodes, parameters, converted elements]}`` for every key (one export and one session
-    each)."""
+    each), as ``backend`` (a table's) runs the ops."""
     from tqdm import tqdm
 
     keys = list(keys)
     out = {}
     for key in tqdm(keys, unit="op", desc="graph features", disable=not progress, dynamic_ncols=True):
-        out[key] = list(op_features(parse_key(key), batch_size, threads))
+        out[key] = list(op_features(parse_key(key), batch_size, threads, backend))
     return out

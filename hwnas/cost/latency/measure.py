@@ -154,26 +154,24 @@ def measure_specs(
     as the table ops: a :class:`Timing` per network; with ``passes``, that many whole timings one after the other
     (each a new session per network), a list of them per pass, the networks exported once.
 
-    A backend that times exported files (ONNX Runtime) times each network's deployment export, the file
-    ``hwnas export`` writes (:func:`hwnas.nn.deploy.deployed_onnx`: BatchNorm folded, symbolic batch axis): the
-    measured latency is that of the file a user deploys, not of an in-memory graph with static shapes, which ran
-    about 5 % faster at 32 px (docs/BENCHMARKS.md, issue 20)."""
+    Each network is timed as the backend deploys it (:meth:`~hwnas.cost.latency.backends.Backend.deployed`). The
+    ONNX Runtime backends time the deployment export, the file ``hwnas export`` writes
+    (:func:`hwnas.nn.deploy.deployed_onnx`: BatchNorm folded, symbolic batch axis), quantized as one graph for
+    ``onnxruntime-int8`` as ``hwnas export --int8`` does: the measured latency is that of the file a user deploys,
+    not of an in-memory graph with static shapes, which ran about 5 % faster at 32 px (docs/BENCHMARKS.md, issue
+    20)."""
     import tempfile
     from pathlib import Path
 
     from hwnas.cost.latency.backends import backend_class
     from hwnas.nn import build_model
-    from hwnas.nn.deploy import deployed_onnx
 
     models: list[Any] = [build_model(spec, num_classes, in_channels).eval() for spec in specs]
     shape = (in_channels, input_size, input_size)
-    name = backend if isinstance(backend, str) else backend.name
+    cls = type(backend) if isinstance(backend, Backend) else backend_class(backend)
     with tempfile.TemporaryDirectory() as scratch:
-        if backend_class(name).times_exported_onnx:
-            files = [Path(scratch) / f"net{i}.onnx" for i in range(len(models))]
-            for model, path in zip(models, files):
-                deployed_onnx(model, path, (batch_size, *shape))
-            models = files
+        models = [cls.deployed(model, Path(scratch) / f"net{i}.onnx", (batch_size, *shape))
+                  for i, model in enumerate(models)]
         runs = [time_models(models, backend, threads, batch_size, warmup, rounds, input_shapes=shape, order=order)
                 for _ in range(passes or 1)]
     return runs if passes is not None else runs[0]
