@@ -136,7 +136,7 @@ def score_space(space: SearchSpace, table: LatencyTable, first: Measured, again:
         points[kind] = validated[kind].pop("points")
     # The figures that count are the default kind's (what `hwnas lut calibrate` fits with this many networks),
     # not the best on the validation networks: choosing on them would make validation part of the fit.
-    best = default_kind(table, "auto", fit) if backend == "onnxruntime" else "affine"
+    best = default_kind(table, "auto", fit)
     table.calibration = calibrations[best]
     table.save()
     raw = validated[best].pop("uncalibrated")
@@ -215,7 +215,7 @@ def evaluate_zoo(names: Sequence[str], backend: str, calibrations: dict[str, dic
         if kind in ("graph", "contextual"):  # and the zoo's ops' graph features
             from hwnas.cost.latency.graph_features import table_features
 
-            calibration["op_features"] = table_features(table.entries)
+            calibration["op_features"] = table_features(table.entries, backend=table.provenance["backend"])
         table.calibration = calibration
         for row, (_, spec) in zip(rows, archs):
             row[kind] = table.predict(spec)

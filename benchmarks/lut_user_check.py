@@ -1,6 +1,7 @@
 """A latency table checked the way a user checks it: CLI defaults, fresh networks, the user's own timing loop.
 
-For each input size (FBNet space, ONNX Runtime, 1 thread, batch 1):
+For each input size (FBNet space, ONNX Runtime, 1 thread, batch 1; ``--backend onnxruntime-int8`` for the int8
+table):
 
 1. build and calibrate the table exactly as ``hwnas lut build`` does with its defaults (one pass of 50 rounds
    per op; then 150 uniform networks, seed 0, each timed alone in its deployment export, the ``auto`` kind, and
@@ -8,8 +9,9 @@ For each input size (FBNet space, ONNX Runtime, 1 thread, batch 1):
 2. draw ``--val`` validation networks with ``--val-seed`` (a seed no design decision was made on; the
    calibration's networks excluded) from each sampler: ``uniform`` (as ``hwnas space sample`` draws) and
    ``mixed`` (half uniform, half light);
-3. export each with the deployment export (``hwnas export``'s file) and time it with ``benchmarks/plain_loop.py``
-   in a fresh process: a plain ONNX Runtime loop, each network warm and on its own, per-call times, median, in
+3. export each with the deployment export (``hwnas export``'s file; for int8 that file quantized as one graph,
+   what ``hwnas export --int8`` writes, calibrated on random inputs as hwnas times int8 networks) and time it with
+   ``benchmarks/plain_loop.py`` in a fresh process: a plain ONNX Runtime loop, each network warm and on its own, per-call times, median, in
    ``--plain-passes`` passes (median per network). This is the "measured" of the headline;
 4. time the same networks with hwnas's own measurement (``measure_here``, as ``hwnas lut validate`` does), and
    score it against the plain loop: the two must agree within the noise floor;
@@ -20,6 +22,7 @@ For each input size (FBNet space, ONNX Runtime, 1 thread, batch 1):
 
     .venv/bin/python benchmarks/lut_user_check.py --sizes 32            # ~4 min on an idle 2-core machine
     .venv/bin/python benchmarks/lut_user_check.py --sizes 224 --plain-calls 30
+    .venv/bin/python benchmarks/lut_user_check.py --sizes 32 --backend onnxruntime-int8   # every network quantized
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hwnas.cost.latency.backends import backend_class
 from hwnas.cost.latency.build import build_space_table
 from hwnas.cost.latency.calibrate import DEFAULT_SAMPLES, fit_measured, measure_calibration_networks
 from hwnas.cost.latency.drift import drift_factor, measure_references, table_references
@@ -65,17 +69,14 @@ def build_as_cli(size: int, path: Path, backend: str = "onnxruntime", progress: 
     return table
 
 
-def export_all(specs: list, folder: Path, size: int) -> list[Path]:
-    """Each network's deployment ONNX (the file ``hwnas export`` ships), freshly initialised."""
+def export_all(specs: list, folder: Path, size: int, backend: str = "onnxruntime") -> list[Path]:
+    """Each network's deployment ONNX (the file ``hwnas export`` ships; for ``onnxruntime-int8`` the file ``hwnas
+    export --int8`` ships), freshly initialised."""
     from hwnas.nn import build_model
-    from hwnas.nn.deploy import deployed_onnx
 
-    files = []
-    for i, spec in enumerate(specs):
-        path = folder / f"net{i}.onnx"
-        deployed_onnx(build_model(spec, 1000, 3).eval(), path, (1, 3, size, size))
-        files.append(path)
-    return files
+    folder.mkdir(parents=True, exist_ok=True)
+    return [backend_class(backend).deployed(build_model(spec, 1000, 3).eval(), folder / f"net{i}.onnx",
+                                            (1, 3, size, size)) for i, spec in enumerate(specs)]
 
 
 def plain_times(files: list[Path], passes: int, calls: int) -> list[list[float]]:
@@ -100,7 +101,7 @@ def split_floor(passes: list[list[float]]) -> dict[str, Any]:
 def check_sampler(table: LatencyTable, space, sampler: str, n: int, seed: int, folder: Path, passes: int,
                   calls: int) -> dict[str, Any]:
     specs = sample_specs(space, n, seed, exclude=fitted_networks(table), sampler=sampler)
-    files = export_all(specs, folder / sampler, space.geometry.input_size)
+    files = export_all(specs, folder / sampler, space.geometry.input_size, table.provenance["backend"])
     plain = plain_times(files, passes, calls)
     measured = [statistics.median(p) for p in plain]
     ours = measure_here(table, specs, passes=3, order="alone").median_ms
@@ -112,13 +113,18 @@ def check_sampler(table: LatencyTable, space, sampler: str, n: int, seed: int, f
             "points": {"predicted_ms": predicted, "plain_ms": measured, "hwnas_ms": ours, "plain_passes": plain}}
 
 
+def tag(backend: str) -> str:
+    """What the files of a backend's check are named after: nothing for the default, ``_int8`` for int8."""
+    return "" if backend == "onnxruntime" else "_" + backend.removeprefix("onnxruntime-")
+
+
 def check_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    path = folder / f"fbnet{size}.json"
+    path = folder / f"fbnet{size}{tag(args.backend)}.json"
     if args.reuse:
-        table = LatencyTable.load(path)
+        table = LatencyTable.load(path, backend=args.backend)
     else:
-        table = build_as_cli(size, path, progress=args.progress, fit=args.fit)
+        table = build_as_cli(size, path, args.backend, progress=args.progress, fit=args.fit)
     built_s = time.perf_counter() - started
     space = get_space("fbnet", size)
     calls = args.plain_calls or (100 if size <= 64 else 30)
@@ -129,7 +135,8 @@ def check_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, A
     for r in results.values():  # the same scores in the calibration's units
         r["drift_corrected"] = metrics(r["points"]["predicted_ms"], [m / drift for m in r["points"]["plain_ms"]])
     cal = table.calibration
-    return {"size": size, "kind": cal["kind"], "in_sample": cal["in_sample"], "build_and_calibrate_s": built_s,
+    return {"size": size, "backend": args.backend, "kind": cal["kind"], "in_sample": cal["in_sample"],
+            "build_and_calibrate_s": built_s,
             "drift": drift, "plain_calls": calls, "plain_passes": args.plain_passes, "samplers": results,
             "seconds": time.perf_counter() - started}
 
@@ -140,8 +147,9 @@ def _row(name: str, m: dict[str, Any]) -> str:
 
 
 def format_size(r: dict[str, Any]) -> str:
-    lines = [f"FBNet {r['size']} px: table built and calibrated with the CLI's defaults ({r['kind']}, in-sample "
-             f"MAPE {r['in_sample']['mape']:.1f} %) in {r['build_and_calibrate_s']:.0f} s; measured = plain ONNX "
+    lines = [f"FBNet {r['size']} px, {r.get('backend', 'onnxruntime')}: table built and calibrated with the CLI's "
+             f"defaults ({r['kind']}, in-sample MAPE {r['in_sample']['mape']:.1f} %) in "
+             f"{r['build_and_calibrate_s']:.0f} s; measured = plain ONNX "
              f"Runtime loop over the exported file, per-call median, {r['plain_calls']} calls, median of "
              f"{r['plain_passes']} passes; drift since calibration x{r['drift']:.3f}", "",
              "| networks: prediction vs measured | MAPE | within ±5 % | within ±10 % | Spearman | bias | max |",
@@ -161,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 224])
     parser.add_argument("--fit", type=int, default=DEFAULT_SAMPLES, help="calibration networks (the CLI's default)")
+    parser.add_argument("--backend", choices=("onnxruntime", "onnxruntime-int8"), default="onnxruntime",
+                        help="the table's backend; int8 networks are exported as `hwnas export --int8` ships them")
     parser.add_argument("--val", type=int, default=50, help="validation networks per sampler")
     parser.add_argument("--val-seed", type=int, default=20,
                         help="validation seed (default 20: never used for a design decision; seed 1 was)")
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
             result = check_size(size, args, folder)
-            (folder / f"user_check_{size}.json").write_text(json.dumps(result, indent=1))
+            (folder / f"user_check_{size}{tag(args.backend)}.json").write_text(json.dumps(result, indent=1))
             print(format_size(result) + "\n", flush=True)
 
 

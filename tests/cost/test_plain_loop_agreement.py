@@ -66,3 +66,20 @@ def test_plain_loop_imports_no_hwnas():
     spec = importlib.util.spec_from_file_location("plain_loop", PLAIN_LOOP)
     source = Path(spec.origin).read_text()
     assert "hwnas" not in "".join(line for line in source.splitlines() if "import" in line)
+
+
+def test_the_user_checks_int8_file_is_the_graph_hwnas_times(tmp_path, monkeypatch):
+    """benchmarks/lut_user_check.py --backend onnxruntime-int8 gives the plain loop the int8 file as `hwnas export
+    --int8` ships it; hwnas times int8 networks as that same graph (the deployment export quantized as one)."""
+    seen = []
+    monkeypatch.setattr(measure, "time_models", lambda models, *a, **k: seen.extend(_graph(m) for m in models)
+                        or [measure.Timing.from_samples([1.0])] * len(models))
+    spec = decode(ARCH)
+    measure.measure_specs([spec], SIZE, 3, 1000, backend="onnxruntime-int8")
+    check = importlib.util.spec_from_file_location("lut_user_check", PLAIN_LOOP.with_name("lut_user_check.py"))
+    module = importlib.util.module_from_spec(check)
+    check.loader.exec_module(module)
+    (path,) = module.export_all([spec], tmp_path, SIZE, "onnxruntime-int8")
+    assert seen == [_graph(path)]
+    nodes, batch = seen[0]
+    assert "QuantizeLinear" in nodes and batch == "batch"
