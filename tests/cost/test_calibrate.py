@@ -15,7 +15,7 @@ from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks, sample
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.validate import metrics, percent_errors, ranks, scatter_plot, spearman, validate_table
 
-from .tiny import FakeBackend, tiny_space
+from .tiny import FakeBackend, graph_measured, tiny_space
 
 
 @pytest.fixture
@@ -145,22 +145,6 @@ def test_overhead_calibration_subtracts_null_models_in_predict_and_expected(tabl
         table.predict(specs[0])
 
 
-def _graph_measured(table, specs, nulls, features, coef):
-    """Networks 'measured' exactly as the graph calibration models them, with known coefficients."""
-    from hwnas.cost.latency.lookup import feature_lookup
-    from hwnas.cost.latency.overhead import io_key
-
-    scale, node_ms, per_mparam, per_mconverted, offset = coef
-    ms = []
-    for spec in specs:
-        ops = table.spec_ops(spec)
-        corrected = sum(ms_ - nulls[io_key(op)] for (_, ms_), op in zip(table.breakdown(spec), ops))
-        f = [feature_lookup(op, features, table.families) for op in ops]
-        ms.append(scale * corrected + node_ms * sum(n for n, _, _ in f) + per_mparam * sum(p for _, p, _ in f) / 1e6
-                  + per_mconverted * sum(c for _, _, c in f) / 1e6 + offset)
-    return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
-
-
 def _graph_inputs(table, seed):
     """Random null overheads per shape and graph features per op of ``table``, and the graph coefficients."""
     from hwnas.cost.latency.overhead import table_io_keys
@@ -180,13 +164,13 @@ def test_graph_calibration_recovers_node_weight_and_conversion_terms_and_stays_a
     space = tiny_space()
     rng, nulls, features, coef = _graph_inputs(table, 3)
     specs = sample_specs(space, 12, 0)
-    cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True,
+    cal = calibrate_table(table, graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True,
                           op_features=features)
     assert cal["kind"] == "graph" and cal["in_sample"]["mape"] < 1e-6
     fitted = [cal["scale"], cal["node_ms"], cal["ms_per_mparam"], cal["ms_per_mconverted"], cal["offset_ms"]]
     assert fitted == pytest.approx(coef, rel=1e-4)
     others = sample_specs(space, 6, 1, exclude=cal["fit"]["networks"])
-    truth = _graph_measured(table, others, nulls, features, coef).median_ms
+    truth = graph_measured(table, others, nulls, features, coef).median_ms
     for spec, want in zip(others, truth):
         assert table.predict(spec) == pytest.approx(want, rel=1e-6)
     for choice in (space.heaviest(), space.sample(rng), space.sample(rng)):  # elastic widths interpolate
@@ -316,7 +300,7 @@ def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
     slow = next(op.key for s in specs for op in table.spec_ops(s) if "k5" in op.key)  # an op slower in context
 
     def measured_of(chosen):
-        base = _graph_measured(table, chosen, nulls, features, coef)
+        base = graph_measured(table, chosen, nulls, features, coef)
         extra = [0.3 * sum(op.key == slow for op in table.spec_ops(s)) for s in chosen]
         return replace(base, median_ms=[m + e for m, e in zip(base.median_ms, extra)])
 
@@ -338,9 +322,9 @@ def test_contextual_calibration_learns_an_op_in_context_and_stays_a_sum(table):
     keys, counts = op_counts(table, specs[:2])
     assert counts.shape == (2, len(keys)) and counts.sum() == sum(len(table.spec_ops(s)) for s in specs[:2])
     # Measured exactly as the graph kind models them: cross-validation keeps no residuals, and says so.
-    graph_cal = calibrate_table(table, _graph_measured(table, specs, nulls, features, coef), space, seed=0,
+    graph_cal = calibrate_table(table, graph_measured(table, specs, nulls, features, coef), space, seed=0,
                                 graph=True, op_features=features)
-    kept = fit_contextual(table, _graph_measured(table, specs, nulls, features, coef), graph_cal)
+    kept = fit_contextual(table, graph_measured(table, specs, nulls, features, coef), graph_cal)
     assert kept["kind"] == "graph" and kept["contextual_cv"]["lambda"] is None
 
 

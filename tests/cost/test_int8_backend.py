@@ -6,17 +6,17 @@ import onnx
 import pytest
 import torch
 
-from hwnas.cost.latency.backends import BACKENDS, OnnxRuntimeInt8Backend, device_info, get_backend
+from hwnas.cost.latency.backends import BACKENDS, OnnxRuntimeInt8Backend, get_backend
 from hwnas.cost.latency.calibrate import CONTEXTUAL_MIN_NETWORKS, GRAPH_MIN_NETWORKS, calibrate_table, default_kind
 from hwnas.cost.latency.graph_features import table_features
-from hwnas.cost.latency.measured_nets import Measured, measure_here
+from hwnas.cost.latency.measured_nets import measure_here
 from hwnas.cost.latency.overhead import table_io_keys
 from hwnas.cost.latency.sampled_nets import sample_specs
 from hwnas.cost.latency.table import LatencyTable
 from hwnas.cost.latency.build import build_space_table
 from hwnas.cost.latency.measure import time_models
 from hwnas.nn import build_model
-from tests.cost.tiny import FakeBackend, tiny_space
+from tests.cost.tiny import FakeBackend, graph_measured, tiny_space
 
 
 def test_int8_backend_times_the_quantized_model():
@@ -44,22 +44,6 @@ def test_int8_table_builds_calibrates_and_predicts(tmp_path):
     assert table.predict(spec) > 0
 
 
-def _graph_modelled(table, specs, nulls, features, coef):
-    """Networks 'measured' exactly as the graph calibration models them, with coefficients ``coef``."""
-    from hwnas.cost.latency.lookup import feature_lookup
-    from hwnas.cost.latency.overhead import io_key
-
-    scale, node_ms, per_mparam, per_mconverted, offset = coef
-    ms = []
-    for spec in specs:
-        ops = table.spec_ops(spec)
-        corrected = sum(t - nulls[io_key(op)] for (_, t), op in zip(table.breakdown(spec), ops))
-        f = [feature_lookup(op, features, table.families) for op in ops]
-        ms.append(scale * corrected + node_ms * sum(v[0] for v in f) + per_mparam * sum(v[1] for v in f) / 1e6
-                  + per_mconverted * sum(v[2] for v in f) / 1e6 + offset)
-    return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
-
-
 def test_an_int8_table_is_calibrated_graph_style_on_its_int8_features(tmp_path):
     """``auto`` picks the graph kinds for an int8 table, whose features are read from the ops' int8 graphs; a graph
     fit on a handful of int8 networks predicts networks that follow its model (known coefficients)."""
@@ -74,12 +58,12 @@ def test_an_int8_table_is_calibrated_graph_style_on_its_int8_features(tmp_path):
     nulls = {k: 0.002 + 0.0005 * i for i, k in enumerate(table_io_keys(table.entries))}
     coef = (1.3, 0.003, 0.08, -0.6, 0.01)
     specs = sample_specs(space, 10, seed=0)
-    cal = calibrate_table(table, _graph_modelled(table, specs, nulls, features, coef), space, seed=0, graph=True)
+    cal = calibrate_table(table, graph_measured(table, specs, nulls, features, coef), space, seed=0, graph=True)
     assert cal["kind"] == "graph" and cal["op_features"] == features  # computed from the table's backend
     fitted = [cal["scale"], cal["node_ms"], cal["ms_per_mparam"], cal["ms_per_mconverted"], cal["offset_ms"]]
     assert fitted == pytest.approx(coef, rel=1e-4)
     others = sample_specs(space, 5, seed=1, exclude=cal["fit"]["networks"])
-    for spec, want in zip(others, _graph_modelled(table, others, nulls, features, coef).median_ms):
+    for spec, want in zip(others, graph_measured(table, others, nulls, features, coef).median_ms):
         assert table.predict(spec) == pytest.approx(want, rel=1e-6)
 
 

@@ -63,3 +63,22 @@ class FakeBackend(Backend):
 
     def version(self) -> str:
         return "0"
+
+
+def graph_measured(table: Any, specs: list, nulls: dict, features: dict, coef: tuple) -> Any:
+    """Networks 'measured' exactly as the ``graph`` calibration models them, with known coefficients ``coef`` =
+    ``(scale, node_ms, ms_per_mparam, ms_per_mconverted, offset_ms)``: a fit must recover them."""
+    from hwnas.cost.latency.backends import device_info
+    from hwnas.cost.latency.lookup import feature_lookup
+    from hwnas.cost.latency.measured_nets import Measured
+    from hwnas.cost.latency.overhead import io_key
+
+    scale, node_ms, per_mparam, per_mconverted, offset = coef
+    ms = []
+    for spec in specs:
+        ops = table.spec_ops(spec)
+        corrected = sum(t - nulls[io_key(op)] for (_, t), op in zip(table.breakdown(spec), ops))
+        f = [feature_lookup(op, features, table.families) for op in ops]
+        ms.append(scale * corrected + node_ms * sum(v[0] for v in f) + per_mparam * sum(v[1] for v in f) / 1e6
+                  + per_mconverted * sum(v[2] for v in f) / 1e6 + offset)
+    return Measured(list(specs), ms, [0.01 * m for m in ms], "measured", device_info(), {"rounds": 1}, nulls)
