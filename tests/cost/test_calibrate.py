@@ -358,7 +358,10 @@ def test_measure_here_keeps_each_networks_median_over_passes(table, monkeypatch)
     measured = measure_here(table, specs, passes=3, order="alone")
     assert calls == [(2, "alone", 3)]  # one call: the networks exported once, timed in three passes
     assert measured.median_ms == [11.0, 21.0]
+    assert measured.pass_medians_ms == [[10.0, 11.0, 50.0], [20.0, 90.0, 21.0]]  # kept for the noise floor
     assert measured.timing["network_passes"] == 3 and measured.timing["network_order"] == "alone"
+    one = measure_here(table, specs, passes=1, order="alone")
+    assert one.median_ms == [10.0, 20.0] and one.pass_medians_ms is None  # one pass: as before, nothing to split
     with pytest.raises(ValueError, match="passes"):
         measure_here(table, specs, passes=0)
 

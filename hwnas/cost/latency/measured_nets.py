@@ -27,6 +27,10 @@ class Measured:
     device: dict[str, Any]
     timing: dict[str, Any]
     overheads: dict[str, float] | None = None  # null-model ms by shape key, measured alongside (kind "overhead")
+    # Per network, the median of each pass (``measure_here`` with ``passes > 1``): what a noise floor within the
+    # run is computed from (:func:`hwnas.cost.latency.validate.split_floor`). None for one pass and for
+    # networks that come from elsewhere (a runner's results, files written before it was kept).
+    pass_medians_ms: list[list[float]] | None = None
 
 
 def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | None = None,
@@ -37,7 +41,8 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     ``passes > 1`` runs the whole interleaved measurement that many times, one after the other, and keeps per
     network the median of the passes' medians (and of their IQRs), as ``lut build --passes`` does for ops: a
     shared machine's slow spells last seconds to minutes, longer than one round of every network, so
-    interleaving alone cannot spread them; a median over passes minutes apart can.
+    interleaving alone cannot spread them; a median over passes minutes apart can. Each pass's median is kept too
+    (``pass_medians_ms``), for the noise floor within the run.
 
     ``order="alone"`` times each network on its own (warm, as deployed) instead of interleaved with the others
     (cold, as the table's ops were): a table calibrated so predicts deployed latency
@@ -55,7 +60,8 @@ def measure_here(table: LatencyTable, specs: Sequence[ArchSpec], rounds: int | N
     nulls = measure_overheads(table_io_keys(table.entries), table.provenance, rounds) if overheads else None
     medians = [median(run[i].median_ms for run in runs) for i in range(len(specs))]
     iqrs = [median(run[i].iqr_ms for run in runs) for i in range(len(specs))]
-    return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls)
+    per_pass = [[run[i].median_ms for run in runs] for i in range(len(specs))] if passes > 1 else None
+    return Measured(list(specs), medians, iqrs, "measured", device_info(), timing, nulls, per_pass)
 
 
 DEFAULT_NETWORK_PASSES = 3
