@@ -18,7 +18,8 @@ table):
 5. time the calibration's drift references again: the machine's drift since calibration;
 6. noise floor, computed within the same run as the headline: the plain loop's passes split in two halves
    (even and odd passes); a network's relative error is ``(A - B) / (A + B)``, the error of one half-run's mean
-   against the run's, which is what a perfect predictor scores against one measurement of that run.
+   against the run's, which is what a perfect predictor scores against one measurement of that run
+   (:func:`hwnas.cost.latency.validate.split_floor`, which ``benchmarks/lut_accuracy.py`` uses too).
 
     .venv/bin/python benchmarks/lut_user_check.py --sizes 32            # ~4 min on an idle 2-core machine
     .venv/bin/python benchmarks/lut_user_check.py --sizes 224 --plain-calls 30
@@ -44,7 +45,7 @@ from hwnas.cost.latency.drift import drift_factor, measure_references, table_ref
 from hwnas.cost.latency.measured_nets import measure_here
 from hwnas.cost.latency.sampled_nets import fitted_networks, sample_specs
 from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.latency.validate import metrics
+from hwnas.cost.latency.validate import metrics, split_floor
 from hwnas.space import get_space
 
 PLAIN_LOOP = Path(__file__).with_name("plain_loop.py")
@@ -85,17 +86,6 @@ def plain_times(files: list[Path], passes: int, calls: int) -> list[list[float]]
                           str(calls)], capture_output=True, text=True, check=True)
     data = json.loads(out.stdout)
     return [data[str(f)]["passes_ms"] for f in files]
-
-
-def split_floor(passes: list[list[float]]) -> dict[str, Any]:
-    """The noise floor within the run (module docstring, step 6)."""
-    measured, pseudo = [], []
-    for p in passes:
-        a, b = statistics.mean(p[0::2]), statistics.mean(p[1::2])
-        m = statistics.median(p)
-        measured.append(m)
-        pseudo.append(m * (1 + (a - b) / (a + b)))
-    return metrics(pseudo, measured)
 
 
 def check_sampler(table: LatencyTable, space, sampler: str, n: int, seed: int, folder: Path, passes: int,
@@ -141,7 +131,9 @@ def check_size(size: int, args: argparse.Namespace, folder: Path) -> dict[str, A
             "seconds": time.perf_counter() - started}
 
 
-def _row(name: str, m: dict[str, Any]) -> str:
+def _row(name: str, m: dict[str, Any] | None) -> str:
+    if m is None:  # a noise floor of one pass: nothing to split
+        return f"| {name} | needs 2 or more passes |" + " - |" * 5
     return (f"| {name} | {m['mape']:.1f} % | {m['within_5pct']:.0f} % | {m['within_10pct']:.0f} % | "
             f"{m['spearman']:.3f} | {m['bias_pct']:+.1f} % | {m['max_abs_pct']:.1f} % |")
 

@@ -13,7 +13,8 @@ from hwnas.cost.latency.calibration_fit import fit_affine, fit_calibration
 from hwnas.cost.latency.measured_nets import Measured, measure_here
 from hwnas.cost.latency.sampled_nets import arch_digest, fitted_networks, sample_specs
 from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.latency.validate import metrics, percent_errors, ranks, scatter_plot, spearman, validate_table
+from hwnas.cost.latency.validate import (metrics, percent_errors, ranks, scatter_plot, spearman, split_floor,
+                                         validate_table)
 
 from .tiny import FakeBackend, graph_measured, tiny_space
 
@@ -68,6 +69,26 @@ def test_metrics_on_known_inputs():
     assert percent_errors([2.0], [4.0]) == [-50.0]
     with pytest.raises(ValueError, match="positive"):
         metrics([1.0], [0.0])
+
+
+def test_split_floor_scores_one_half_of_the_passes_against_the_run():
+    """Per network the even and odd passes' means A and B: (A - B) / (A + B) applied to the median of the passes
+    is the pseudo-prediction. Network 0: A 10, B 12, median 11 -> 10 (-1/11); network 1: A 41, B 39, median 40 ->
+    41 (+2.5 %)."""
+    m = split_floor([[10.0, 12.0, 10.0, 12.0], [40.0, 40.0, 42.0, 38.0]])
+    assert m["mape"] == pytest.approx((100 / 11 + 2.5) / 2) and m["max_abs_pct"] == pytest.approx(100 / 11)
+    assert m["bias_pct"] == pytest.approx((-100 / 11 + 2.5) / 2)
+    assert (m["within_5pct"], m["within_10pct"], m["n"], m["spearman"]) == (50.0, 100.0, 2, pytest.approx(1.0))
+    # Three passes: halves of 2 and 1 differ more than equal ones, scaled by 2 sqrt(2 * 1) / 3.
+    odd = split_floor([[10.0, 12.0, 10.0]])
+    assert odd["mape"] == pytest.approx(100 * 2 / 22 * 2 * math.sqrt(2) / 3)
+
+
+def test_split_floor_is_zero_when_the_halves_agree_and_none_without_two_passes():
+    assert split_floor([[5.0, 5.0, 5.0], [7.0] * 4, [10.0, 12.0, 12.0, 10.0]])["mape"] == 0.0
+    assert split_floor([[5.0, 5.0], [7.0, 7.0]])["max_abs_pct"] == 0.0
+    assert split_floor([[10.0], [20.0]]) is None  # one pass: nothing to split
+    assert split_floor([[10.0, 11.0], [20.0]]) is None and split_floor([]) is None
 
 
 def test_calibrate_table_recovers_a_known_correction_and_stores_the_fit(table):

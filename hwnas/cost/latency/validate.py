@@ -1,8 +1,9 @@
 """How well a latency table predicts measured whole networks: MAPE, share within +-5 % / +-10 %, Spearman's rho.
 
-The checks of ``hwnas lut validate`` and ``benchmarks/lut_accuracy.py``. A search ranks networks (Spearman, the
-measure FBNet-style latency predictors are judged by, e.g. HW-NAS-Bench, Li et al. ICLR 2021) and keeps them
-under a budget (the relative error). :func:`validate_table` compares a table's predictions with networks that
+The checks of ``hwnas lut validate`` and ``benchmarks/lut_accuracy.py``, and the noise floor within a run that the
+latency benchmarks set beside them (:func:`split_floor`). A search ranks networks (Spearman, the measure
+FBNet-style latency predictors are judged by, e.g. HW-NAS-Bench, Li et al. ICLR 2021) and keeps them under a
+budget (the relative error). :func:`validate_table` compares a table's predictions with networks that
 were not used to fit its calibration. The metrics are pure Python: no numpy, no scipy, no torch; the scatter
 plot imports matplotlib (the ``plot`` extra) only when asked for.
 """
@@ -85,6 +86,37 @@ def metrics(predicted: Sequence[float], measured: Sequence[float]) -> dict[str, 
         "bias_pct": sum(errors) / n,  # mean signed error: a level shift, what calibration removes
         "max_abs_pct": max(absolute),
     }
+
+
+def split_floor(passes: Sequence[Sequence[float]]) -> dict[str, Any] | None:
+    """The noise floor within one run: what a perfect predictor would score against the run's medians.
+
+    ``passes`` holds, per network, its median in each pass of the run; the "measured" it is scored against is
+    their median, as :func:`~hwnas.cost.latency.measured_nets.measure_here` keeps it. The passes are split into
+    two halves, even and odd; with their means ``A`` and ``B``, ``(A - B) / (A + B)`` is the error of one half's
+    mean against the mean of both, which has the spread of the whole run's error against the truth (halves of
+    ``n / 2`` passes differ by twice a run of ``n`` passes' error). Applied to the median, it makes a
+    pseudo-prediction, scored with :func:`metrics` like any prediction. With an odd number of passes the halves
+    are unequal and their difference spreads more, so it is scaled by ``2 sqrt(k l) / n`` (``k`` and ``l``
+    passes in the halves; exactly 1 when they are equal).
+
+    Unlike a second run scored against the first, this holds only the noise of the run the predictions are scored
+    on, not the machine's drift between two runs. ``None`` when a network has fewer than two passes (nothing to
+    split).
+    """
+    from statistics import mean, median
+
+    if not passes or min(len(p) for p in passes) < 2:
+        return None
+    measured, pseudo = [], []
+    for p in passes:
+        even, odd = p[0::2], p[1::2]
+        a, b = mean(even), mean(odd)
+        unequal = 2 * math.sqrt(len(even) * len(odd)) / len(p)
+        m = median(p)
+        measured.append(m)
+        pseudo.append(m * (1 + unequal * (a - b) / (a + b)))
+    return metrics(pseudo, measured)
 
 
 def scatter_plot(predicted: Sequence[float], measured: Sequence[float], path: str | Path, title: str = "",
