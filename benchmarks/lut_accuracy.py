@@ -8,9 +8,14 @@ For each (input size, backend), on one thread and batch 1:
    the default before issue 20, is the seed on which the conversion term, the network order and the contextual
    threshold were chosen, so its figures are not a validation): MAPE, share within
    +-5 % and +-10 %, Spearman's rho, uncalibrated and calibrated;
-4. measure the validation networks a second time, as a separate run (each run: ``--net-passes`` passes over
-   the networks, median per network): the measured-vs-measured-again error is the machine's own noise floor,
-   the best any predictor could score against one measurement.
+4. the noise floor, computed within the run the figures of step 3 are scored on (each run: ``--net-passes``
+   passes over the networks, median per network): the validation networks' passes split in two halves, even and
+   odd, scored as ``benchmarks/lut_user_check.py`` scores its plain loop
+   (:func:`hwnas.cost.latency.validate.split_floor`): the best any predictor could score against one measurement
+   of that run. It needs two passes or more; with one the table says so;
+5. measure the validation networks a second time, as a separate run, and score that second run against the first
+   and against the same predictions: two runs' noise plus the machine's drift between them, which a prediction
+   scored within one run does not meet (before issue 20 this was the "noise floor").
 
 Networks are timed ``--net-order alone`` by default (each warm, on its own, as deployed and as ``hwnas lut
 calibrate`` does); ``interleaved`` times them cold in rounds across all of them, as the ops always are.
@@ -46,7 +51,7 @@ from hwnas.cost.latency.measure import ORDERS
 from hwnas.cost.latency.measured_nets import DEFAULT_NETWORK_ORDER, Measured, measure_here
 from hwnas.cost.latency.sampled_nets import arch_digest, sample_specs
 from hwnas.cost.latency.table import LatencyTable
-from hwnas.cost.latency.validate import metrics, scatter_plot, validate_table
+from hwnas.cost.latency.validate import metrics, scatter_plot, split_floor, validate_table
 from hwnas.space import SearchSpace, get_space
 
 ZOO_SKIP = ("fbnet_96_035_1",)  # a 96 px network: the zoo table is at 224 px
@@ -62,7 +67,8 @@ class SpaceResult:
     calibrations: dict[str, dict[str, Any]]  # kind -> the fitted calibration
     validated: dict[str, dict[str, Any]]  # kind -> metrics on the validation networks, same run as the fit
     later: dict[str, dict[str, Any]]  # kind -> metrics on the validation networks' second run
-    noise: dict[str, Any]  # metrics of the second run against the first
+    noise: dict[str, Any] | None  # the first run's within-run split floor (None: one pass, nothing to split)
+    rerun: dict[str, Any]  # metrics of the second run against the first (drift between the runs included)
     points: dict[str, list[float]] = field(default_factory=dict)  # of the best kind
 
 
@@ -78,23 +84,29 @@ def fit_kinds(table: LatencyTable, measured: Measured, space: SearchSpace | None
 
 
 def _part(measured: Measured, part: slice) -> Measured:
+    passes = measured.pass_medians_ms
     return replace(measured, specs=measured.specs[part], median_ms=measured.median_ms[part],
-                   iqr_ms=measured.iqr_ms[part])
+                   iqr_ms=measured.iqr_ms[part], pass_medians_ms=None if passes is None else passes[part])
 
 
 def save_measured(path: Path, first: Measured, again: Measured, fit: int, build: dict[str, Any]) -> None:
-    """Every timed network beside the table (arch text, role, medians and IQRs of both runs, the null models), so
-    another calibration can be tried on the same measurements later without timing anything again."""
+    """Every timed network beside the table (arch text, role, medians and IQRs of both runs, each pass's median
+    when there were several, the null models), so another calibration can be tried on the same measurements later
+    without timing anything again."""
     import json
 
     from hwnas.arch import encode
     from hwnas.fileio import write_text_atomic
 
     second = dict(zip(range(fit, len(first.specs)), zip(again.median_ms, again.iqr_ms)))
+    passes = dict(enumerate(first.pass_medians_ms or []))
+    passes_again = dict(zip(range(fit, len(first.specs)), again.pass_medians_ms or []))
     write_text_atomic(path, json.dumps({"timing": first.timing, "overheads": first.overheads, "build": build,
                                         "networks": [
         {"arch": encode(spec), "role": "fit" if i < fit else "validation", "median_ms": ms, "iqr_ms": iqr,
-         **({"again_ms": second[i][0], "again_iqr_ms": second[i][1]} if i in second else {})}
+         **({"pass_ms": passes[i]} if i in passes else {}),
+         **({"again_ms": second[i][0], "again_iqr_ms": second[i][1]} if i in second else {}),
+         **({"again_pass_ms": passes_again[i]} if i in passes_again else {})}
         for i, (spec, ms, iqr) in enumerate(zip(first.specs, first.median_ms, first.iqr_ms))]}, indent=1))
 
 
@@ -125,7 +137,8 @@ def evaluate_space(space: SearchSpace, backend: str, workdir: Path, fit: int, va
 def score_space(space: SearchSpace, table: LatencyTable, first: Measured, again: Measured, fit: int, ops: int,
                 build_s: float, label: str = "") -> SpaceResult:
     """Every calibration kind fitted to the first ``fit`` networks of ``first``, scored on the others and on
-    their second run ``again``; the table keeps (and saves) the default kind's calibration."""
+    their second run ``again``; the noise floor within ``first`` and the second run against it; the table keeps
+    (and saves) the default kind's calibration."""
     backend = table.provenance["backend"]
     calibrations = fit_kinds(table, _part(first, slice(0, fit)), space)
     validated, later, points = {}, {}, {}
@@ -140,9 +153,14 @@ def score_space(space: SearchSpace, table: LatencyTable, first: Measured, again:
     table.calibration = calibrations[best]
     table.save()
     raw = validated[best].pop("uncalibrated")
-    noise = metrics(again.median_ms, first.median_ms[fit:])
+    # The floor beside the headline is computed within the run the headline is scored on: the second run's
+    # error against the first also holds the machine's drift between them, which no prediction scored here meets.
+    passes = first.pass_medians_ms
+    noise = split_floor(passes[fit:]) if passes is not None else None
+    rerun = metrics(again.median_ms, first.median_ms[fit:])
     label = label or f"{space.name} {space.geometry.input_size} px"
-    return SpaceResult(label, backend, ops, build_s, raw, calibrations, validated, later, noise, points[best])
+    return SpaceResult(label, backend, ops, build_s, raw, calibrations, validated, later, noise, rerun,
+                       points[best])
 
 
 def networks_path(table_path: Path) -> Path:
@@ -151,7 +169,8 @@ def networks_path(table_path: Path) -> Path:
 
 def load_measured(table: LatencyTable, path: Path) -> tuple[Measured, Measured, int, dict[str, Any]]:
     """What :func:`save_measured` wrote: both runs (the second of the validation networks only), the number
-    of fit networks and the table's build figures (empty in files written before they were recorded)."""
+    of fit networks and the table's build figures (empty in files written before they were recorded). Each
+    pass's medians come back where they were saved (files written before issue 20 have none: no noise floor)."""
     import json
 
     from hwnas.arch import decode
@@ -161,10 +180,14 @@ def load_measured(table: LatencyTable, path: Path) -> tuple[Measured, Measured, 
     rows = data["networks"]
     fit = sum(r["role"] == "fit" for r in rows)
     device = dict(device_info(), cpu_model=table.provenance["device"].get("cpu_model"))  # where it was timed
+
+    def passes(key: str, part: list[dict[str, Any]]) -> list[list[float]] | None:
+        return [r[key] for r in part] if all(key in r for r in part) else None
+
     first = Measured([decode(r["arch"]) for r in rows], [r["median_ms"] for r in rows], [r["iqr_ms"] for r in rows],
-                     "measured", device, data["timing"], data["overheads"])
+                     "measured", device, data["timing"], data["overheads"], passes("pass_ms", rows))
     again = Measured(first.specs[fit:], [r["again_ms"] for r in rows[fit:]], [r["again_iqr_ms"] for r in rows[fit:]],
-                     "measured", device, data["timing"])
+                     "measured", device, data["timing"], pass_medians_ms=passes("again_pass_ms", rows[fit:]))
     return first, again, fit, data.get("build", {})
 
 
@@ -227,7 +250,9 @@ def _pct(v: float) -> str:
     return f"{v:.1f} %"
 
 
-def _row(label: str, backend: str, name: str, m: dict[str, Any]) -> str:
+def _row(label: str, backend: str, name: str, m: dict[str, Any] | None) -> str:
+    if m is None:  # a noise floor of one pass (nothing to split), or of a file saved without each pass
+        return f"| {label} | {backend} | {name} | unavailable: one pass, or passes not saved |" + " - |" * 5
     return (f"| {label} | {backend} | {name} | {_pct(m['mape'])} | {_pct(m['within_5pct'])} | "
             f"{_pct(m['within_10pct'])} | {m['spearman']:.3f} | {m['bias_pct']:+.1f} % | {_pct(m['max_abs_pct'])} |")
 
@@ -249,9 +274,10 @@ def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: in
               f"{'-' if math.isnan(r.build_s) else f'{r.build_s:.0f} s'} |" for r in results]
     lines += ["", f"Accuracy on {val} random networks not used for calibration (fit on {fit} others, timed in the "
                   f"same {run}{f' of {net_passes} passes, median per network' if net_passes > 1 else ''}); "
-                  "second run = the same validation networks timed again in a separate run, "
-                  "against the same predictions; noise floor = the second run against the first (what a perfect "
-                  "predictor would score):", "",
+                  "noise floor = the first run's passes split in even and odd halves, within the run the figures "
+                  "are scored on (what a perfect predictor would score; it needs 2 or more passes); second run = "
+                  "the same validation networks timed again in a separate run, against the same predictions and "
+                  "against the first run (two runs' noise plus the machine's drift between them):", "",
               "| table | backend | prediction | MAPE | within ±5 % | within ±10 % | Spearman | bias | max error |",
               "|---|---|---|--:|--:|--:|--:|--:|--:|"]
     for r in results:
@@ -259,7 +285,8 @@ def format_spaces(results: Sequence[SpaceResult], fit: int, val: int, rounds: in
         lines += [_row(r.label, r.backend, f"calibrated ({_kind(r, kind)})", m) for kind, m in r.validated.items()]
         lines += [_row(r.label, r.backend, f"calibrated ({_kind(r, kind)}), second run", m)
                   for kind, m in r.later.items()]
-        lines.append(_row(r.label, r.backend, "noise floor", r.noise))
+        lines.append(_row(r.label, r.backend, "noise floor (within-run split)", r.noise))
+        lines.append(_row(r.label, r.backend, "second run vs first run (drift included)", r.rerun))
     lines += ["", "| table | backend | calibration | scale | per node | per M weights | per M converted | offset | "
                   "in-sample MAPE | median IQR of a network |", "|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for r in results:
