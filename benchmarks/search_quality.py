@@ -47,6 +47,9 @@ candidates x 1 epoch, 10 x 3 epochs, the shared reference member once) = 9 x 33 
 budgets x (5 methods + 3 references) = 72 trainings (fewer where rows share a network): 6.5 with ``e3``, 4.3
 with ``e5_24k``, 21.6 with ``long``; measure 0.1. Total: ~19 core-hours with a cheap final recipe (about 10 hours
 of this 2-core machine, two processes in parallel), ~34 with the long one (over the plan: run ``recipe`` first).
+In the recorded run no cheap recipe ranked like ``long`` (docs/BENCHMARKS.md, issue 19: ``e3`` tau 0.72 on 9
+networks, ``e5`` 0.60 on 6, ``e5_24k`` 0.44), so its final trainings use ``long``; with the measured training
+speed (1,300-1,600 images/s alone) that is ~10-12 core-hours for ``train``.
 
     .venv/bin/python benchmarks/search_quality.py lut
     .venv/bin/python benchmarks/search_quality.py recipe --recipes long           # and, in parallel:
