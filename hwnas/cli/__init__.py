@@ -9,10 +9,12 @@ One module per command group (:mod:`~hwnas.cli.zoo`, :mod:`~hwnas.cli.space`, :m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 
 from hwnas.cli import data, latency, lut, profile, run, search, space, train, zoo
-from hwnas.cli.common import run_reporting_errors
+from hwnas.cli.common import positive_int, run_reporting_errors
 
 COMMAND_GROUPS = (zoo, space, profile, train, data, lut, latency, search, run)  # the order of `hwnas --help`
 DISTRIBUTED_COMMANDS = ("train", "search")
@@ -20,6 +22,10 @@ DISTRIBUTED_COMMANDS = ("train", "search")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware neural architecture search.")
+    parser.add_argument("--threads", type=positive_int,
+                        help="PyTorch intra-op threads for training and searching (default: PyTorch's, one per "
+                             "core). On a busy machine 1 is faster (docs/RUN.md); latency tables have their own "
+                             "threads setting")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.add_commands(sub)
@@ -81,12 +87,30 @@ def _drop_locals(e: BaseException) -> None:
         current = current.__cause__ or current.__context__
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """PyTorch's intra-op thread count set to ``threads`` for one command, then restored (``None``: untouched).
+    Restored because tests and library callers run commands in-process."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def command() -> None:
         _join_torchrun(args)
-        args.func(args)
+        with torch_threads(args.threads):
+            args.func(args)
 
     return run_reporting_errors(command)
 

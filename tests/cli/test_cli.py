@@ -70,3 +70,20 @@ def test_export_onnx_from_cli(cli, tmp_path):
     report = json.loads(stdout)
     assert code == 0 and out.is_file() and report["max_abs_diff"] < 1e-4
     assert (tmp_path / "arch.json").is_file() and (tmp_path / "weights.pt").is_file()
+
+
+def test_threads_apply_to_one_command_then_are_restored(cli, monkeypatch):
+    """`hwnas --threads N COMMAND`: PyTorch's intra-op threads are N while the command runs (training on a busy
+    machine is faster with 1, docs/RUN.md), and what they were afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n, real=torch.set_num_threads: (seen.append(n), real(n)))
+    code, out, _ = cli("--threads", 1, "zoo", "list")
+    assert code == 0 and "mobilenetv2_100" in out
+    assert seen == [1, before] and torch.get_num_threads() == before
+    seen.clear()
+    assert cli("zoo", "list")[0] == 0 and seen == []  # without the flag, PyTorch's own choice is left alone
+    with pytest.raises(SystemExit):  # argparse's usage error, exit status 2
+        cli("--threads", 0, "zoo", "list")
