@@ -18,7 +18,7 @@ MAX_FUNCTION_LINES = 60
 # Layers, lowest first: a module may import its own layer and the layers below, never one above (DESIGN.md:
 # cli -> run -> workflows/search -> supernet/cost -> space/nn/blocks -> arch).
 LAYERS = (
-    {"arch", "fileio", "settings", "distributed", "presets"},
+    {"arch", "fileio", "settings", "distributed", "presets", "threads"},
     {"blocks", "nn", "space", "zoo", "archref", "data", "train"},
     {"cost", "supernet", "scaled_references"},
     {"search", "workflows", "report"},

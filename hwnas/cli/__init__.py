@@ -9,12 +9,11 @@ One module per command group (:mod:`~hwnas.cli.zoo`, :mod:`~hwnas.cli.space`, :m
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 
 from hwnas.cli import data, latency, lut, profile, run, search, space, train, zoo
 from hwnas.cli.common import positive_int, run_reporting_errors
+from hwnas.threads import torch_threads
 
 COMMAND_GROUPS = (zoo, space, profile, train, data, lut, latency, search, run)  # the order of `hwnas --help`
 DISTRIBUTED_COMMANDS = ("train", "search")
@@ -85,23 +84,6 @@ def _drop_locals(e: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)
         current = current.__cause__ or current.__context__
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """PyTorch's intra-op thread count set to ``threads`` for one command, then restored (``None``: untouched).
-    Restored because tests and library callers run commands in-process."""
-    if threads is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -297,13 +297,10 @@ class TorchBackend(Backend):
     def activate(self) -> Iterator[None]:
         import torch
 
-        before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            torch.set_num_threads(before)
+        from hwnas.threads import torch_threads
+
+        with torch_threads(self.threads), torch.no_grad():
+            yield
 
     def version(self) -> str:
         import torch
