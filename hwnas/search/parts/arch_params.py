@@ -91,11 +91,19 @@ class ArchParams(nn.Module):
 
         return argmax_choice(self.space, self.scores(), base)
 
-    def sample(self, generator: torch.Generator, base: Mapping[str, Any] | None = None) -> Choice:
-        """An architecture drawn from ``P_theta`` (FBNet samples its final candidates this way, Sec. 3.3)."""
+    def sample(self, generator: torch.Generator, base: Mapping[str, Any] | None = None,
+               temperature: float = 1.0) -> Choice:
+        """An architecture drawn from ``P_theta`` (FBNet samples its final candidates this way, Sec. 3.3).
+
+        ``temperature`` > 1 draws from ``P_theta ** (1 / temperature)`` (renormalised): a flatter distribution, for
+        when a collapsed one keeps returning its argmax and distinct alternatives are wanted."""
+        if not temperature > 0:
+            raise ValueError(f"sampling temperature must be > 0, got {temperature}")
         choice = self.argmax(base)
         with torch.no_grad():
             for label, p in self.probs().items():
+                if temperature != 1.0:
+                    p = torch.softmax(torch.log(p + EPS) / temperature, 0)
                 choice[label] = self.values[label][int(torch.multinomial(p.cpu(), 1, generator=generator))]
         return choice
 

@@ -107,13 +107,14 @@ def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: in
     scores = params.scores()
     argmax = params.argmax(base)
     raw = [params.sample(generator, base) for _ in range(samples)]
-    drawn = raw
-    if hard and ctx.constraints:
-        fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
-        chosen = project(ctx.space, scores, ctx.constraints, argmax, largest_widths=fixed)
-        drawn = [project(ctx.space, scores, ctx.constraints, d, largest_widths=fixed) for d in raw]
-    else:
-        chosen = argmax
+    fixed = base is None  # FBNet keeps the largest widths; TF-NAS passes its scaled widths as ``base``
+    onto_budgets = hard and bool(ctx.constraints)
+
+    def projected(choice: dict[str, Any]) -> dict[str, Any]:
+        return project(ctx.space, scores, ctx.constraints, choice, largest_widths=fixed) if onto_budgets else choice
+
+    chosen = projected(argmax)
+    drawn = [projected(d) for d in raw]
     info = {"argmax_choice": argmax, "projected": chosen != argmax, "hard": hard, **(extra or {})}
     if refine is not None:
         chosen, more = refine(chosen)
@@ -125,10 +126,44 @@ def finish_dnas(ctx: SearchContext, method: str, params: ArchParams, samples: in
                                      else proxy_top1(ctx, supernet, chosen))
     # What the finalist stage draws from and the budget filling trades against (hwnas.search.preference).
     info["preference"] = scores_to_json(scores)
-    info["finalist_pool"] = distinct([chosen, *drawn, argmax])
+    info["finalist_pool"], info["pool_top_up"] = finalist_pool(
+        [chosen, *drawn, argmax], samples + 1,
+        lambda temperature: projected(params.sample(generator, base, temperature)))
     result = build_result(ctx, method, chosen, config=config, history=history, samples=drawn, extra=info)
     for sample, draw, kept in zip(result.samples, raw, drawn):  # a draw from P_theta, or its projection
         sample["draw"] = "raw" if kept == draw else "projected"
         if kept != draw:
             sample["raw_arch"] = described(ctx, draw)["arch"]
     return result
+
+
+TOP_UP_TEMPERATURES = (1.0, 2.0, 4.0)
+"""Draw temperatures tried in turn when the final draws repeat: ``P_theta`` itself first, then flatter."""
+TOP_UP_DRAWS = 24
+"""At most this many extra draws per temperature."""
+
+
+def finalist_pool(first: list[dict[str, Any]], want: int,
+                  draw: Callable[[float], dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The distinct candidates of ``first`` (the chosen network, the draws, the argmax), topped up with more draws
+    until ``want`` are distinct.
+
+    A distribution that has collapsed onto one network gives the same architecture on most draws, and projection
+    onto the budget maps different draws onto one network, so the finalist stage (FBNet Sec. 3.3 trains several
+    sampled architectures, not the argmax alone) would get fewer alternatives than it asks for. Extra draws come
+    from ``P_theta`` first and from flatter versions of it (``P ** (1 / T)``) only when those repeat too; the
+    draws are made after every other use of the generator, so the chosen network and the reported samples do not
+    change. Returns the pool and what the top-up took (draws, the last temperature, distinct count).
+    """
+    pool = distinct(first)
+    extra, temperature = 0, 1.0
+    for temperature in TOP_UP_TEMPERATURES:
+        tries = 0
+        while len(pool) < want and tries < TOP_UP_DRAWS:
+            pool = distinct([*pool, draw(temperature)])
+            tries += 1
+        extra += tries
+        if len(pool) >= want:
+            break
+    return pool, {"draws": extra, "temperature": temperature if extra else None, "distinct": len(pool)}
+
