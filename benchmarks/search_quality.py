@@ -81,7 +81,7 @@ from recipe_ranking import (CHANNELS, CLASSES, DATASET, LONG, MIN_NETWORKS, QUIC
                             RECIPES, SIZE, cached_training, check_settings, digest, final_recipe_check, read_json,
                             recipe_networks, recipe_report, spent, train_cached, write_json)
 from quality_table import (METHODS, REFERENCES, aggregate, can_win, flags,  # noqa: F401 (can_win: tests)
-                           format_table, verdicts)
+                           format_stage_evidence, format_table, stage_evidence, verdicts)
 
 MEMBER = "mobilenetv2_100"  # the finalist stage's reference entry (hwnas run's default finalists.references)
 FINALISTS = {"count": 3, "epochs": [1, 3], "limit": 24000, "keep": 0.5, "fill_rounds": 4}
@@ -409,6 +409,13 @@ def collect(out: Path, args: argparse.Namespace, recipe: str) -> list[dict[str, 
     return entries
 
 
+def stage_rows(out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every finalist row in the cache for the chosen seeds and methods."""
+    found = (read_json(row_path(out, seed, method, i)) for seed in args.seeds
+             for i, _ in enumerate(budgets_ms(out)) for method in args.methods)
+    return [row for row in found if row is not None]
+
+
 def phase_table(out: Path, args: argparse.Namespace) -> None:
     recipe = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
     entries = collect(out, args, recipe)
@@ -422,7 +429,10 @@ def phase_table(out: Path, args: argparse.Namespace) -> None:
             f"Final recipe: {recipe} ({args.recipe_set[recipe]}); finalist recipe {args.finalists}.",
             "" if validation is None else f"Latency table validated on {validation['n']} other networks: MAPE "
             f"{validation['mape']:.1f} %, {validation['within_5pct']:.0f} % within 5 %.", "",
-            format_table(lines), "", *verdicts(lines), "", "Outside [0.9 B, B]:",
+            format_table(lines), "", *verdicts(lines), "",
+            "What the searches' own candidates did in the finalist stage (every pool also holds MobileNetV2's member; "
+            "first-round scores, 1 epoch: evidence, not a verdict):", "",
+            format_stage_evidence(stage_evidence(stage_rows(out, args))), "", "Outside [0.9 B, B]:",
             *(f"- {f}" for f in flags(entries) or ["none"]), "", "Compute spent (one thread each):",
             *(f"- {name}: {c['trainings']} runs, {c['cpu_s'] / 3600:.2f} CPU-hours ({c['wall_s'] / 3600:.2f} h "
               "wall-clock)" for name, c in sorted(cost.items()))]

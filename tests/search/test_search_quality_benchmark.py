@@ -174,3 +174,27 @@ def test_settings_are_frozen_and_quick_defaults(bench, recipes, tmp_path):
     quick = bench.parse_args(["--quick", "all", "--methods", "fbnet"])
     assert quick.seeds == [0] and quick.budgets == [0.35] and quick.methods == ["fbnet"]
     assert quick.recipe_set is recipes.QUICK_RECIPES and quick.out == Path("runs/bench_quality_quick")
+
+
+def stage_row(seed, method, own, member, winner_source="reference", index=0):
+    """A finalist row: ``own`` first-round scores of the search's candidates, the member's."""
+    finalists = [{"name": f"search{i + 1}", "source": "search", "scores": [{"round": 0, "epochs": 1, "val_top1": v}]}
+                 for i, v in enumerate(own)]
+    finalists.append({"name": "ref:mobilenetv2_100", "source": "reference",
+                      "scores": [{"round": 0, "epochs": 1, "val_top1": member}]})
+    return {"seed": seed, "method": method, "index": index, "budget_ms": BUDGET, "finalists": finalists,
+            "winner_source": winner_source}
+
+
+def test_stage_evidence_compares_own_candidates_with_the_member_and_random(bench):
+    qt = sys.modules["quality_table"]
+    rows = [stage_row(0, "fbnet", [70.0, 75.0], 74.0, "search"), stage_row(1, "fbnet", [71.0], 73.0),
+            stage_row(0, "random", [72.0, 73.0, 71.0], 74.0), stage_row(1, "random", [74.0], 73.0)]
+    lines = {a["method"]: a for a in qt.stage_evidence(rows)}
+    fb = lines["fbnet"]
+    assert fb["distinct"] == 1.5 and fb["own_won"] == 1 and fb["own_first"] == pytest.approx(73.0)
+    assert fb["vs_member"]["diffs"] == [1.0, -2.0] and fb["vs_member"]["signs"] == "+ -"
+    assert fb["vs_random"]["diffs"] == [2.0, -3.0]
+    assert lines["random"]["vs_random"] is None  # random is not compared with itself
+    text = qt.format_stage_evidence(qt.stage_evidence(rows))
+    assert "| 1.000 | fbnet | 2 | 1.5 | 1/2 | 73.00 % | -0.50 (+ -) | -0.50 (+ -) |" in text
