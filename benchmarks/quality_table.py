@@ -176,7 +176,8 @@ def stage_evidence(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             continue
         per.setdefault((row["index"], row["method"]), {})[row["seed"]] = {
             "budget_ms": row["budget_ms"], "distinct": len(own), "own_won": row.get("winner_source") == "search",
-            "own_first": max(first(f) for f in own), "member_first": first(member[0]) if member else None}
+            "own_first": max(first(f) for f in own), "member_first": first(member[0]) if member else None,
+            "own_mix": op_mix(f["arch"] for f in own), "member_mix": op_mix(f["arch"] for f in member)}
     lines = []
     for (index, method), seeds in sorted(per.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
         rand = per.get((index, BASELINE), {})
@@ -187,18 +188,49 @@ def stage_evidence(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                       "seeds": sorted(seeds), "distinct": _mean(v["distinct"] for v in seeds.values()),
                       "own_won": sum(v["own_won"] for v in seeds.values()),
                       "own_first": _mean(v["own_first"] for v in seeds.values()),
-                      "vs_member": _signed(vs_member), "vs_random": _signed(vs_random)})
+                      "vs_member": _signed(vs_member), "vs_random": _signed(vs_random),
+                      "own_mix": _mean_mix(v["own_mix"] for v in seeds.values()),
+                      "member_mix": _mean_mix(v["member_mix"] for v in seeds.values())})
     return lines
+
+
+MIX = ("skip", "e1", "e3", "e6")
+
+
+def op_mix(archs: Any) -> dict[str, float]:
+    """The share of the searched layers (stem and head excluded) that are skipped or inverted residuals of
+    expansion 1, 3 or 6, over the arch texts ``archs`` (:func:`hwnas.arch.encode`): how much capacity the
+    candidates spend their latency on."""
+    counts = dict.fromkeys(MIX, 0)
+    for arch in archs:
+        for stage in arch.split("|")[2:-2]:  # the attributes and the stem before, the last conv and head after
+            for block in stage.split():
+                kind = "skip" if block.startswith("skip") else next(
+                    (f"e{e}" for e in (1, 3, 6) if f"_e{e}_" in block + "_"), None)
+                if kind is not None:
+                    counts[kind] += 1
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total else {}
+
+
+def _mean_mix(mixes: Any) -> dict[str, float]:
+    mixes = [m for m in mixes if m]
+    return {k: statistics.fmean(m[k] for m in mixes) for k in MIX} if mixes else {}
+
+
+def _mix_text(mix: Mapping[str, float]) -> str:
+    return "-" if not mix else "/".join(f"{100 * mix[k]:.0f}" for k in MIX)
 
 
 def format_stage_evidence(lines: Sequence[Mapping[str, Any]]) -> str:
     rows = ["| budget ms | method | seeds | own candidates (mean distinct) | stages won by an own candidate | best own, "
-            "1st round val | vs the member, 1st round (per seed) | vs random's best own, 1st round (per seed) |",
-            "|--:|---|--:|--:|--:|--:|--:|--:|"]
+            "1st round val | vs the member, 1st round (per seed) | vs random's best own, 1st round (per seed) | "
+            "layers skip/e1/e3/e6 %: own | member |",
+            "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for a in lines:
         rows.append(f"| {a['budget_ms']:.3f} | {a['method']} | {len(a['seeds'])} | {a['distinct']:.1f} | "
                     f"{a['own_won']}/{len(a['seeds'])} | {a['own_first']:.2f} % | {_diff(a['vs_member'])} | "
-                    f"{_diff(a['vs_random'])} |")
+                    f"{_diff(a['vs_random'])} | {_mix_text(a['own_mix'])} | {_mix_text(a['member_mix'])} |")
     return "\n".join(rows)
 
 

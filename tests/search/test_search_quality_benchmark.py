@@ -176,11 +176,16 @@ def test_settings_are_frozen_and_quick_defaults(bench, recipes, tmp_path):
     assert quick.recipe_set is recipes.QUICK_RECIPES and quick.out == Path("runs/bench_quality_quick")
 
 
+OWN_ARCH = ("act=re se=in | stem_k3_s1_c8 | skip_s1_c8 | ir_r1_k3_s2_e1_c16_g2 ir_r1_k5_s1_e3_c16 skip_s1_c16 | "
+            "cn_r1_k1_s1_c992 | head")
+MEMBER_ARCH = "act=re se=in | stem_k3_s1_c8 | skip_s1_c8 | ir_r1_k3_s2_e6_c16 ir_r1_k3_s1_e6_c16 | cn_r1_k1_s1_c992 | head"
+
+
 def stage_row(seed, method, own, member, winner_source="reference", index=0):
     """A finalist row: ``own`` first-round scores of the search's candidates, the member's."""
-    finalists = [{"name": f"search{i + 1}", "source": "search", "scores": [{"round": 0, "epochs": 1, "val_top1": v}]}
-                 for i, v in enumerate(own)]
-    finalists.append({"name": "ref:mobilenetv2_100", "source": "reference",
+    finalists = [{"name": f"search{i + 1}", "source": "search", "arch": OWN_ARCH,
+                  "scores": [{"round": 0, "epochs": 1, "val_top1": v}]} for i, v in enumerate(own)]
+    finalists.append({"name": "ref:mobilenetv2_100", "source": "reference", "arch": MEMBER_ARCH,
                       "scores": [{"round": 0, "epochs": 1, "val_top1": member}]})
     return {"seed": seed, "method": method, "index": index, "budget_ms": BUDGET, "finalists": finalists,
             "winner_source": winner_source}
@@ -197,4 +202,4 @@ def test_stage_evidence_compares_own_candidates_with_the_member_and_random(bench
     assert fb["vs_random"]["diffs"] == [2.0, -3.0]
     assert lines["random"]["vs_random"] is None  # random is not compared with itself
     text = qt.format_stage_evidence(qt.stage_evidence(rows))
-    assert "| 1.000 | fbnet | 2 | 1.5 | 1/2 | 73.00 % | -0.50 (+ -) | -0.50 (+ -) |" in text
+    assert "| 1.000 | fbnet | 2 | 1.5 | 1/2 | 73.00 % | -0.50 (+ -) | -0.50 (+ -) | 50/25/25/0 | 33/0/0/67 |" in text
