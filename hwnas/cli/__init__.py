@@ -12,8 +12,8 @@ import argparse
 import sys
 
 from hwnas.cli import data, latency, lut, profile, run, search, space, train, zoo
-from hwnas.cli.common import positive_int, run_reporting_errors
-from hwnas.threads import torch_threads
+from hwnas.cli.common import run_reporting_errors, thread_count
+from hwnas.threads import auto_threads, torch_threads
 
 COMMAND_GROUPS = (zoo, space, profile, train, data, lut, latency, search, run)  # the order of `hwnas --help`
 DISTRIBUTED_COMMANDS = ("train", "search")
@@ -21,9 +21,10 @@ DISTRIBUTED_COMMANDS = ("train", "search")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware neural architecture search.")
-    parser.add_argument("--threads", type=positive_int,
+    parser.add_argument("--threads", type=thread_count,
                         help="PyTorch intra-op threads for training and searching (default: PyTorch's, one per "
-                             "core). On a busy machine 1 is faster (docs/RUN.md); latency tables have their own "
+                             "core); 'auto': the cores left free by the load average, at least 1. On a busy "
+                             "machine fewer threads are faster (docs/RUN.md); latency tables have their own "
                              "threads setting")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
@@ -91,7 +92,12 @@ def _main(argv: list[str] | None = None) -> int:
 
     def command() -> None:
         _join_torchrun(args)
-        with torch_threads(args.threads):
+        threads = args.threads
+        if threads == "auto":
+            threads = auto_threads()
+            print(f"hwnas: {threads} torch thread(s) (--threads auto: the cores the load average leaves free)",
+                  file=sys.stderr)
+        with torch_threads(threads):
             args.func(args)
 
     return run_reporting_errors(command)

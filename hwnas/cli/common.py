@@ -57,6 +57,11 @@ def positive_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a positive integer")
 
 
+def thread_count(text: str) -> int | str:
+    """argparse type: a positive integer, or ``auto`` (:func:`hwnas.threads.auto_threads` at the start)."""
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (a width multiplier, a budget)."""
     return _number(text, float, lambda v: 0 < v < float("inf"), "a positive number")

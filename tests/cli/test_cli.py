@@ -87,3 +87,18 @@ def test_threads_apply_to_one_command_then_are_restored(cli, monkeypatch):
     assert cli("zoo", "list")[0] == 0 and seen == []  # without the flag, PyTorch's own choice is left alone
     with pytest.raises(SystemExit):  # argparse's usage error, exit status 2
         cli("--threads", 0, "zoo", "list")
+
+
+def test_threads_auto_takes_the_cores_the_load_leaves(cli, monkeypatch):
+    """`--threads auto`: cores minus the 1-minute load average, at least 1; said on stderr."""
+    import torch
+
+    from hwnas.threads import auto_threads
+
+    assert auto_threads(cores=2, load=0.1) == 2 and auto_threads(cores=2, load=0.9) == 1
+    assert auto_threads(cores=2, load=3.7) == 1 and auto_threads(cores=16, load=4.2) == 12
+    monkeypatch.setattr("hwnas.threads.os.getloadavg", lambda: (7.6, 0.0, 0.0))
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n, real=torch.set_num_threads: (seen.append(n), real(n)))
+    code, _, err = cli("--threads", "auto", "zoo", "list")
+    assert code == 0 and seen[0] == 1 and "1 torch thread(s)" in err
