@@ -194,6 +194,24 @@ def stage_evidence(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return lines
 
 
+def macs_agreement(rows: Sequence[Mapping[str, Any]], macs: Any) -> str:
+    """How often the finalist with the most MACs (``macs(arch)``) had its stage's best first-round score: every
+    finalist sits in the same budget band measured, so this asks whether capacity at equal latency is what the
+    short rounds reward (a training-free prior a search could use, if long training agreed)."""
+    hits, stages, chance = 0, 0, 0.0
+    for row in rows:
+        entries = [(f["scores"][0]["val_top1"], macs(f["arch"])) for f in row["finalists"]]
+        if len(entries) < 2:
+            continue
+        stages += 1
+        hits += max(entries, key=lambda e: e[1])[0] == max(e[0] for e in entries)
+        chance += 1 / len(entries)
+    if not stages:
+        return "no stage with two or more finalists"
+    return (f"the finalist with the most MACs had its stage's best first-round score in {hits} of {stages} stages "
+            f"(a random pick: {chance:.1f} expected)")
+
+
 MIX = ("skip", "e1", "e3", "e6")
 
 

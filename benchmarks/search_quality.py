@@ -81,7 +81,7 @@ from recipe_ranking import (CHANNELS, CLASSES, DATASET, LONG, MIN_NETWORKS, QUIC
                             RECIPES, SIZE, cached_training, check_settings, digest, final_recipe_check, read_json,
                             recipe_networks, recipe_report, spent, train_cached, write_json)
 from quality_table import (METHODS, REFERENCES, aggregate, can_win, flags,  # noqa: F401 (can_win: tests)
-                           format_stage_evidence, format_table, stage_evidence, verdicts)
+                           format_stage_evidence, format_table, macs_agreement, stage_evidence, verdicts)
 
 MEMBER = "mobilenetv2_100"  # the finalist stage's reference entry (hwnas run's default finalists.references)
 FINALISTS = {"count": 3, "epochs": [1, 3], "limit": 24000, "keep": 0.5, "fill_rounds": 4}
@@ -417,8 +417,16 @@ def stage_rows(out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def phase_table(out: Path, args: argparse.Namespace) -> None:
+    from hwnas.arch import decode
+    from hwnas.cost.counting import count_macs
+
     recipe = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
     entries = collect(out, args, recipe)
+    rows = stage_rows(out, args)
+
+    def macs(arch: str) -> int:
+        return count_macs(decode(arch), SIZE, CLASSES, CHANNELS)
+
     lines = aggregate(entries)
     validation = read_json(out / "lut_fbnet_validation.json")
     cost = spent(out)
@@ -432,7 +440,8 @@ def phase_table(out: Path, args: argparse.Namespace) -> None:
             format_table(lines), "", *verdicts(lines), "",
             "What the searches' own candidates did in the finalist stage (every pool also holds MobileNetV2's member; "
             "first-round scores, 1 epoch: evidence, not a verdict):", "",
-            format_stage_evidence(stage_evidence(stage_rows(out, args))), "", "Outside [0.9 B, B]:",
+            format_stage_evidence(stage_evidence(rows)), "", f"In the finalist stage, {macs_agreement(rows, macs)}.",
+            "", "Outside [0.9 B, B]:",
             *(f"- {f}" for f in flags(entries) or ["none"]), "", "Compute spent (one thread each):",
             *(f"- {name}: {c['trainings']} runs, {c['cpu_s'] / 3600:.2f} CPU-hours ({c['wall_s'] / 3600:.2f} h "
               "wall-clock)" for name, c in sorted(cost.items()))]

@@ -203,3 +203,13 @@ def test_stage_evidence_compares_own_candidates_with_the_member_and_random(bench
     assert lines["random"]["vs_random"] is None  # random is not compared with itself
     text = qt.format_stage_evidence(qt.stage_evidence(rows))
     assert "| 1.000 | fbnet | 2 | 1.5 | 1/2 | 73.00 % | -0.50 (+ -) | -0.50 (+ -) | 50/25/25/0 | 33/0/0/67 |" in text
+
+
+def test_macs_agreement_counts_stages_won_by_the_most_macs(bench):
+    qt = sys.modules["quality_table"]
+    macs = {OWN_ARCH: 1, MEMBER_ARCH: 2}.__getitem__
+    rows = [stage_row(0, "fbnet", [70.0], 74.0), stage_row(1, "fbnet", [75.0], 74.0),
+            {"finalists": stage_row(2, "fbnet", [70.0], 0.0)["finalists"][:1]}]  # one finalist: not a stage
+    text = qt.macs_agreement(rows, macs)
+    assert "in 1 of 2 stages (a random pick: 1.0 expected)" in text
+    assert qt.macs_agreement([], macs) == "no stage with two or more finalists"
