@@ -103,6 +103,16 @@ class Measurement:
                 "drift": self.drift, "drift_passes": list(self.drift_passes), "noise": self.noise}
 
 
+def measured_twice_if_over(measure: Any, limit: float | None) -> tuple[Measurement, bool]:
+    """``measure()``, and when that is over ``limit`` a second ``measure()`` pooled with the first: no verdict on
+    one measurement (the run's final measurement, the search-quality benchmark's). Returns it and whether it
+    was taken again."""
+    first = measure()
+    if limit is None or not first.over(limit):
+        return first, False
+    return first.pooled(measure()), True
+
+
 def deployed_model(arch: str, geometry: Mapping[str, int], backend: str, onnx_path: str | Path) -> Any:
     """What a backend times for ``arch`` as it runs deployed, freshly initialised (latency does not depend on the
     weights): the deployment export (:func:`hwnas.workflows.export.export_model`, BN folded) written to
