@@ -13,7 +13,9 @@ over at least 12 networks of the space (issue 19, item 4). This module holds:
   scores), test top-1 on the whole test split;
 * :func:`train_cached`, every training of the benchmark (recipe phase, finalist rounds, final trainings): one
   JSON per (recipe, network, seed) in ``OUT/trainings/RECIPE/DIGEST_sSEED.json``, written atomically when it
-  finishes; the training itself resumes from its last checkpoint (``resume=True``) when a run was killed;
+  finishes; the training itself resumes from its last checkpoint (``resume=True``) when a run was killed; while
+  it runs, ``DIGEST_sSEED.lock`` names the process, so that queues started side by side
+  (``search_quality.py train``) share the work instead of training one network twice;
 * :func:`recipe_networks`: the 12 networks of the check, 4 per benchmark budget, each moved to 96 % of its budget
   on the table's prediction (:func:`hwnas.search.filling.move_to`): the space's member closest to MobileNetV2
   (its depth scaled, :func:`hwnas.search.finalists.reference_member`), a deep-and-thin one (every layer, the
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,10 +92,49 @@ def full_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     return {**COMMON, **recipe}
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+@contextmanager
+def claimed(lock: Path) -> Iterator[bool]:
+    """Whether this process holds ``lock`` (created with O_EXCL, holding its pid) for the block; a lock left by a
+    process that is gone (a killed queue) is taken over. Removed when the block ends."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text() or "0")
+            except (FileNotFoundError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and process_alive(pid):
+                yield False
+                return
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        try:
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield False  # another process took the stale lock first
+
+
 def train_cached(out: Path, arch: str, seed: int, name: str, recipe: Mapping[str, Any],
-                 announce: Callable[[str], None] = print) -> dict[str, Any]:
+                 announce: Callable[[str], None] = print, share: bool = False) -> dict[str, Any] | None:
     """One training of ``arch`` (a canonical arch text) with ``recipe`` and ``seed``, cached (module docstring):
-    ``{arch, seed, recipe_name, recipe, test_top1, val_top1, steps, images_per_s, wall_s, cpu_s}``."""
+    ``{arch, seed, recipe_name, recipe, test_top1, val_top1, steps, images_per_s, wall_s, cpu_s}``. With
+    ``share``, a training another live process is running is left to it (None)."""
     recipe = full_recipe(recipe)
     path = out / "trainings" / name / f"{digest(arch)}_s{seed}.json"
     done = read_json(path)
@@ -99,6 +142,20 @@ def train_cached(out: Path, arch: str, seed: int, name: str, recipe: Mapping[str
         if done["recipe"] != json.loads(json.dumps(recipe)):
             raise SystemExit(f"{path} was trained with recipe {done['recipe']}, not {recipe}: use another --out")
         return done
+    with claimed(path.with_suffix(".lock")) as mine:
+        if not mine:
+            if share:
+                announce(f"[train {name} {digest(arch)} seed {seed}: another process is training it]")
+                return None
+            raise SystemExit(f"{path.with_suffix('.lock')}: another process is training this network")
+        done = read_json(path)  # finished while this process waited for the lock
+        if done is not None:
+            return done
+        return _train(path, arch, seed, name, recipe, announce)
+
+
+def _train(path: Path, arch: str, seed: int, name: str, recipe: Mapping[str, Any],
+           announce: Callable[[str], None]) -> dict[str, Any]:
     from hwnas.arch import decode
     from hwnas.workflows.train import train_arch
 

@@ -355,30 +355,66 @@ def final_networks(out: Path, args: argparse.Namespace) -> list[tuple[int, int, 
 def phase_train(out: Path, args: argparse.Namespace) -> None:
     name = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
     for seed, _, label, arch in final_networks(out, args):
-        train_cached(out, arch, seed, name, args.recipe_set[name],
+        train_cached(out, arch, seed, name, args.recipe_set[name], share=True,
                      announce=lambda line, what=label: print(f"{line} ({what})", flush=True))
 
 
+def measured_in_turns(judged: Mapping[str, float], time_arch: Any, records: dict[str, dict[str, Any]],
+                      count: int, save: Any = None, announce: Any = print) -> None:
+    """Top every network's record up to ``count`` independent measurements, taken in turns across the networks
+    (turn 1 times each network once, turn 2 again, ...) so that a burst of load on a shared machine falls on one
+    measurement of several networks, not on every measurement of one. The record's value is all its passes
+    pooled (:meth:`Measurement.pooled`: the median over every drift-corrected pass). A network whose pooled
+    value is over the budget it is judged at (``judged``: arch -> tightest budget) once it has ``count`` is
+    measured once more and pooled (``retaken``): no verdict on one unlucky moment. ``records`` (arch -> record,
+    updated in place) are what the cache holds; ``time_arch(arch)`` takes one Measurement; ``save(arch, record)``
+    is called after each (a killed run keeps what it measured)."""
+    from hwnas.search.measured import Measurement
+
+    def pooled(record: Mapping[str, Any]) -> Measurement:
+        parts = [Measurement.from_passes(m["passes_ms"], m["drift_passes"]) for m in record["measurements"]]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total.pooled(part)
+        return total
+
+    def take(arch: str, why: str) -> None:
+        record = records.setdefault(arch, {"arch": arch, "measurements": []})
+        m = time_arch(arch)
+        record["measurements"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "why": why, **m.to_json()})
+        total = pooled(record)
+        record.update(total.to_json(), first_ms=record["measurements"][0]["ms"], count=len(record["measurements"]),
+                      retaken=any(r["why"] == "over" for r in record["measurements"]))
+        if save is not None:
+            save(arch, record)
+        announce(f"[measure {digest(arch)} ({len(record['measurements'])}/{count}, {why}): {m.ms:.3f} ms "
+                 f"(raw {m.raw_ms:.3f}, drift {m.drift:.3f}); pooled {total.ms:.3f} ms]")
+
+    for turn in range(count):
+        for arch in judged:
+            if len(records.get(arch, {}).get("measurements", [])) <= turn:
+                take(arch, f"turn {turn + 1}")
+    for arch, budget in judged.items():
+        record = records[arch]
+        if record["ms"] > budget and not record["retaken"]:
+            take(arch, "over")
+
+
 def phase_measure(out: Path, args: argparse.Namespace) -> None:
-    """Every final network timed alone as deployed; one measured over a budget it is judged at is measured again
-    and both pooled before the table acts on it (as the closed loop does: no decision on one measurement)."""
+    """Every final network timed alone as deployed, ``--final-measurements`` times in turns across the networks
+    (:func:`measured_in_turns`), pooled; one pooled over a budget it is judged at is measured again before the
+    table acts on it (as the closed loop does: no decision on one measurement). A rerun tops the cache up."""
     budgets = budgets_ms(out)
     judged: dict[str, float] = {}  # arch -> the tightest budget it is judged at
     for _, index, _, arch in final_networks(out, args):
         judged[arch] = min(judged.get(arch, float("inf")), budgets[index])
+    path = {arch: out / "measure" / f"{digest(arch)}.json" for arch in judged}
+    records = {arch: record for arch in judged if (record := read_json(path[arch])) is not None
+               and "measurements" in record}  # a record of the one-measurement format is measured anew
     with deployed_timer(out, args, args.final_passes) as timer:
-        for arch, budget in judged.items():
-            path = out / "measure" / f"{digest(arch)}.json"
-            if read_json(path) is not None:
-                continue
-            m = first = timed(timer, out, arch)
-            if m.over(budget):
-                m = first.pooled(timed(timer, out, arch))
-            write_json(path, {"arch": arch, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **m.to_json(),
-                              "retaken": m is not first, "first_ms": first.ms})
-            print(f"[measure {digest(arch)}: {m.ms:.3f} ms (raw {m.raw_ms:.3f}, drift {m.drift:.3f}"
-                  + (f"; {first.ms:.3f} ms at first, over {budget:.3f}: measured again, pooled" if m is not first
-                     else "") + ")]", flush=True)
+        measured_in_turns(judged, lambda arch: timed(timer, out, arch), records, args.final_measurements,
+                          save=lambda arch, record: write_json(path[arch], record),
+                          announce=lambda line: print(line, flush=True))
 
 
 # ------------------------------------------------------------------------------------------------ table
@@ -453,7 +489,8 @@ def phase_table(out: Path, args: argparse.Namespace) -> None:
 # Defaults of the real run, and (second value) of --quick.
 DEFAULTS = {"seeds": ([0, 1, 2], [0]), "budgets": ([0.15, 0.35, 0.6], [0.35]), "limit": (6000, 1000),
             "calibrate": (30, 8), "rounds": (50, 10), "passes": (3, 1), "validate": (20, 4),
-            "measure_rounds": (100, 20), "decision_passes": (3, 3), "final_passes": (5, 3)}
+            "measure_rounds": (100, 20), "decision_passes": (3, 3), "final_passes": (5, 3),
+            "final_measurements": (3, 1)}
 FIXED = {"threads": 1, "methods": list(METHODS), "width_mult": 0.5, "final_recipe": LONG}
 
 
@@ -474,7 +511,9 @@ def common_options(parser: argparse.ArgumentParser) -> None:
     add("--validate", type=int, help="other networks the table is validated on (20)")
     add("--measure-rounds", type=int, help="timed rounds of a network per pass (100)")
     add("--decision-passes", type=int, help="passes of the measurements that decide (fill, references; 3)")
-    add("--final-passes", type=int, help="passes of the final measurement (5)")
+    add("--final-passes", type=int, help="passes of each final measurement (5)")
+    add("--final-measurements", type=int, help="final measurements of each network, taken in turns across the "
+                                               "networks and pooled (3)")
     add("--final-recipe", help="the recipe of the final trainings: long (the default), or a cheap one the recipe "
                                "phase showed to rank like it")
     add("--recipes", nargs="+", help="the recipe phase: train only these recipes (default all)")

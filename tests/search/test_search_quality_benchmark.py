@@ -213,3 +213,58 @@ def test_macs_agreement_counts_stages_won_by_the_most_macs(bench):
     text = qt.macs_agreement(rows, macs)
     assert "in 1 of 2 stages (a random pick: 1.0 expected)" in text
     assert qt.macs_agreement([], macs) == "no stage with two or more finalists"
+
+
+def test_final_measurements_taken_in_turns_pooled_and_retaken_when_over(bench):
+    from hwnas.search.measured import Measurement
+
+    calls = []
+    values = {"a": iter([1.0, 1.2, 0.9, 5.0]), "b": iter([2.0, 2.2, 2.1, 2.0])}  # a: 0.9-1.2, under 1.5
+
+    def time_arch(arch):
+        calls.append(arch)
+        return Measurement.from_passes([next(values[arch])])
+
+    saved = {}
+    records = {}
+    judged = {"a": 1.5, "b": 2.05}  # b's pooled median 2.1 is over its budget: measured once more
+    bench.measured_in_turns(judged, time_arch, records, 3, save=lambda arch, r: saved.update({arch: dict(r)}),
+                            announce=lambda line: None)
+    assert calls == ["a", "b", "a", "b", "a", "b", "b"]  # in turns, then b again
+    assert records["a"]["ms"] == pytest.approx(1.0) and not records["a"]["retaken"]
+    assert records["a"]["count"] == 3 and records["a"]["first_ms"] == pytest.approx(1.0)
+    assert records["b"]["retaken"] and records["b"]["count"] == 4
+    assert records["b"]["ms"] == pytest.approx(2.05)  # median of 2.0, 2.2, 2.1, 2.0
+    assert saved["b"]["count"] == 4
+    # a rerun with everything measured takes nothing; a higher count tops each record up once
+    calls.clear()
+    bench.measured_in_turns(judged, time_arch, records, 3, announce=lambda line: None)
+    assert calls == []
+    values["a"] = iter([1.1])
+    values["b"] = iter([2.0])
+    bench.measured_in_turns(judged, time_arch, records, 4, announce=lambda line: None)
+    assert calls == ["a"]  # b has 4 already (its retake counts)
+
+
+def test_trainings_are_claimed_so_side_by_side_queues_share_them(recipes, tmp_path):
+    import os
+
+    lock = tmp_path / "trainings" / "long" / "abc_s0.lock"
+    with recipes.claimed(lock) as mine:
+        assert mine and lock.read_text() == str(os.getpid())
+    assert not lock.exists()  # released
+    lock.write_text(str(os.getppid()))  # a live process holds it
+    with recipes.claimed(lock) as mine:
+        assert not mine
+    assert lock.exists()
+    arch = "a network"
+    lock.rename(tmp_path / "trainings" / "long" / f"{recipes.digest(arch)}_s0.lock")
+    lines = []
+    assert recipes.train_cached(tmp_path, arch, 0, "long", {"epochs": 1}, announce=lines.append, share=True) is None
+    assert "another process" in lines[0]
+    with pytest.raises(SystemExit, match="another process"):
+        recipes.train_cached(tmp_path, arch, 0, "long", {"epochs": 1}, announce=lines.append)
+    held = tmp_path / "trainings" / "long" / f"{recipes.digest(arch)}_s0.lock"
+    held.write_text("999999999")  # its process is gone: a stale lock is taken over
+    with recipes.claimed(held) as mine:
+        assert mine
