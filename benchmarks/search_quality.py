@@ -33,8 +33,11 @@ resumes and a rerun redoes nothing; ``all`` runs them in turn:
   stage: the same compute. ``OUT/rows/sSEED_METHOD_bI.json``: search time, every finalist with its scores and
   fill steps, the winner and its measured latency.
 * ``train``: every winner and every scaled reference trained with the final recipe, seed of the row (the same
-  seeds for every network: differences are paired); test top-1.
-* ``measure``: every final network timed alone as deployed (DeployedTimer, 5 passes), drift recorded.
+  seeds for every network: differences are paired); test top-1. Queues started side by side share the work
+  (each training is claimed by a lock file while it runs).
+* ``measure``: every final network timed alone as deployed (DeployedTimer, 5 passes), 3 times in turns across
+  the networks (``--final-measurements``) and pooled, drift recorded; a pooled value over its budget is measured
+  once more before the table acts on it.
 * ``table``: per budget and network, mean +- std over seeds of test top-1 and measured latency, the fraction of
   the budget used, the paired difference to random search and to the best in-budget reference with its sign on
   each seed; one rule for every row: **a network measured over its budget cannot win**; a verdict per budget;
