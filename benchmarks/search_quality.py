@@ -65,6 +65,10 @@ speed (1,300-1,600 images/s alone) that is ~10-12 core-hours for ``train``.
     .venv/bin/python benchmarks/search_quality.py table --final-recipe e3
     .venv/bin/python benchmarks/search_quality.py --quick all                      # a smoke run, minutes
 
+Modules beside this one: ``quality_cache`` (the cache layout and shared pieces), ``quality_finalists``,
+``quality_measure`` and ``quality_report`` (the finalists, measure and table phases), ``quality_table`` (the
+table's pure functions), ``recipe_ranking`` (the recipes, cached trainings and the recipe check).
+
 Measuring phases (lut, references, measure) want the machine as quiet as it gets; the drift references correct
 what is left. Everything trains with one torch thread (``--threads``).
 """
@@ -72,80 +76,24 @@ what is left. Everything trains with one torch thread (``--threads``).
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from recipe_ranking import (CHANNELS, CLASSES, DATASET, LONG, MIN_NETWORKS, QUICK_RECIPES, RECIPE_SEED,  # beside
-                            RECIPES, SIZE, cached_training, check_settings, digest, final_recipe_check, read_json,
-                            recipe_networks, recipe_report, spent, train_cached, write_json)
-from quality_table import (METHODS, REFERENCES, aggregate, can_win, flags,  # noqa: F401 (can_win: tests)
-                           format_stage_evidence, format_table, macs_agreement, stage_evidence, verdicts)
+                            RECIPES, SIZE, check_settings, final_recipe_check, read_json, recipe_networks,
+                            recipe_report, train_cached, write_json)
+from quality_cache import (MEMBER, budgets_ms, deployed_timer, encode_choice, final_networks, lut_path, predictor,
+                           search_dir, the_space, timed)
+from quality_finalists import phase_finalists
+from quality_measure import phase_measure
+from quality_report import phase_table
+from quality_table import METHODS, REFERENCES
 
-MEMBER = "mobilenetv2_100"  # the finalist stage's reference entry (hwnas run's default finalists.references)
 FINALISTS = {"count": 3, "epochs": [1, 3], "limit": 24000, "keep": 0.5, "fill_rounds": 4}
 QUICK_FINALISTS = {"count": 2, "epochs": [1, 2], "limit": 600, "keep": 0.5, "fill_rounds": 2}
 PHASES = ("lut", "recipe", "references", "search", "finalists", "train", "measure", "table")
-
-
-# ------------------------------------------------------------------------------------------------ shared
-def lut_path(out: Path) -> Path:
-    return out / "lut_fbnet.json"
-
-
-def the_space(args: argparse.Namespace) -> Any:
-    from hwnas.space import get_space
-
-    return get_space("fbnet", SIZE, CHANNELS, CLASSES, args.width_mult)
-
-
-def predictor(out: Path, space: Any) -> Any:
-    from hwnas.cost.latency.table import LatencyTable
-
-    table = LatencyTable.load(lut_path(out))
-    return lambda choice: float(table.predict(space.to_spec(choice)))
-
-
-def budgets_ms(out: Path) -> list[float]:
-    saved = read_json(out / "budgets.json")
-    if saved is None:
-        raise SystemExit(f"{out} has no budgets yet: run the lut phase first")
-    return saved["budgets_ms"]
-
-
-def encode_choice(space: Any, choice: Mapping[str, Any]) -> str:
-    from hwnas.arch import encode
-
-    return encode(space.to_spec(choice))
-
-
-@contextmanager
-def deployed_timer(out: Path, args: argparse.Namespace, passes: int) -> Iterator[Any]:
-    """A DeployedTimer with the table's settings, the run's drift references and their baselines of the lut
-    phase (every phase's measurements are corrected to the same machine state)."""
-    from hwnas.search.measured import DeployedTimer
-
-    drift = read_json(out / "drift.json")
-    with tempfile.TemporaryDirectory(prefix="search_quality_") as work:  # each process exports its own references
-        yield DeployedTimer.from_table(lut_path(out), work, passes=passes, references=drift["references"],
-                                       baselines=drift["baselines_ms"], rounds=args.measure_rounds)
-
-
-def timed(timer: Any, out: Path, arch: str) -> Any:
-    """``arch`` timed alone as deployed: a drift-corrected Measurement (its ONNX file named by its digest)."""
-    return timer(arch, out / "onnx" / f"{digest(arch)}.onnx")
-
-
-def search_dir(out: Path, seed: int, method: str, index: int) -> Path:
-    return out / "search" / f"s{seed}" / f"{method}_b{index}"
-
-
-def row_path(out: Path, seed: int, method: str, index: int) -> Path:
-    return out / "rows" / f"s{seed}_{method}_b{index}.json"
 
 
 # ------------------------------------------------------------------------------------------------ lut
@@ -251,108 +199,7 @@ def phase_search(out: Path, args: argparse.Namespace) -> None:
                       flush=True)
 
 
-# ------------------------------------------------------------------------------------------------ finalists
-def fill_entries(out: Path, space: Any, predict: Any, timer: Any, entries: Sequence[Any], result: Any,
-                 budget: float, index: int, cache: Path, fill_rounds: int) -> list[Any]:
-    """Each entry moved into ``[0.9 B, 0.97 B]`` measured (:func:`hwnas.search.finalists.filled_finalists`): search
-    entries with the result's preference, the reference entry as the references phase filled it."""
-    from hwnas.search.filling import fill_measured
-    from hwnas.search.finalists import filled_finalists
-    from hwnas.search.preference import result_preference
-
-    def fill(entry: Any) -> dict[str, Any]:
-        if entry.source == "reference":
-            record = read_json(out / "references" / f"member_b{index}.json")
-            if record is None or not same(record["start"], entry.choice):
-                raise SystemExit(f"no filling of {entry.name} at budget {index} yet: run the references phase")
-            return {k: v for k, v in record.items() if k != "start"}
-        return fill_measured(space, entry.choice, predict, lambda c: timed(timer, out, encode_choice(space, c)),
-                             budget, result_preference(result), rounds=fill_rounds).to_json()
-
-    return filled_finalists(entries, fill, cache, budget, announce=lambda line: print(line, flush=True))
-
-
-def same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(dict(b), sort_keys=True)
-
-
-def finalist_stage(out: Path, args: argparse.Namespace, space: Any, predict: Any, timer: Any, seed: int,
-                   method: str, index: int, budget: float) -> dict[str, Any]:
-    """Pool -> filling -> successive halving for one search (module docstring); the row to save."""
-    from hwnas import zoo
-    from hwnas.search.finalists import finalist_entries, successive_halving
-    from hwnas.search.result import SearchResult
-
-    fin, where = args.finalists, search_dir(out, seed, method, index)
-    result = SearchResult.load(where)
-    pool = result.get("finalist_pool") or [result.choice]
-    entries = finalist_entries(space, pool, fin["count"], {MEMBER: zoo.get(MEMBER).spec})
-    started = time.perf_counter()
-    finalists = fill_entries(out, space, predict, timer, entries, result, budget, index,
-                             out / "finalists" / f"s{seed}_{method}_b{index}_fill.json", fin["fill_rounds"])
-    used: list[dict[str, Any]] = []
-
-    def train(finalist: Any, r: int, epochs: float) -> float:
-        row = train_cached(out, encode_choice(space, finalist.choice), seed, f"finalist_e{epochs:g}",
-                           {"epochs": int(epochs), "limit": fin["limit"]})
-        used.append(row)
-        return row["val_top1"]
-
-    winner = finalists[0]
-    if len(finalists) > 1:
-        winner = successive_halving(finalists, train, fin["epochs"], keep=fin["keep"],
-                                    announce=lambda line: print(line, flush=True))
-    timing = read_json(where / "timing.json") or {}
-    fill = winner.extra["fill"]
-    return {"seed": seed, "method": method, "index": index, "budget_ms": budget,
-            "search": {"dir": str(where), "arch": result.arch, "predicted_ms": result.predicted_latency_ms,
-                       "search_s": timing.get("wall_s", result.search_time_s), "cpu_s": timing.get("cpu_s"),
-                       "from_supernet": timing.get("from_supernet", False)},
-            "winner": winner.name, "winner_source": winner.source, "arch": encode_choice(space, winner.choice),
-            "predicted_ms": predict(winner.choice),
-            "fill": {k: fill[k] for k in ("measured_ms", "fraction", "in_band", "reason")} | {
-                "steps": len(fill["steps"])},
-            "finalists": [{**f.to_json(), "arch": encode_choice(space, f.choice)} for f in finalists],
-            "finalist_trainings": [{k: t[k] for k in ("recipe_name", "val_top1", "wall_s", "cpu_s")} | {
-                "digest": digest(t["arch"])} for t in used],
-            "finalist_cpu_s": sum(t["cpu_s"] for t in used), "stage_wall_s": time.perf_counter() - started}
-
-
-def phase_finalists(out: Path, args: argparse.Namespace) -> None:
-    space = the_space(args)
-    predict = predictor(out, space)
-    with deployed_timer(out, args, args.decision_passes) as timer:
-        for seed in args.seeds:
-            for method in args.methods:
-                for i, budget in enumerate(budgets_ms(out)):
-                    path = row_path(out, seed, method, i)
-                    if path.is_file():
-                        continue
-                    if not (search_dir(out, seed, method, i) / "result.json").is_file():
-                        print(f"[finalists seed {seed} {method} b{i}: no search result yet]", flush=True)
-                        continue
-                    row = finalist_stage(out, args, space, predict, timer, seed, method, i, budget)
-                    write_json(path, row)
-                    print(f"[finalists seed {seed} {method} at {budget:.3f} ms: {row['winner']}, "
-                          f"{row['fill']['measured_ms']:.3f} ms ({100 * row['fill']['fraction']:.0f} %)]", flush=True)
-
-
-# ------------------------------------------------------------------------------------------------ train, measure
-def final_networks(out: Path, args: argparse.Namespace) -> list[tuple[int, int, str, str]]:
-    """``(seed, budget index, label, arch)`` of every network the table judges: the rows' winners and the
-    references."""
-    jobs = []
-    for seed in args.seeds:
-        for i, _ in enumerate(budgets_ms(out)):
-            for method in args.methods:
-                row = read_json(row_path(out, seed, method, i))
-                if row is not None:
-                    jobs.append((seed, i, f"{method} b{i}", row["arch"]))
-            for family, name in REFERENCES.items():
-                ref = read_json(out / "references" / f"{name}_b{i}.json")
-                if ref is not None:
-                    jobs.append((seed, i, f"{family} b{i}", ref["arch"]))
-    return jobs
+# ------------------------------------------------------------------------------------------------ train
 
 
 def phase_train(out: Path, args: argparse.Namespace) -> None:
@@ -360,132 +207,6 @@ def phase_train(out: Path, args: argparse.Namespace) -> None:
     for seed, _, label, arch in final_networks(out, args):
         train_cached(out, arch, seed, name, args.recipe_set[name], share=True,
                      announce=lambda line, what=label: print(f"{line} ({what})", flush=True))
-
-
-def measured_in_turns(judged: Mapping[str, float], time_arch: Any, records: dict[str, dict[str, Any]],
-                      count: int, save: Any = None, announce: Any = print) -> None:
-    """Top every network's record up to ``count`` independent measurements, taken in turns across the networks
-    (turn 1 times each network once, turn 2 again, ...) so that a burst of load on a shared machine falls on one
-    measurement of several networks, not on every measurement of one. The record's value is all its passes
-    pooled (:meth:`Measurement.pooled`: the median over every drift-corrected pass). A network whose pooled
-    value is over the budget it is judged at (``judged``: arch -> tightest budget) once it has ``count`` is
-    measured once more and pooled (``retaken``): no verdict on one unlucky moment. ``records`` (arch -> record,
-    updated in place) are what the cache holds; ``time_arch(arch)`` takes one Measurement; ``save(arch, record)``
-    is called after each (a killed run keeps what it measured)."""
-    from hwnas.search.measured import Measurement
-
-    def pooled(record: Mapping[str, Any]) -> Measurement:
-        parts = [Measurement.from_passes(m["passes_ms"], m["drift_passes"]) for m in record["measurements"]]
-        total = parts[0]
-        for part in parts[1:]:
-            total = total.pooled(part)
-        return total
-
-    def take(arch: str, why: str) -> None:
-        record = records.setdefault(arch, {"arch": arch, "measurements": []})
-        m = time_arch(arch)
-        record["measurements"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "why": why, **m.to_json()})
-        total = pooled(record)
-        record.update(total.to_json(), first_ms=record["measurements"][0]["ms"], count=len(record["measurements"]),
-                      retaken=any(r["why"] == "over" for r in record["measurements"]))
-        if save is not None:
-            save(arch, record)
-        announce(f"[measure {digest(arch)} ({len(record['measurements'])}/{count}, {why}): {m.ms:.3f} ms "
-                 f"(raw {m.raw_ms:.3f}, drift {m.drift:.3f}); pooled {total.ms:.3f} ms]")
-
-    for turn in range(count):
-        for arch in judged:
-            if len(records.get(arch, {}).get("measurements", [])) <= turn:
-                take(arch, f"turn {turn + 1}")
-    for arch, budget in judged.items():
-        record = records[arch]
-        if record["ms"] > budget and not record["retaken"]:
-            take(arch, "over")
-
-
-def phase_measure(out: Path, args: argparse.Namespace) -> None:
-    """Every final network timed alone as deployed, ``--final-measurements`` times in turns across the networks
-    (:func:`measured_in_turns`), pooled; one pooled over a budget it is judged at is measured again before the
-    table acts on it (as the closed loop does: no decision on one measurement). A rerun tops the cache up."""
-    budgets = budgets_ms(out)
-    judged: dict[str, float] = {}  # arch -> the tightest budget it is judged at
-    for _, index, _, arch in final_networks(out, args):
-        judged[arch] = min(judged.get(arch, float("inf")), budgets[index])
-    path = {arch: out / "measure" / f"{digest(arch)}.json" for arch in judged}
-    records = {arch: record for arch in judged if (record := read_json(path[arch])) is not None
-               and "measurements" in record}  # a record of the one-measurement format is measured anew
-    with deployed_timer(out, args, args.final_passes) as timer:
-        measured_in_turns(judged, lambda arch: timed(timer, out, arch), records, args.final_measurements,
-                          save=lambda arch, record: write_json(path[arch], record),
-                          announce=lambda line: print(line, flush=True))
-
-
-# ------------------------------------------------------------------------------------------------ table
-def collect(out: Path, args: argparse.Namespace, recipe: str) -> list[dict[str, Any]]:
-    """One entry per (seed, budget, network) found in the cache, with its test top-1 under ``recipe`` and its
-    final measurement (None where not done yet)."""
-    entries = []
-
-    def entry(seed: int, index: int, budget: float, network: str, kind: str, arch: str, **extra: Any) -> None:
-        trained = cached_training(out, arch, seed, recipe)
-        measured = read_json(out / "measure" / f"{digest(arch)}.json")
-        entries.append({"seed": seed, "index": index, "budget_ms": budget, "network": network, "kind": kind,
-                        "arch": arch, "test_top1": trained and trained["test_top1"],
-                        "measured_ms": measured and measured["ms"], "drift": measured and measured["drift"], **extra})
-
-    for seed in args.seeds:
-        for i, budget in enumerate(budgets_ms(out)):
-            for method in args.methods:
-                row = read_json(row_path(out, seed, method, i))
-                if row is not None:
-                    entry(seed, i, budget, method, "search", row["arch"], fill=row["fill"], winner=row["winner"],
-                          search_s=row["search"]["search_s"], finalist_cpu_s=row["finalist_cpu_s"])
-            for family, name in REFERENCES.items():
-                ref = read_json(out / "references" / f"{name}_b{i}.json")
-                if ref is not None:
-                    entry(seed, i, budget, family, "reference", ref["arch"], meets=ref["meets_budget"],
-                          label=f"w{ref['width']:g} d{ref['depth']:g}")
-    return entries
-
-
-def stage_rows(out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every finalist row in the cache for the chosen seeds and methods."""
-    found = (read_json(row_path(out, seed, method, i)) for seed in args.seeds
-             for i, _ in enumerate(budgets_ms(out)) for method in args.methods)
-    return [row for row in found if row is not None]
-
-
-def phase_table(out: Path, args: argparse.Namespace) -> None:
-    from hwnas.arch import decode
-    from hwnas.cost.counting import count_macs
-
-    recipe = final_recipe_check(out, args.final_recipe, args.recipe_set, args.min_networks)
-    entries = collect(out, args, recipe)
-    rows = stage_rows(out, args)
-
-    def macs(arch: str) -> int:
-        return count_macs(decode(arch), SIZE, CLASSES, CHANNELS)
-
-    lines = aggregate(entries)
-    validation = read_json(out / "lut_fbnet_validation.json")
-    cost = spent(out)
-    searches = [read_json(p) for p in sorted((out / "search").glob("s*/*/timing.json"))]
-    cost["searches"] = {"trainings": len(searches), "cpu_s": sum(t["cpu_s"] for t in searches),
-                        "wall_s": sum(t["wall_s"] for t in searches)}
-    text = [recipe_report(out, args.recipe_set, args.min_networks), "",
-            f"Final recipe: {recipe} ({args.recipe_set[recipe]}); finalist recipe {args.finalists}.",
-            "" if validation is None else f"Latency table validated on {validation['n']} other networks: MAPE "
-            f"{validation['mape']:.1f} %, {validation['within_5pct']:.0f} % within 5 %.", "",
-            format_table(lines), "", *verdicts(lines), "",
-            "What the searches' own candidates did in the finalist stage (every pool also holds MobileNetV2's member; "
-            "first-round scores, 1 epoch: evidence, not a verdict):", "",
-            format_stage_evidence(stage_evidence(rows)), "", f"In the finalist stage, {macs_agreement(rows, macs)}.",
-            "", "Outside [0.9 B, B]:",
-            *(f"- {f}" for f in flags(entries) or ["none"]), "", "Compute spent (one thread each):",
-            *(f"- {name}: {c['trainings']} runs, {c['cpu_s'] / 3600:.2f} CPU-hours ({c['wall_s'] / 3600:.2f} h "
-              "wall-clock)" for name, c in sorted(cost.items()))]
-    (out / "table.md").write_text("\n".join(text) + "\n")
-    print("\n" + "\n".join(text), flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ main

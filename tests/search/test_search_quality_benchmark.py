@@ -26,6 +26,16 @@ def recipes(bench):
     return sys.modules["recipe_ranking"]
 
 
+@pytest.fixture
+def table(bench):
+    return sys.modules["quality_table"]
+
+
+@pytest.fixture
+def measuring(bench):
+    return sys.modules["quality_measure"]
+
+
 BUDGET = 1.0
 TOP1 = {  # network -> top-1 per seed 0, 1, 2
     "fbnet": [90.0, 90.5, 89.0], "tfnas": [91.0, 91.0, 91.0], "spos": [95.0, 95.0, 95.0],
@@ -52,10 +62,10 @@ def entries(top1=TOP1, ms=MS, seeds=(0, 1, 2), index=0, budget=BUDGET):
     return out
 
 
-def test_over_budget_networks_cannot_win_and_the_best_in_budget_reference_is_the_bar(bench):
-    lines = {a["network"]: a for a in bench.aggregate(entries())}
+def test_over_budget_networks_cannot_win_and_the_best_in_budget_reference_is_the_bar(table):
+    lines = {a["network"]: a for a in table.aggregate(entries())}
     # spos has the best top-1 of all, 25 % over its budget: it cannot win, whatever its accuracy
-    assert lines["spos"]["over_budget"] and not bench.can_win(lines["spos"]) and not lines["spos"]["wins"]
+    assert lines["spos"]["over_budget"] and not table.can_win(lines["spos"]) and not lines["spos"]["wins"]
     # MobileNetV3-L (92 %) is over the budget measured: the bar is MnasNet-A1, the best reference within it
     assert lines["fbnet"]["best_reference"] == "MnasNet-A1 w0.5 d1"
     assert lines["tfnas"]["wins"]  # 91 %: beats random (89.67) and MnasNet-A1 (89.9) on every seed
@@ -64,8 +74,8 @@ def test_over_budget_networks_cannot_win_and_the_best_in_budget_reference_is_the
     assert not lines["hardcore"]["wins"]
 
 
-def test_paired_differences_are_seed_by_seed_with_signs(bench):
-    lines = {a["network"]: a for a in bench.aggregate(entries())}
+def test_paired_differences_are_seed_by_seed_with_signs(table):
+    lines = {a["network"]: a for a in table.aggregate(entries())}
     p = lines["fbnet"]["vs_random"]
     assert p["seeds"] == [0, 1, 2] and p["diffs"] == pytest.approx([0.5, 0.5, -0.5])
     assert p["mean"] == pytest.approx(1 / 6) and p["signs"] == "+ + -"
@@ -75,54 +85,54 @@ def test_paired_differences_are_seed_by_seed_with_signs(bench):
     assert lines["MobileNetV2"]["vs_reference"] is None  # references are the bar, not judged against it
     # a seed that only one side has is left out of the pairing
     partial = [e for e in entries() if not (e["network"] == "random" and e["seed"] == 2)]
-    p = {a["network"]: a for a in bench.aggregate(partial)}["tfnas"]["vs_random"]
+    p = {a["network"]: a for a in table.aggregate(partial)}["tfnas"]["vs_random"]
     assert p["seeds"] == [0, 1] and p["n"] == 2
 
 
-def test_aggregate_means_stds_and_budget_use(bench):
-    lines = {a["network"]: a for a in bench.aggregate(entries())}
+def test_aggregate_means_stds_and_budget_use(table):
+    lines = {a["network"]: a for a in table.aggregate(entries())}
     fb = lines["fbnet"]
     assert fb["top1_mean"] == pytest.approx(89.8333, abs=1e-3) and fb["top1_std"] == pytest.approx(0.7638, abs=1e-3)
     assert fb["used"] == pytest.approx([0.95] * 3) and fb["in_band"] and fb["complete"]
     assert not lines["hardcore"]["in_band"]  # 80 % of its budget: latency left unused
     missing = [e for e in entries() if not (e["network"] == "tfnas" and e["seed"] == 1)] + [
         dict(next(e for e in entries() if e["network"] == "tfnas" and e["seed"] == 1), test_top1=None)]
-    tf = {a["network"]: a for a in bench.aggregate(missing)}["tfnas"]
-    assert not tf["complete"] and not bench.can_win(tf) and not tf["wins"]  # an unfinished line cannot win yet
+    tf = {a["network"]: a for a in table.aggregate(missing)}["tfnas"]
+    assert not tf["complete"] and not table.can_win(tf) and not tf["wins"]  # an unfinished line cannot win yet
 
 
-def test_verdicts_name_the_best_eligible_method_and_the_excluded(bench):
-    text = bench.verdicts(bench.aggregate(entries()))
+def test_verdicts_name_the_best_eligible_method_and_the_excluded(table):
+    text = table.verdicts(table.aggregate(entries()))
     assert len(text) == 1
     assert text[0].startswith("budget 1.000 ms: WON: best hwnas method tfnas 91.00 %")
     assert "winners: tfnas" in text[0] and "cannot win: spos (+25.0 %)" in text[0]
     assert "preliminary" not in text[0]
-    one_seed = bench.verdicts(bench.aggregate(entries(seeds=(0,))))[0]
+    one_seed = table.verdicts(table.aggregate(entries(seeds=(0,))))[0]
     assert "preliminary, 1 paired seed(s) < 3" in one_seed
     no_win = dict(TOP1, tfnas=[89.0, 89.0, 89.0])
-    assert "NOT won: best hwnas method fbnet" in bench.verdicts(bench.aggregate(entries(top1=no_win)))[0]
+    assert "NOT won: best hwnas method fbnet" in table.verdicts(table.aggregate(entries(top1=no_win)))[0]
     all_over = dict(MS, fbnet=1.01, tfnas=1.2, hardcore=1.05)
-    assert "NOT won: no hwnas method's network" in bench.verdicts(bench.aggregate(entries(ms=all_over)))[0]
+    assert "NOT won: no hwnas method's network" in table.verdicts(table.aggregate(entries(ms=all_over)))[0]
 
 
-def test_verdict_without_any_reference_in_budget(bench):
+def test_verdict_without_any_reference_in_budget(table):
     ms = dict(MS, MobileNetV2=1.3, **{"MnasNet-A1": 1.2})
-    lines = {a["network"]: a for a in bench.aggregate(entries(ms=ms))}
+    lines = {a["network"]: a for a in table.aggregate(entries(ms=ms))}
     assert lines["tfnas"]["best_reference"] is None and lines["tfnas"]["wins"]  # only random remains as a bar
-    assert "no reference (none meets the budget)" in bench.verdicts(list(lines.values()))[0]
+    assert "no reference (none meets the budget)" in table.verdicts(list(lines.values()))[0]
 
 
-def test_flags_results_outside_the_band_with_the_filling_reason(bench):
+def test_flags_results_outside_the_band_with_the_filling_reason(table):
     es = entries()
     for e in es:
         if e["network"] == "hardcore":
             e["fill"] = dict(e["fill"], in_band=False, reason="the other budgets stop it growing further")
-    text = bench.flags(es)
+    text = table.flags(es)
     assert any("seed 0, spos" in f and "125 % of the budget" in f and "in the band" in f for f in text)
     assert any("seed 2, hardcore" in f and "the other budgets stop it growing" in f for f in text)
     assert any("MobileNetV3-L" in f for f in text)  # a reference over its budget
     assert not any("MobileNetV2" in f or "MnasNet" in f for f in text)  # under the budget: a reference may be
-    table = bench.format_table(bench.aggregate(es))
+    table = table.format_table(table.aggregate(es))
     assert "**tfnas** (wins)" in table and "spos (over budget: cannot win)" in table
     assert "| +0.17 (+ + -) |" in table  # fbnet against random
 
@@ -163,14 +173,14 @@ def test_final_recipe_is_refused_until_shown_to_rank(recipes, tmp_path):
     assert recipes.spent(tmp_path)["long"] == {"trainings": 12, "cpu_s": 12.0, "wall_s": 24.0}
 
 
-def test_settings_are_frozen_and_quick_defaults(bench, recipes, tmp_path):
+def test_settings_are_frozen_and_quick_defaults(bench, recipes, tmp_path, table):
     recipes.check_settings(tmp_path, {"budgets": [0.15, 0.35]})
     recipes.check_settings(tmp_path, {"budgets": [0.15, 0.35]})  # the same: fine
     with pytest.raises(SystemExit, match="budgets"):
         recipes.check_settings(tmp_path, {"budgets": [0.2]})
     args = bench.parse_args(["--out", str(tmp_path), "table", "--seeds", "1"])
     assert args.out == tmp_path and args.seeds == [1] and args.budgets == [0.15, 0.35, 0.6]
-    assert args.final_recipe == "long" and args.methods == list(bench.METHODS) and args.threads == 1
+    assert args.final_recipe == "long" and args.methods == list(table.METHODS) and args.threads == 1
     quick = bench.parse_args(["--quick", "all", "--methods", "fbnet"])
     assert quick.seeds == [0] and quick.budgets == [0.35] and quick.methods == ["fbnet"]
     assert quick.recipe_set is recipes.QUICK_RECIPES and quick.out == Path("runs/bench_quality_quick")
@@ -191,8 +201,8 @@ def stage_row(seed, method, own, member, winner_source="reference", index=0):
             "winner_source": winner_source}
 
 
-def test_stage_evidence_compares_own_candidates_with_the_member_and_random(bench):
-    qt = sys.modules["quality_table"]
+def test_stage_evidence_compares_own_candidates_with_the_member_and_random(table):
+    qt = table
     rows = [stage_row(0, "fbnet", [70.0, 75.0], 74.0, "search"), stage_row(1, "fbnet", [71.0], 73.0),
             stage_row(0, "random", [72.0, 73.0, 71.0], 74.0), stage_row(1, "random", [74.0], 73.0)]
     lines = {a["method"]: a for a in qt.stage_evidence(rows)}
@@ -205,8 +215,8 @@ def test_stage_evidence_compares_own_candidates_with_the_member_and_random(bench
     assert "| 1.000 | fbnet | 2 | 1.5 | 1/2 | 73.00 % | -0.50 (+ -) | -0.50 (+ -) | 50/25/25/0 | 33/0/0/67 |" in text
 
 
-def test_macs_agreement_counts_stages_won_by_the_most_macs(bench):
-    qt = sys.modules["quality_table"]
+def test_macs_agreement_counts_stages_won_by_the_most_macs(table):
+    qt = table
     macs = {OWN_ARCH: 1, MEMBER_ARCH: 2}.__getitem__
     rows = [stage_row(0, "fbnet", [70.0], 74.0), stage_row(1, "fbnet", [75.0], 74.0),
             {"finalists": stage_row(2, "fbnet", [70.0], 0.0)["finalists"][:1]}]  # one finalist: not a stage
@@ -215,7 +225,7 @@ def test_macs_agreement_counts_stages_won_by_the_most_macs(bench):
     assert qt.macs_agreement([], macs) == "no stage with two or more finalists"
 
 
-def test_final_measurements_taken_in_turns_pooled_and_retaken_when_over(bench):
+def test_final_measurements_taken_in_turns_pooled_and_retaken_when_over(measuring):
     from hwnas.search.measured import Measurement
 
     calls = []
@@ -228,7 +238,7 @@ def test_final_measurements_taken_in_turns_pooled_and_retaken_when_over(bench):
     saved = {}
     records = {}
     judged = {"a": 1.5, "b": 2.05}  # b's pooled median 2.1 is over its budget: measured once more
-    bench.measured_in_turns(judged, time_arch, records, 3, save=lambda arch, r: saved.update({arch: dict(r)}),
+    measuring.measured_in_turns(judged, time_arch, records, 3, save=lambda arch, r: saved.update({arch: dict(r)}),
                             announce=lambda line: None)
     assert calls == ["a", "b", "a", "b", "a", "b", "b"]  # in turns, then b again
     assert records["a"]["ms"] == pytest.approx(1.0) and not records["a"]["retaken"]
@@ -238,11 +248,11 @@ def test_final_measurements_taken_in_turns_pooled_and_retaken_when_over(bench):
     assert saved["b"]["count"] == 4
     # a rerun with everything measured takes nothing; a higher count tops each record up once
     calls.clear()
-    bench.measured_in_turns(judged, time_arch, records, 3, announce=lambda line: None)
+    measuring.measured_in_turns(judged, time_arch, records, 3, announce=lambda line: None)
     assert calls == []
     values["a"] = iter([1.1])
     values["b"] = iter([2.0])
-    bench.measured_in_turns(judged, time_arch, records, 4, announce=lambda line: None)
+    measuring.measured_in_turns(judged, time_arch, records, 4, announce=lambda line: None)
     assert calls == ["a"]  # b has 4 already (its retake counts)
 
 
