@@ -68,11 +68,22 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, channels, height, width)
 
 
+def shuffle_order(channels: int, groups: int) -> torch.Tensor:
+    """The source channel of every output channel of :func:`channel_shuffle`: output ``i * groups + g`` reads input
+    ``g * (channels // groups) + i``."""
+    return torch.arange(channels).view(groups, channels // groups).t().reshape(-1)
+
+
 class ChannelShuffle(nn.Module):
     """:func:`channel_shuffle` as a module, so that it shows up in a printed network and in exported graphs.
 
     ``channels``, when given, is checked against ``groups`` here, at build time, so that a bad width fails when the
-    network is made rather than in the middle of a forward pass (or silently in a traced one).
+    network is made rather than in the middle of a forward pass (or silently in a traced one). It also fixes the
+    permutation, which an exported graph then applies as one ``Gather`` of constant channel indices: the reshape
+    route of :func:`channel_shuffle` makes an export with a symbolic batch axis compute its reshape targets at
+    run time (``Shape``, ``Gather``, ``Div``, ``Unsqueeze``, ``Concat``: 22 executed nodes in ONNX Runtime where a
+    static graph has 8), which the latency table, timed on static graphs, does not contain
+    (docs/BENCHMARKS.md, issue 20).
     """
 
     def __init__(self, groups: int, channels: int | None = None) -> None:
@@ -82,8 +93,15 @@ class ChannelShuffle(nn.Module):
         if channels is not None and channels % groups:
             raise ValueError(f"channel shuffle needs channels ({channels}) divisible by groups ({groups})")
         self.groups = groups
+        # Not persistent: checkpoints stay as they were, and the order follows from groups and channels anyway.
+        self.register_buffer("order", shuffle_order(channels, groups) if channels is not None else None,
+                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Only traced (exported): eager training keeps the reshape route, whose backward is a plain copy where
+        # index_select's is a scatter-add.
+        if self.order is not None and torch.jit.is_tracing():
+            return x.index_select(1, self.order)
         return channel_shuffle(x, self.groups)
 
     def extra_repr(self) -> str:

@@ -130,6 +130,33 @@ def test_channel_shuffle_inverse_and_index_rule(groups, per_group, batch, side):
             assert torch.equal(y[:, i * groups + g], x[:, g * per_group + i])
 
 
+@pytest.mark.parametrize("groups,per_group", [(2, 3), (3, 2), (4, 4)])
+def test_an_exported_shuffle_is_one_gather_of_constant_channels(tmp_path, groups, per_group):
+    """With a symbolic batch axis (the deployment export), the reshape route would compute its targets at run time;
+    the module exports a Gather of fixed channel indices instead, with the same values for any batch size."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from hwnas.nn.deploy import deployed_onnx
+    from hwnas.nn.layers import shuffle_order
+
+    channels = groups * per_group
+    ramp = torch.arange(float(channels)).view(1, channels, 1, 1)
+    assert torch.equal(ramp[:, shuffle_order(channels, groups)], channel_shuffle(ramp, groups))
+    path = tmp_path / "shuffle.onnx"
+    deployed_onnx(ChannelShuffle(groups, channels).eval(), path, (1, channels, 3, 5))
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert "Gather" in ops and not {"Shape", "Reshape", "Transpose", "Concat"} & set(ops), ops
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.randn(batch, channels, 3, 5)
+        (y,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        np.testing.assert_array_equal(y, channel_shuffle(x, groups).numpy())
+    # Not in the checkpoint: the order follows from groups and channels.
+    assert "order" not in ChannelShuffle(groups, channels).state_dict()
+
+
 def test_channel_shuffle_rejects_indivisible_channels():
     with pytest.raises(ValueError, match="divisible"):
         channel_shuffle(torch.zeros(1, 5, 2, 2), 2)
