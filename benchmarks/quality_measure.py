@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,8 @@ def measured_in_turns(judged: Mapping[str, float], time_arch: Any, records: dict
     from hwnas.search.measured import Measurement
 
     def pooled(record: Mapping[str, Any]) -> Measurement:
-        parts = [Measurement.from_passes(m["passes_ms"], m["drift_passes"]) for m in record["measurements"]]
-        total = parts[0]
-        for part in parts[1:]:
-            total = total.pooled(part)
-        return total
+        return reduce(Measurement.pooled, (Measurement.from_passes(m["passes_ms"], m["drift_passes"])
+                                           for m in record["measurements"]))
 
     def take(arch: str, why: str) -> None:
         record = records.setdefault(arch, {"arch": arch, "measurements": []})

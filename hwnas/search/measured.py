@@ -105,8 +105,8 @@ class Measurement:
 
 def measured_twice_if_over(measure: Any, limit: float | None) -> tuple[Measurement, bool]:
     """``measure()``, and when that is over ``limit`` a second ``measure()`` pooled with the first: no verdict on
-    one measurement (the run's final measurement, the search-quality benchmark's). Returns it and whether it
-    was taken again."""
+    one measurement (the run's final measurement; the search-quality benchmark applies the same rule to its
+    pooled measurements, ``benchmarks/quality_measure.py``). Returns it and whether it was taken again."""
     first = measure()
     if limit is None or not first.over(limit):
         return first, False
