@@ -53,14 +53,16 @@ caching one JSON file per result in ``--out`` (written atomically: a killed run 
     .venv/bin/python benchmarks/supernet_ranking.py table
     .venv/bin/python benchmarks/supernet_ranking.py --quick all   # a smoke run of every phase, minutes
 
+Modules beside this one: ``ranking_settings`` (space, recipes, supernet configurations, cache helpers),
+``ranking_supernets`` (the supernet phase: training for a wall-clock budget, curves, scoring) and
+``ranking_report`` (the table).
+
 Everything runs with one torch thread (``--threads``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import random
 import time
@@ -69,58 +71,9 @@ from pathlib import Path
 from typing import Any
 
 from ranking_report import SEEDS, print_table, read_json  # beside this file
-
-SPACE = ("fbnet", 28, 1, 10, 0.5)  # name, input size, channels, classes, width multiplier
-DATASET = "fashion-mnist"
-
-# The stand-alone recipe (module docstring); QUICK_TRUTH for the smoke run.
-TRUTH = {"epochs": 2, "limit": 24000, "batch_size": 128, "val_fraction": 0.1, "lr": 0.1, "warmup_epochs": 0.25}
-QUICK_TRUTH = {"epochs": 1, "limit": 600, "batch_size": 64, "val_fraction": 0.1, "lr": 0.05, "warmup_epochs": 0.0}
-# The longer recipe (``truth-long``): three times the epochs of TRUTH on the same images. Every supernet ranks the
-# band backwards against TRUTH, and 2-epoch recipes are known to favour shallow networks that lose when trained
-# longer (docs/DESIGN.md): this checks whether the band's truth itself moves with the recipe.
-LONG_TRUTH = {**TRUTH, "epochs": 6}
-
-# Supernet configurations: --set-style overrides of the spos OneShotConfig. The path-sampler variants train
-# under the band's budget B (the search's constraint), on top of the best configuration.
-BEST = {"sharing": "entangled", "zero_init_residual": True, "sandwich": True, "distill": True,
-        "lr_warmup_fraction": 0.05, "path_sampler": "uniform"}
-# Every configuration names its supernet explicitly, so that a change of spos's defaults cannot change a row.
-CONFIGS: dict[str, dict[str, Any]] = {
-    "independent-uniform": {"sharing": "independent", "zero_init_residual": False},  # SPOS's own supernet
-    "entangled-uniform": {"sharing": "entangled", "zero_init_residual": True},  # spos's default since issue 18
-    "entangled-sandwich-distill": BEST,
-    # The three path samplers on spos's default supernet, where the sampler alone picks every trained path.
-    "entangled-constrained": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "constrained"},
-    "entangled-strolling": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "strolling"},
-    # Skip-heavy networks train well stand-alone but are rare among uniform paths: spread the skip share evenly.
-    "entangled-skiprate": {"sharing": "entangled", "zero_init_residual": True, "path_sampler": "skip_rate"},
-    "best-constrained": {**BEST, "path_sampler": "constrained"},
-    "best-strolling": {**BEST, "path_sampler": "strolling"},
-}
-# The search's second phase shrunk to one scored candidate: the benchmark scores its own architectures.
-MINIMAL_SEARCH = {"evolution.population": 1, "evolution.top_k": 1, "evolution.generations": 1,
-                  "evolution.mutations": 0, "evolution.crossovers": 0, "recal_batches": 1, "score_batches": 1}
-CURVE_POINTS = 10
-
-
-# ------------------------------------------------------------------------------------------------ files
-def write_json(path: Path, data: Any) -> None:
-    from hwnas.fileio import write_json_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, data)
-
-
-def check_settings(out: Path, settings: Mapping[str, Any]) -> None:
-    """The run's frozen settings in ``OUT/settings.json``: a cache made with others is an error, not a mix."""
-    path = out / "settings.json"
-    saved = read_json(path)
-    if saved is None:
-        write_json(path, dict(settings))
-    elif saved != json.loads(json.dumps(dict(settings))):
-        diff = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
-        raise SystemExit(f"{out} holds a run with other settings ({', '.join(diff)}); use another --out")
+from ranking_settings import (CONFIGS, DATASET, LONG_TRUTH, QUICK_TRUTH, SPACE, TRUTH, check_settings,
+                              the_space, write_json)
+from ranking_supernets import train_and_score
 
 
 # ------------------------------------------------------------------------------------------------ select
@@ -137,12 +90,6 @@ def latency_model(out: Path, args: argparse.Namespace) -> Any:
         out.mkdir(parents=True, exist_ok=True)
         build_table(SPACE[0], SPACE[4], out, args.calibrate, args.rounds)
     return SeparableCost(LatencyTable.load(path), the_space())
-
-
-def the_space() -> Any:
-    from hwnas.space import get_space
-
-    return get_space(*SPACE)
 
 
 def heavy_draw(space: Any, rng: random.Random) -> dict[str, Any]:
@@ -251,8 +198,6 @@ def truth(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> 
                   f"({arch['predicted_ms']:.3f} ms predicted, {arch['macs'] / 1e6:.2f}M MACs)]", flush=True)
 
 
-
-
 def truth_long(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]) -> None:
     """The longer recipe (LONG_TRUTH) on ``--group``'s architectures, for ``--seeds``; cached in OUT/truth_long."""
     recipe = QUICK_TRUTH if args.quick else LONG_TRUTH
@@ -263,142 +208,6 @@ def truth_long(out: Path, args: argparse.Namespace, selection: Mapping[str, Any]
             row = train_truth(arch, seed, out, recipe, "truth_long")
             print(f"[truth-long {arch['id']} seed {seed}: test top-1 {row['test_top1']:.2f} % in "
                   f"{row['wall_s']:.0f} s]", flush=True)
-
-
-# ------------------------------------------------------------------------------------------------ supernets
-class EpochClock(logging.Handler):
-    """When each supernet epoch ended, in wall-clock and in this process's CPU time: the one-shot phase logs one
-    line per epoch (``oneshot.train_supernet``)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("supernet epoch"):
-            self.wall.append(time.perf_counter())
-            self.cpu.append(time.process_time())
-
-
-def run_search(where: Path, overrides: Mapping[str, Any], lut: Path, budget: float, args: argparse.Namespace,
-               resume: bool) -> tuple[Any, dict[str, Any]]:
-    """``hwnas.search.search("spos", ...)`` into ``where``: the result, and the seconds (wall-clock and CPU) from
-    the call to each epoch's end and of the whole call."""
-    from hwnas.search import Budgets, search
-
-    logger, clock = logging.getLogger("hwnas.search.parts.oneshot"), EpochClock()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(clock)
-    try:
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = search("spos", SPACE[0], DATASET, out=where, lut=lut, budgets=Budgets(max_latency_ms=budget),
-                        overrides=dict(overrides), width_mult=SPACE[4], seed=args.seed, limit=args.supernet_limit,
-                        progress=False, tensorboard=False, resume=resume)
-    finally:
-        logger.removeHandler(clock)
-        logger.setLevel(level)
-    return result, {"epoch_wall_s": [t - wall for t in clock.wall], "epoch_cpu_s": [t - cpu for t in clock.cpu],
-                    "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
-
-
-def probe_step_s(folder: Path, config: Mapping[str, Any], lut: Path, budget: float,
-                 args: argparse.Namespace) -> float:
-    """CPU seconds per supernet step of ``config`` (one thread: the wall-clock it takes on an idle core, whatever
-    else runs on the shared machine): 3 short epochs, timed from the first epoch's end to the third's (the first
-    pays for loading and warming up). Cached in ``probe.json``."""
-    import shutil
-
-    saved = read_json(folder / "probe.json")
-    if saved is not None:
-        return saved["step_s"]
-    steps = args.probe_steps
-    overrides = {**config, **MINIMAL_SEARCH, "epochs": 3, "steps_per_epoch": steps}
-    _, times = run_search(folder / "probe", overrides, lut, budget, args, resume=False)
-    ends = times["epoch_cpu_s"]
-    step_s = (ends[2] - ends[0]) / (2 * steps) if len(ends) >= 3 else times["cpu_s"] / (3 * steps)
-    wall = times["epoch_wall_s"]
-    write_json(folder / "probe.json", {"step_s": step_s, "probe_steps": steps, **times,
-                                       "wall_step_s": (wall[2] - wall[0]) / (2 * steps) if len(wall) >= 3 else None})
-    shutil.rmtree(folder / "probe", ignore_errors=True)  # its weights are of no use
-    return step_s
-
-
-def plan_steps(step_s: float, minutes: float, batches_per_epoch: int) -> dict[str, int]:
-    """Steps that fill ``minutes`` at ``step_s``, as ``CURVE_POINTS`` x k epochs of equal length (at most one
-    pass over the weight split each), so that the epoch losses give the learning curve by tenths."""
-    steps = max(int(minutes * 60 / step_s), CURVE_POINTS)
-    epochs = CURVE_POINTS * math.ceil(steps / CURVE_POINTS / batches_per_epoch)
-    per_epoch = max(steps // epochs, 1)
-    return {"steps": epochs * per_epoch, "epochs": epochs, "steps_per_epoch": per_epoch}
-
-
-def curve_by_tenths(history: Sequence[Mapping[str, Any]]) -> list[float]:
-    """Mean training loss per tenth of the steps, from the per-epoch losses (epochs of equal length)."""
-    losses = [h["loss"] for h in history]
-    per = max(len(losses) // CURVE_POINTS, 1)
-    return [sum(losses[i:i + per]) / len(losses[i:i + per]) for i in range(0, len(losses), per)]
-
-
-def score_archs(directory: Path, archs: Sequence[Mapping[str, Any]],
-                args: argparse.Namespace) -> dict[str, float]:
-    """Each architecture's arch-split top-1 on the trained supernet after BN recalibration (the search's score)."""
-    import torch
-
-    from hwnas.search.context import search_loaders
-    from hwnas.search.parts.engine import LimitedSource, batches, score_choice
-    from hwnas.search.parts.oneshot import trained_supernet
-
-    supernet = trained_supernet(directory, the_space(), torch.device("cpu")).eval()  # built as it was trained
-    loaders = search_loaders(DATASET, 128, seed=args.seed, limit=args.supernet_limit, progress=False)
-    calibration = batches(loaders.train, args.recal_batches)
-    val = LimitedSource(loaders.val, args.score_batches)
-    return {a["id"]: score_choice(supernet, a["choice"], calibration, val, torch.device("cpu")) for a in archs}
-
-
-def supernet_folder(out: Path, name: str, minutes: float) -> Path:
-    return out / "supernets" / f"{name}_{minutes:g}m"
-
-
-def train_and_score(out: Path, name: str, minutes: float, selection: Mapping[str, Any],
-                    args: argparse.Namespace) -> dict[str, Any]:
-    """Train configuration ``name`` for ``minutes`` (resuming a killed run), score the architectures; cached."""
-    from hwnas.search.context import search_loaders
-    from hwnas.search.result import SearchResult
-
-    folder = supernet_folder(out, name, minutes)
-    done = read_json(folder / "scores.json")
-    if done is not None:
-        return done
-    config, lut, budget = CONFIGS[name], out / f"lut_{SPACE[0]}.json", selection["budget_ms"]
-    plan = read_json(folder / "plan.json")
-    if plan is None:  # fixed once: a resumed run trains the same steps with the same schedule
-        step_s = probe_step_s(folder, config, lut, budget, args)
-        per_epoch = len(search_loaders(DATASET, 128, seed=args.seed, limit=args.supernet_limit,
-                                       progress=False).train)
-        plan = {"step_s": step_s, "minutes": minutes, **plan_steps(step_s, minutes, per_epoch)}
-        write_json(folder / "plan.json", plan)
-    where = folder / "search"
-    overrides = {**config, **MINIMAL_SEARCH, "epochs": plan["epochs"], "steps_per_epoch": plan["steps_per_epoch"]}
-    timing = read_json(folder / "timing.json")
-    if timing is None or not (where / "result.json").is_file():
-        resumed = (where / "search_state.pt").is_file()
-        result, times = run_search(where, overrides, lut, budget, args, resume=True)
-        timing = {"train_wall_s": (times["epoch_wall_s"] or [None])[-1],
-                  "train_cpu_s": (times["epoch_cpu_s"] or [None])[-1], "search_wall_s": times["wall_s"],
-                  "resumed": resumed}
-        write_json(folder / "timing.json", timing)
-    else:
-        result = SearchResult.load(where / "result.json")
-    started = time.perf_counter()
-    scores = score_archs(where, selection["archs"], args)
-    row = {"config": name, "overrides": config, "minutes": minutes, **plan, **timing,
-           "curve": curve_by_tenths(result["history"]["supernet"]), "scores": scores,
-           "score_s": time.perf_counter() - started, "recal_batches": args.recal_batches,
-           "score_batches": args.score_batches, "limit": args.supernet_limit}
-    write_json(folder / "scores.json", row)
-    return row
 
 
 # ------------------------------------------------------------------------------------------------ baselines

@@ -27,6 +27,16 @@ def report(bench):
     return sys.modules["ranking_report"]
 
 
+@pytest.fixture
+def supernets(bench):
+    return sys.modules["ranking_supernets"]
+
+
+@pytest.fixture
+def settings(bench):
+    return sys.modules["ranking_settings"]
+
+
 def test_rank_quality_and_top_overlap(report):
     truth = [80.0, 81.0, 82.0, 83.0, 84.0, 85.0]
     same = report.rank_quality([1, 2, 3, 4, 5, 6], truth)
@@ -62,16 +72,16 @@ def test_candidate_pool_is_seeded_distinct_and_spans_light_to_heavy(bench):
     assert bench.heavy_draw(space, random.Random(0)) == bench.heavy_draw(space, random.Random(0))
 
 
-def test_plan_fills_the_minutes_in_tenths(bench):
-    plan = bench.plan_steps(step_s=0.3, minutes=10, batches_per_epoch=375)
-    assert plan["epochs"] % bench.CURVE_POINTS == 0 and plan["steps_per_epoch"] <= 375
+def test_plan_fills_the_minutes_in_tenths(supernets):
+    plan = supernets.plan_steps(step_s=0.3, minutes=10, batches_per_epoch=375)
+    assert plan["epochs"] % supernets.CURVE_POINTS == 0 and plan["steps_per_epoch"] <= 375
     assert plan["steps"] == plan["epochs"] * plan["steps_per_epoch"] and 1900 <= plan["steps"] <= 2000
-    big = bench.plan_steps(step_s=0.1, minutes=30, batches_per_epoch=375)
+    big = supernets.plan_steps(step_s=0.1, minutes=30, batches_per_epoch=375)
     assert big["epochs"] == 50 and big["steps_per_epoch"] == 360
-    assert bench.curve_by_tenths([{"loss": float(i)} for i in range(20)]) == [i + 0.5 for i in range(0, 20, 2)]
+    assert supernets.curve_by_tenths([{"loss": float(i)} for i in range(20)]) == [i + 0.5 for i in range(0, 20, 2)]
 
 
-def test_table_from_a_partial_cache(bench, report, tmp_path):
+def test_table_from_a_partial_cache(report, tmp_path, settings):
     archs = [{"id": f"{g[0]}{i:02d}", "group": g} for g in ("whole", "band") for i in range(4)]
     (tmp_path / "selection.json").write_text(json.dumps({"archs": archs, "band_ms": [0.7, 1.0], "low_ms": 0.1,
                                                          "high_ms": 2.0}))
@@ -86,7 +96,7 @@ def test_table_from_a_partial_cache(bench, report, tmp_path):
     (folder / "scores.json").write_text(json.dumps({
         "config": "independent-uniform", "minutes": 10, "steps": 100, "train_wall_s": 600, "train_cpu_s": 590,
         "curve": [2.3, 2.2], "scores": {a["id"]: float(k) for k, a in enumerate(archs)}}))
-    table = report.format_table(tmp_path, json.loads((tmp_path / "selection.json").read_text()), list(bench.CONFIGS))
+    table = report.format_table(tmp_path, json.loads((tmp_path / "selection.json").read_text()), list(settings.CONFIGS))
     row = next(line for line in table.splitlines() if line.startswith("| independent-uniform"))
     assert "| 1.00 / 1.00 / 1.0 | 1.00 / 1.00 / 1.0 | 1.00 / 1.00 / 1.0 |" in row
     assert row.endswith("| 1.00 / 1.00 / 1.00 |")  # the ceiling over the architectures with both seeds
